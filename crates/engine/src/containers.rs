@@ -1,0 +1,289 @@
+use cosmonaut_storage::{KvRead, Txn};
+use serde_json::{json, Map, Value};
+
+use crate::engine::{load_container, load_database, new_etag, now_seconds, Engine};
+use crate::error::{EngineError, Result};
+use crate::feed::{read_page, FeedPage, FeedRequest};
+use crate::keys;
+use crate::partition::{range_boundaries, PartitionKeyDefinition, PartitionKeyRange};
+use crate::records::{decode, encode, ContainerRecord, Counters, DatabaseRecord, Meta};
+use crate::{rid, validation};
+
+/// RU/s one physical partition serves; provisioning more adds partitions, as
+/// in the service.
+const RU_PER_PARTITION: u64 = 6000;
+
+/// A container to create: its properties and optional provisioned RU/s.
+#[derive(Debug, Clone)]
+pub struct NewContainer {
+    pub body: Value,
+    pub throughput: Option<u64>,
+}
+
+/// A container's properties with its live usage.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub body: Value,
+    pub rid: String,
+    pub document_count: u64,
+    pub document_bytes: u64,
+    pub lsn: u64,
+}
+
+fn default_indexing_policy() -> Value {
+    json!({
+        "indexingMode": "consistent",
+        "automatic": true,
+        "includedPaths": [{"path": "/*"}],
+        "excludedPaths": [{"path": "/\"_etag\"/?"}],
+    })
+}
+
+/// User properties of a container body with the service's defaults filled in.
+fn container_properties(body: &Value, pk: &PartitionKeyDefinition) -> Map<String, Value> {
+    let mut props = body.as_object().cloned().unwrap_or_default();
+    props.retain(|k, _| !k.starts_with('_'));
+    props.insert("partitionKey".into(), pk.to_json());
+    let defaults = [
+        ("indexingPolicy", default_indexing_policy()),
+        ("uniqueKeyPolicy", json!({"uniqueKeys": []})),
+        (
+            "conflictResolutionPolicy",
+            json!({"mode": "LastWriterWins", "conflictResolutionPath": "/_ts", "conflictResolutionProcedure": ""}),
+        ),
+        ("geospatialConfig", json!({"type": "Geography"})),
+    ];
+    for (key, value) in defaults {
+        if props.get(key).is_none_or(Value::is_null) {
+            props.insert(key.into(), value);
+        }
+    }
+    props
+}
+
+fn system_properties(props: &mut Map<String, Value>, db_rid: &[u8; 4], rid: &[u8; 8]) {
+    let rid_text = rid::encode(rid);
+    let entries = [
+        ("_rid", json!(rid_text)),
+        ("_ts", json!(now_seconds())),
+        (
+            "_self",
+            json!(format!("dbs/{}/colls/{rid_text}/", rid::encode(db_rid))),
+        ),
+        ("_etag", json!(new_etag())),
+        ("_docs", json!("docs/")),
+        ("_sprocs", json!("sprocs/")),
+        ("_triggers", json!("triggers/")),
+        ("_udfs", json!("udfs/")),
+        ("_conflicts", json!("conflicts/")),
+    ];
+    for (key, value) in entries {
+        props.insert(key.into(), value);
+    }
+}
+
+fn parse_partition_key(body: &Value) -> Result<PartitionKeyDefinition> {
+    match body.get("partitionKey") {
+        Some(def) if !def.is_null() => PartitionKeyDefinition::from_json(def),
+        _ => Err(EngineError::bad_request(
+            "A partition key definition is required: set 'partitionKey' with its 'paths'.",
+        )),
+    }
+}
+
+impl ContainerRecord {
+    pub(crate) fn partition_key(&self) -> Result<PartitionKeyDefinition> {
+        parse_partition_key(&self.body)
+    }
+
+    pub(crate) fn ranges(&self) -> Result<Vec<PartitionKeyRange>> {
+        Ok(range_boundaries(
+            &self.partition_key()?,
+            self.partition_count,
+        ))
+    }
+
+    pub(crate) fn rid_text(&self) -> String {
+        rid::encode(&self.rid)
+    }
+}
+
+pub(crate) fn read_counters(reader: &dyn KvRead, rid: &[u8; 8]) -> Result<Counters> {
+    match reader.get(&keys::counters(rid))? {
+        Some(bytes) => decode(&bytes),
+        None => Ok(Counters::default()),
+    }
+}
+
+/// Removes a container's items and counters (its record is the caller's).
+pub(crate) fn delete_container_data(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
+    let (start, end) = keys::items(&container.rid);
+    for (key, _) in txn.scan(&start, &end, usize::MAX)? {
+        txn.delete(key);
+    }
+    txn.delete(keys::counters(&container.rid));
+    Ok(())
+}
+
+impl Engine {
+    pub async fn create_container(&self, db: &str, new: NewContainer) -> Result<Value> {
+        let id = validation::body_id(&new.body, validation::MAX_RESOURCE_ID_CHARS, false)?;
+        let pk = parse_partition_key(&new.body)?;
+        let mut props = container_properties(&new.body, &pk);
+        let by_throughput = new
+            .throughput
+            .map_or(1, |ru| ru.div_ceil(RU_PER_PARTITION).min(64) as u32);
+        let partition_count = self.config.partitions_per_container.max(by_throughput);
+        let db = db.to_string();
+        self.store
+            .transact(move |txn| {
+                let database: DatabaseRecord = match txn.get(&keys::database(&db))? {
+                    Some(bytes) => decode(&bytes)?,
+                    None => return Err(EngineError::not_found()),
+                };
+                let key = keys::container(&db, &id);
+                if txn.get(&key)?.is_some() {
+                    return Err(EngineError::conflict());
+                }
+                let mut meta: Meta = match txn.get(&keys::meta())? {
+                    Some(bytes) => decode(&bytes)?,
+                    None => Meta::default(),
+                };
+                meta.next_container += 1;
+                let rid = rid::container(database.rid, meta.next_container);
+                system_properties(&mut props, &database.rid, &rid);
+                let record = ContainerRecord {
+                    database: db,
+                    database_rid: database.rid,
+                    rid,
+                    partition_count,
+                    throughput: new.throughput,
+                    body: Value::Object(props),
+                };
+                txn.put(keys::meta(), encode(&meta)?);
+                txn.put(key, encode(&record)?);
+                Ok(record.body)
+            })
+            .await
+    }
+
+    pub fn read_container(&self, db: &str, id: &str) -> Result<ContainerInfo> {
+        let snapshot = self.snapshot()?;
+        let record = match load_container(snapshot.as_ref(), db, id)? {
+            Some(r) => r,
+            None => return Err(EngineError::not_found()),
+        };
+        let counters = read_counters(snapshot.as_ref(), &record.rid)?;
+        Ok(ContainerInfo {
+            rid: record.rid_text(),
+            body: record.body,
+            document_count: counters.document_count,
+            document_bytes: counters.document_bytes,
+            lsn: counters.lsn,
+        })
+    }
+
+    pub fn list_containers(&self, db: &str, request: &FeedRequest) -> Result<(FeedPage, String)> {
+        let snapshot = self.snapshot()?;
+        let database = load_database(snapshot.as_ref(), db)?.ok_or_else(EngineError::not_found)?;
+        let (start, end) = keys::containers(db);
+        let page = read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
+            Ok(decode::<ContainerRecord>(bytes)?.body)
+        })?;
+        Ok((page, rid::encode(&database.rid)))
+    }
+
+    /// Replaces a container's settable properties; the partition key is fixed.
+    pub async fn replace_container(
+        &self,
+        db: &str,
+        id: &str,
+        body: Value,
+        if_match: Option<String>,
+    ) -> Result<Value> {
+        let body_id = validation::body_id(&body, validation::MAX_RESOURCE_ID_CHARS, false)?;
+        if body_id != id {
+            return Err(EngineError::bad_request(format!(
+                "The id '{body_id}' in the body does not match the container '{id}' addressed."
+            )));
+        }
+        let (db, id) = (db.to_string(), id.to_string());
+        self.store
+            .transact(move |txn| {
+                let key = keys::container(&db, &id);
+                let mut record: ContainerRecord = match txn.get(&key)? {
+                    Some(bytes) => decode(&bytes)?,
+                    None => return Err(EngineError::not_found()),
+                };
+                if let Some(tag) = &if_match {
+                    if record.body.get("_etag").and_then(Value::as_str) != Some(tag.as_str()) {
+                        return Err(EngineError::precondition_failed());
+                    }
+                }
+                let pk = record.partition_key()?;
+                if let Some(requested) = body.get("partitionKey").filter(|v| !v.is_null()) {
+                    if PartitionKeyDefinition::from_json(requested)? != pk {
+                        return Err(EngineError::bad_request(
+                            "The partition key of a container cannot be changed.",
+                        ));
+                    }
+                }
+                let mut props = container_properties(&body, &pk);
+                system_properties(&mut props, &record.database_rid, &record.rid);
+                record.body = Value::Object(props);
+                txn.put(key, encode(&record)?);
+                Ok(record.body)
+            })
+            .await
+    }
+
+    pub async fn delete_container(&self, db: &str, id: &str) -> Result<()> {
+        let (db, id) = (db.to_string(), id.to_string());
+        self.store
+            .transact(move |txn| {
+                let key = keys::container(&db, &id);
+                let record: ContainerRecord = match txn.get(&key)? {
+                    Some(bytes) => decode(&bytes)?,
+                    None => return Err(EngineError::not_found()),
+                };
+                delete_container_data(txn, &record)?;
+                txn.delete(key);
+                Ok(())
+            })
+            .await
+    }
+
+    /// The container's physical partitions as `/pkranges` lists them, and its `_rid`.
+    pub fn partition_key_ranges(&self, db: &str, id: &str) -> Result<(Vec<Value>, String)> {
+        let snapshot = self.snapshot()?;
+        let record = crate::engine::require_container(snapshot.as_ref(), db, id)?;
+        let coll_rid = record.rid_text();
+        let ranges = record
+            .ranges()?
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                // Range rids extend the collection rid, as in the service.
+                let mut range_rid = [0u8; 16];
+                range_rid[..8].copy_from_slice(&record.rid);
+                range_rid[8..].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+                let range_rid = rid::encode(&range_rid);
+                json!({
+                    "_rid": range_rid,
+                    "id": r.id,
+                    "_etag": format!("\"{coll_rid}-{}\"", r.id),
+                    "minInclusive": r.min_hex(),
+                    "maxExclusive": r.max_hex(),
+                    "ridPrefix": i,
+                    "_self": format!("{}pkranges/{range_rid}/", record.body.get("_self").and_then(Value::as_str).unwrap_or_default()),
+                    "throughputFraction": 1.0 / f64::from(record.partition_count),
+                    "status": "online",
+                    "parents": [],
+                    "_ts": record.body.get("_ts").cloned().unwrap_or(Value::Null),
+                    "_lsn": 1,
+                })
+            })
+            .collect();
+        Ok((ranges, coll_rid))
+    }
+}

@@ -1,0 +1,109 @@
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cosmonaut_storage::{KvRead, RedbBackend, Snapshot, Store};
+
+use crate::error::{EngineError, Result};
+use crate::keys;
+use crate::records::{decode, ContainerRecord, DatabaseRecord};
+
+/// Settings that shape new resources.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Physical partitions of a new container, unless its throughput needs more.
+    pub partitions_per_container: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            partitions_per_container: 1,
+        }
+    }
+}
+
+/// The database engine. Reads run on storage snapshots from any thread;
+/// writes are closures run by the storage writer, so each one checks and
+/// changes state atomically.
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) config: EngineConfig,
+}
+
+impl Engine {
+    /// Opens (or creates) the embedded store in `data_dir`.
+    pub fn open(data_dir: &Path, config: EngineConfig) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            EngineError::internal(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let backend = RedbBackend::open(&data_dir.join("cosmonaut.redb"))?;
+        Ok(Self {
+            store: Store::new(Arc::new(backend))?,
+            config,
+        })
+    }
+
+    /// Storage counters: commits versus transactions shows group commit at work.
+    pub fn storage_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = self.store.stats();
+        (
+            stats.commits.load(Relaxed),
+            stats.transactions.load(Relaxed),
+        )
+    }
+
+    pub(crate) fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+        Ok(self.store.snapshot()?)
+    }
+}
+
+pub(crate) fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A fresh entity tag, quoted as the service sends it.
+pub(crate) fn new_etag() -> String {
+    format!("\"{}\"", uuid::Uuid::new_v4())
+}
+
+pub(crate) fn load_database(snapshot: &dyn KvRead, id: &str) -> Result<Option<DatabaseRecord>> {
+    snapshot
+        .get(&keys::database(id))?
+        .map(|bytes| decode(&bytes))
+        .transpose()
+}
+
+pub(crate) fn load_container(
+    snapshot: &dyn KvRead,
+    db: &str,
+    id: &str,
+) -> Result<Option<ContainerRecord>> {
+    snapshot
+        .get(&keys::container(db, id))?
+        .map(|bytes| decode(&bytes))
+        .transpose()
+}
+
+/// The container an item operation addresses, or the service's 404 for a
+/// missing owner.
+pub(crate) fn require_container(
+    snapshot: &dyn KvRead,
+    db: &str,
+    id: &str,
+) -> Result<ContainerRecord> {
+    if let Some(c) = load_container(snapshot, db, id)? {
+        return Ok(c);
+    }
+    if load_database(snapshot, db)?.is_none() {
+        return Err(EngineError::owner_not_found("database", db));
+    }
+    Err(EngineError::owner_not_found("container", id))
+}

@@ -1,0 +1,109 @@
+use cosmonaut_storage::StorageError;
+use thiserror::Error;
+
+/// What went wrong, in the service's terms. The gateway maps each kind to the
+/// HTTP status the service uses; the engine knows nothing of HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    NotFound,
+    Conflict,
+    PreconditionFailed,
+    RequestEntityTooLarge,
+    /// The addressed partition key range no longer exists; clients refresh their routing.
+    Gone,
+    Internal,
+}
+
+/// A refused or failed operation: its kind, the service's sub-status and a
+/// message for the client.
+#[derive(Debug, Clone, Error)]
+#[error("{message}")]
+pub struct EngineError {
+    pub kind: ErrorKind,
+    pub substatus: u32,
+    pub message: String,
+}
+
+/// Sub-status codes the SDKs react to.
+pub mod substatus {
+    /// The partition key in the header does not match the document or definition.
+    pub const PARTITION_KEY_MISMATCH: u32 = 1001;
+    /// The database or container that owns the addressed resource does not exist.
+    pub const OWNER_RESOURCE_NOT_FOUND: u32 = 1003;
+    /// The addressed partition key range is gone.
+    pub const PARTITION_KEY_RANGE_GONE: u32 = 1002;
+}
+
+impl EngineError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            substatus: 0,
+            message: message.into(),
+        }
+    }
+
+    pub fn with_substatus(mut self, substatus: u32) -> Self {
+        self.substatus = substatus;
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            "Entity with the specified id does not exist in the system.",
+        )
+    }
+
+    /// The addressed resource's parent (database or container) is missing.
+    pub fn owner_not_found(what: &str, id: &str) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            format!("Owner resource does not exist: {what} '{id}' was not found."),
+        )
+        .with_substatus(substatus::OWNER_RESOURCE_NOT_FOUND)
+    }
+
+    pub fn conflict() -> Self {
+        Self::new(
+            ErrorKind::Conflict,
+            "Entity with the specified id already exists in the system.",
+        )
+    }
+
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            ErrorKind::PreconditionFailed,
+            "Operation cannot be performed because one of the specified precondition is not met.",
+        )
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::RequestEntityTooLarge, message)
+    }
+
+    pub fn partition_key_mismatch() -> Self {
+        Self::bad_request(
+            "PartitionKey extracted from document doesn't match the one specified in the header.",
+        )
+        .with_substatus(substatus::PARTITION_KEY_MISMATCH)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+impl From<StorageError> for EngineError {
+    fn from(err: StorageError) -> Self {
+        tracing::error!(%err, "storage failure");
+        EngineError::internal(format!("The storage layer failed: {err}"))
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

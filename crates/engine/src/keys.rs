@@ -1,0 +1,141 @@
+//! How resources map onto the ordered key space.
+//!
+//! Items are keyed by container, then EPK, then id, so one physical partition
+//! (an EPK interval) is one contiguous key range and a partition key's items
+//! sit together. EPK bytes are escaped (0x00 -> 0x00 0xFF, end 0x00 0x01) so
+//! variable-length EPKs keep their order and never run into the id.
+
+use crate::partition::Epk;
+
+const META: u8 = 0x01;
+const DATABASE: u8 = 0x10;
+const CONTAINER: u8 = 0x20;
+const COUNTERS: u8 = 0x30;
+const ITEM: u8 = 0x40;
+
+pub fn meta() -> Vec<u8> {
+    vec![META]
+}
+
+pub fn database(id: &str) -> Vec<u8> {
+    with_prefix(DATABASE, id.as_bytes())
+}
+
+pub fn databases() -> (Vec<u8>, Vec<u8>) {
+    (vec![DATABASE], vec![DATABASE + 1])
+}
+
+pub fn container(db: &str, id: &str) -> Vec<u8> {
+    let mut key = containers_prefix(db);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn containers(db: &str) -> (Vec<u8>, Vec<u8>) {
+    let prefix = containers_prefix(db);
+    let end = prefix_end(&prefix);
+    (prefix, end)
+}
+
+fn containers_prefix(db: &str) -> Vec<u8> {
+    let mut key = vec![CONTAINER];
+    // Ids are at most 255 characters, so the length fits; it keeps "a"+"bc" apart from "ab"+"c".
+    key.extend_from_slice(&(db.len() as u32).to_be_bytes());
+    key.extend_from_slice(db.as_bytes());
+    key
+}
+
+pub fn counters(container_rid: &[u8; 8]) -> Vec<u8> {
+    with_prefix(COUNTERS, container_rid)
+}
+
+pub fn item(container_rid: &[u8; 8], epk: &Epk, id: &str) -> Vec<u8> {
+    let mut key = epk_start(container_rid, epk);
+    key.extend_from_slice(&[0x00, 0x01]);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Every item of a container.
+pub fn items(container_rid: &[u8; 8]) -> (Vec<u8>, Vec<u8>) {
+    let prefix = with_prefix(ITEM, container_rid);
+    let end = prefix_end(&prefix);
+    (prefix, end)
+}
+
+/// Items whose EPK lies in `[min, max)`; `None` is the end of the EPK space.
+pub fn epk_range(container_rid: &[u8; 8], min: &Epk, max: Option<&Epk>) -> (Vec<u8>, Vec<u8>) {
+    let start = epk_start(container_rid, min);
+    let end = match max {
+        Some(max) => epk_start(container_rid, max),
+        None => items(container_rid).1,
+    };
+    (start, end)
+}
+
+/// Items of exactly this EPK (`full`), or of every EPK it is a prefix of
+/// (hierarchical keys addressed by their leading components).
+pub fn epk_items(container_rid: &[u8; 8], epk: &Epk, full: bool) -> (Vec<u8>, Vec<u8>) {
+    let mut start = epk_start(container_rid, epk);
+    if full {
+        start.extend_from_slice(&[0x00, 0x01]);
+    }
+    let end = prefix_end(&start);
+    (start, end)
+}
+
+fn epk_start(container_rid: &[u8; 8], epk: &Epk) -> Vec<u8> {
+    let mut key = with_prefix(ITEM, container_rid);
+    for &b in &epk.0 {
+        key.push(b);
+        if b == 0x00 {
+            key.push(0xFF);
+        }
+    }
+    key
+}
+
+fn with_prefix(tag: u8, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(rest.len() + 1);
+    key.push(tag);
+    key.extend_from_slice(rest);
+    key
+}
+
+/// The smallest key greater than every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last != 0xFF {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0xFF; prefix.len() + 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_epks_keep_their_order() {
+        let rid = [1u8; 8];
+        let epks = [
+            vec![],
+            vec![0x00],
+            vec![0x00, 0x00],
+            vec![0x00, 0x01],
+            vec![0x01],
+            vec![0x01, 0x00],
+            vec![0xFF],
+        ];
+        for pair in epks.windows(2) {
+            let (a, b) = (Epk(pair[0].clone()), Epk(pair[1].clone()));
+            assert!(item(&rid, &a, "zzz") < item(&rid, &b, ""), "{a:?} < {b:?}");
+            let (start, end) = epk_range(&rid, &a, Some(&b));
+            assert!(start <= item(&rid, &a, "x") && item(&rid, &a, "x") < end);
+            assert!(item(&rid, &b, "x") >= end);
+        }
+    }
+}

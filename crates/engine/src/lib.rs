@@ -1,0 +1,22 @@
+//! The Cosmonaut engine: the resource model of Azure Cosmos DB for NoSQL
+//! (databases, containers, items, partition key ranges) on top of
+//! [`cosmonaut_storage`]. It speaks in JSON resources and typed errors; the
+//! HTTP gateway turns those into the wire protocol.
+
+mod containers;
+mod databases;
+mod engine;
+pub mod error;
+mod feed;
+mod items;
+mod keys;
+pub mod partition;
+mod records;
+pub mod rid;
+pub mod validation;
+
+pub use containers::{ContainerInfo, NewContainer};
+pub use engine::{Engine, EngineConfig};
+pub use error::{EngineError, ErrorKind, Result};
+pub use feed::{FeedPage, FeedRequest};
+pub use items::{ItemKey, ItemOutcome, ItemPage, ItemScope, WriteMode};

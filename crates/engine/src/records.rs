@@ -1,0 +1,54 @@
+//! What the engine stores for each resource besides items.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{EngineError, Result};
+
+/// Account-wide sequence numbers for new resource ids.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Meta {
+    pub next_database: u32,
+    pub next_container: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseRecord {
+    pub rid: [u8; 4],
+    /// The resource as the service returns it, system properties included.
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub database: String,
+    pub database_rid: [u8; 4],
+    pub rid: [u8; 8],
+    /// Number of physical partitions the EPK space is cut into.
+    pub partition_count: u32,
+    /// Provisioned RU/s, if any was given at creation.
+    pub throughput: Option<u64>,
+    pub body: Value,
+}
+
+/// Per-container counters, updated with every item write.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+pub struct Counters {
+    /// Log sequence number of the container's latest write; session tokens carry it.
+    pub lsn: u64,
+    pub next_document: u64,
+    pub document_count: u64,
+    pub document_bytes: u64,
+}
+
+pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(record).map_err(|e| EngineError::internal(format!("encoding a record: {e}")))
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        EngineError::internal(format!(
+            "a stored record is unreadable ({e}); the data may be damaged"
+        ))
+    })
+}

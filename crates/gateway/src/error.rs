@@ -1,0 +1,80 @@
+//! Errors as the service returns them: a status, a sub-status header and a
+//! `{"code", "message"}` body.
+
+use axum::http::StatusCode;
+use cosmonaut_engine::{EngineError, ErrorKind};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub substatus: u32,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            substatus: 0,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub fn not_found_path(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("The resource path '{path}' does not name a resource this server serves."),
+        )
+    }
+
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("The request method {method} is not allowed on this resource."),
+        )
+    }
+
+    /// The `code` field of the error body: the status's name as the service spells it.
+    pub fn code(&self) -> &'static str {
+        match self.status {
+            StatusCode::BAD_REQUEST => "BadRequest",
+            StatusCode::UNAUTHORIZED => "Unauthorized",
+            StatusCode::FORBIDDEN => "Forbidden",
+            StatusCode::NOT_FOUND => "NotFound",
+            StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+            StatusCode::CONFLICT => "Conflict",
+            StatusCode::GONE => "Gone",
+            StatusCode::PRECONDITION_FAILED => "PreconditionFailed",
+            StatusCode::PAYLOAD_TOO_LARGE => "RequestEntityTooLarge",
+            StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+            _ => "InternalServerError",
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        let status = match err.kind {
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Gone => StatusCode::GONE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self {
+            status,
+            substatus: err.substatus,
+            message: err.message,
+        }
+    }
+}

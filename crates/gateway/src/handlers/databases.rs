@@ -1,0 +1,42 @@
+use axum::http::{Method, StatusCode};
+
+use super::feed_reply;
+use crate::charge::METADATA;
+use crate::error::ApiError;
+use crate::reply::Reply;
+use crate::request::RequestContext;
+use crate::Gateway;
+
+/// `/dbs`: create and list.
+pub async fn feed(gateway: &Gateway, ctx: &RequestContext) -> Result<Reply, ApiError> {
+    match ctx.method {
+        Method::POST => {
+            let body = gateway.engine.create_database(ctx.json_body()?).await?;
+            Ok(Reply::json(StatusCode::CREATED, body)
+                .etag_from_body()
+                .charge(METADATA))
+        }
+        Method::GET => {
+            let page = gateway.engine.list_databases(&ctx.feed_request()?)?;
+            Ok(feed_reply("Databases", "", page))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}
+
+/// `/dbs/{db}`: read and delete.
+pub async fn one(gateway: &Gateway, ctx: &RequestContext, db: &str) -> Result<Reply, ApiError> {
+    match ctx.method {
+        Method::GET => {
+            let body = gateway.engine.read_database(db)?;
+            Ok(Reply::json(StatusCode::OK, body)
+                .etag_from_body()
+                .charge(METADATA))
+        }
+        Method::DELETE => {
+            gateway.engine.delete_database(db).await?;
+            Ok(Reply::empty(StatusCode::NO_CONTENT).charge(METADATA))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}

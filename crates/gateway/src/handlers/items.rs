@@ -1,0 +1,165 @@
+use axum::http::{Method, StatusCode};
+use cosmonaut_engine::validation::{check_item_size, MAX_ITEM_BYTES};
+use cosmonaut_engine::{ItemOutcome, ItemScope, WriteMode};
+
+use super::feed_reply;
+use crate::charge;
+use crate::error::ApiError;
+use crate::reply::Reply;
+use crate::request::RequestContext;
+use crate::Gateway;
+
+/// The session token of a write or read: `{range}:-1#{lsn}`, a vector token
+/// with no regional progress.
+fn session_token(range_id: &str, lsn: u64) -> String {
+    format!("{range_id}:-1#{lsn}")
+}
+
+fn item_reply(status: StatusCode, outcome: ItemOutcome, db: &str, coll: &str, ru: f64) -> Reply {
+    let reply = if outcome.document.is_null() {
+        Reply::empty(status)
+    } else {
+        Reply::json(status, outcome.document).etag_from_body()
+    };
+    reply
+        .charge(ru)
+        .header(
+            "x-ms-session-token",
+            session_token(&outcome.range_id, outcome.lsn),
+        )
+        .header("lsn", outcome.lsn.to_string())
+        .header("x-ms-documentdb-partitionkeyrangeid", outcome.range_id)
+        .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
+}
+
+/// `/dbs/{db}/colls/{coll}/docs`: create or upsert, and the read feed.
+pub async fn feed(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    coll: &str,
+) -> Result<Reply, ApiError> {
+    match ctx.method {
+        Method::POST if ctx.is_query() => Err(ApiError::bad_request(
+            "Queries are not served yet: read items by id or with the read feed.",
+        )),
+        Method::POST => {
+            let size = ctx.body.len();
+            check_item_size(size.min(MAX_ITEM_BYTES + 1))?;
+            let mode = if ctx.is_upsert() {
+                WriteMode::Upsert
+            } else {
+                WriteMode::Create
+            };
+            let outcome = gateway
+                .engine
+                .write_item(
+                    db,
+                    coll,
+                    mode,
+                    ctx.json_body()?,
+                    ctx.partition_key()?,
+                    ctx.if_match(),
+                )
+                .await?;
+            let (status, ru) = if outcome.created {
+                (StatusCode::CREATED, charge::write(size))
+            } else {
+                (StatusCode::OK, charge::replace(size))
+            };
+            Ok(item_reply(status, outcome, db, coll, ru))
+        }
+        Method::GET => {
+            let scope = match (ctx.partition_key()?, ctx.partition_key_range_id()) {
+                (Some(key), _) => ItemScope::PartitionKey(key),
+                (None, Some(range)) => ItemScope::Range(range),
+                (None, None) => ItemScope::All,
+            };
+            let range_id = match &scope {
+                ItemScope::Range(id) => id.clone(),
+                _ => "0".to_string(),
+            };
+            let result = gateway
+                .engine
+                .read_items(db, coll, &scope, &ctx.feed_request()?)?;
+            Ok(feed_reply("Documents", &result.container_rid, result.page)
+                .header("x-ms-session-token", session_token(&range_id, result.lsn))
+                .header("lsn", result.lsn.to_string())
+                .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
+                .header("x-ms-content-path", result.container_rid))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}
+
+/// `/dbs/{db}/colls/{coll}/docs/{id}`: read, replace and delete.
+pub async fn one(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    coll: &str,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let engine = &gateway.engine;
+    match ctx.method {
+        Method::GET => {
+            let outcome = engine.read_item(db, coll, id, &ctx.partition_key()?)?;
+            let etag = outcome
+                .document
+                .get("_etag")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let size = outcome.document.to_string().len();
+            if ctx.if_none_match().is_some() && ctx.if_none_match() == etag.as_deref() {
+                let mut not_modified = outcome;
+                not_modified.document = serde_json::Value::Null;
+                return Ok(
+                    item_reply(StatusCode::NOT_MODIFIED, not_modified, db, coll, 1.0)
+                        .header("etag", etag.unwrap_or_default()),
+                );
+            }
+            Ok(item_reply(
+                StatusCode::OK,
+                outcome,
+                db,
+                coll,
+                charge::point_read(size),
+            ))
+        }
+        Method::PUT => {
+            let size = ctx.body.len();
+            check_item_size(size.min(MAX_ITEM_BYTES + 1))?;
+            let mode = WriteMode::Replace { id: id.to_string() };
+            let outcome = engine
+                .write_item(
+                    db,
+                    coll,
+                    mode,
+                    ctx.json_body()?,
+                    ctx.partition_key()?,
+                    ctx.if_match(),
+                )
+                .await?;
+            Ok(item_reply(
+                StatusCode::OK,
+                outcome,
+                db,
+                coll,
+                charge::replace(size),
+            ))
+        }
+        Method::DELETE => {
+            let outcome = engine
+                .delete_item(db, coll, id, &ctx.partition_key()?, ctx.if_match())
+                .await?;
+            Ok(item_reply(
+                StatusCode::NO_CONTENT,
+                outcome,
+                db,
+                coll,
+                charge::delete(1024),
+            ))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}

@@ -1,0 +1,29 @@
+//! One module per resource kind; each turns a request into engine calls and
+//! the engine's answer into the service's response.
+
+pub mod account;
+pub mod containers;
+pub mod databases;
+pub mod items;
+
+use serde_json::{json, Value};
+
+use cosmonaut_engine::FeedPage;
+
+use crate::reply::Reply;
+use axum::http::StatusCode;
+
+/// A feed page in the service's envelope: `{"_rid", "<Kind>": [...], "_count"}`.
+pub(crate) fn feed_reply(kind: &str, owner_rid: &str, page: FeedPage) -> Reply {
+    let count = page.items.len();
+    let bytes: usize = page.items.iter().map(|v| v.to_string().len()).sum();
+    let mut body = json!({"_rid": owner_rid, "_count": count});
+    body[kind] = Value::Array(page.items);
+    let reply = Reply::json(StatusCode::OK, body)
+        .header("x-ms-item-count", count.to_string())
+        .charge(crate::charge::feed(count, bytes));
+    match page.continuation {
+        Some(token) => reply.header("x-ms-continuation", token),
+        None => reply,
+    }
+}

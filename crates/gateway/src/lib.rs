@@ -1,0 +1,131 @@
+//! The Cosmonaut HTTP gateway: the Azure Cosmos DB for NoSQL REST protocol
+//! (gateway mode) over the engine. It addresses resources by path,
+//! authorizes with the account keys, and speaks the service's headers,
+//! status codes and error bodies.
+
+pub mod address;
+pub mod auth;
+mod charge;
+pub mod error;
+mod handlers;
+mod reply;
+mod request;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{Request, Response};
+use axum::Router;
+use cosmonaut_engine::validation::MAX_ITEM_BYTES;
+use cosmonaut_engine::Engine;
+
+use address::Address;
+use auth::MasterKey;
+use error::ApiError;
+use reply::Reply;
+use request::RequestContext;
+
+/// Bodies beyond this are refused unread; items have their own, smaller limit.
+const MAX_REQUEST_BYTES: usize = MAX_ITEM_BYTES + 64 * 1024;
+
+pub struct GatewayConfig {
+    /// Keys that may sign requests (primary and secondary).
+    pub keys: Vec<MasterKey>,
+    /// The region name the account reports.
+    pub region: String,
+}
+
+/// Shared state of every listener.
+#[derive(Clone)]
+pub struct Gateway {
+    engine: Arc<Engine>,
+    config: Arc<GatewayConfig>,
+}
+
+impl Gateway {
+    pub fn new(engine: Arc<Engine>, config: GatewayConfig) -> Self {
+        Self {
+            engine,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The router of one listener; `scheme` is how clients reach it.
+    pub fn router(&self, scheme: &'static str) -> Router {
+        Router::new()
+            .fallback(
+                move |State(gateway): State<Gateway>, request: Request<Body>| async move {
+                    gateway.serve(scheme, request).await
+                },
+            )
+            .with_state(self.clone())
+    }
+
+    async fn serve(&self, scheme: &'static str, request: Request<Body>) -> Response<Body> {
+        let activity_id = request
+            .headers()
+            .get("x-ms-activity-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let reply = match self.dispatch(scheme, request).await {
+            Ok(reply) => reply,
+            Err(err) => {
+                if err.status.is_server_error() {
+                    tracing::error!(%method, %path, status = %err.status, message = %err.message, "request failed");
+                } else {
+                    tracing::debug!(%method, %path, status = %err.status, message = %err.message, "request refused");
+                }
+                Reply::from(err)
+            }
+        };
+        reply.into_response(&activity_id)
+    }
+
+    async fn dispatch(
+        &self,
+        scheme: &'static str,
+        request: Request<Body>,
+    ) -> Result<Reply, ApiError> {
+        let (parts, body) = request.into_parts();
+        let address = Address::parse(parts.uri.path())?;
+        auth::authorize(
+            &self.config.keys,
+            parts.method.as_str(),
+            &address,
+            &parts.headers,
+            SystemTime::now(),
+        )?;
+        let body = to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request size is too large: the limit is {MAX_ITEM_BYTES} bytes per item."),
+            )
+        })?;
+        let ctx = RequestContext {
+            method: parts.method,
+            headers: parts.headers,
+            body,
+            scheme,
+        };
+        match &address {
+            Address::Account => Ok(handlers::account::read(self, &ctx)),
+            Address::Databases => handlers::databases::feed(self, &ctx).await,
+            Address::Database { db } => handlers::databases::one(self, &ctx, db).await,
+            Address::Containers { db } => handlers::containers::feed(self, &ctx, db).await,
+            Address::Container { db, coll } => {
+                handlers::containers::one(self, &ctx, db, coll).await
+            }
+            Address::PartitionKeyRanges { db, coll } => {
+                handlers::containers::partition_key_ranges(self, &ctx, db, coll)
+            }
+            Address::Items { db, coll } => handlers::items::feed(self, &ctx, db, coll).await,
+            Address::Item { db, coll, id } => handlers::items::one(self, &ctx, db, coll, id).await,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The parts of a request the handlers use, with the service's header parsing.
+
+use axum::http::{HeaderMap, Method};
+use bytes::Bytes;
+use cosmonaut_engine::partition::{parse_partition_key_header, PartitionKeyValue};
+use cosmonaut_engine::FeedRequest;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+pub struct RequestContext {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// `https` or `http`: the listener the request came in on.
+    pub scheme: &'static str,
+}
+
+impl RequestContext {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.header(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    pub fn is_upsert(&self) -> bool {
+        self.flag("x-ms-documentdb-is-upsert")
+    }
+
+    pub fn is_query(&self) -> bool {
+        self.flag("x-ms-documentdb-isquery")
+            || self
+                .header("content-type")
+                .is_some_and(|v| v.starts_with("application/query+json"))
+    }
+
+    pub fn if_match(&self) -> Option<String> {
+        self.header("if-match").map(str::to_string)
+    }
+
+    pub fn if_none_match(&self) -> Option<&str> {
+        self.header("if-none-match")
+    }
+
+    /// The request body as JSON, with the service's message for malformed input.
+    pub fn json_body(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "The input content is invalid because it is not valid JSON: {e}"
+            ))
+        })
+    }
+
+    pub fn partition_key(&self) -> Result<Option<Vec<PartitionKeyValue>>, ApiError> {
+        self.header("x-ms-documentdb-partitionkey")
+            .map(|h| parse_partition_key_header(h).map_err(ApiError::from))
+            .transpose()
+    }
+
+    pub fn partition_key_range_id(&self) -> Option<String> {
+        // Some clients send "collectionRid,rangeId".
+        self.header("x-ms-documentdb-partitionkeyrangeid")
+            .map(|v| v.rsplit(',').next().unwrap_or(v).trim().to_string())
+    }
+
+    pub fn feed_request(&self) -> Result<FeedRequest, ApiError> {
+        let max_items = self
+            .header("x-ms-max-item-count")
+            .map(|v| {
+                v.trim().parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "Invalid value '{v}' for header x-ms-max-item-count."
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(FeedRequest {
+            max_items,
+            continuation: self.header("x-ms-continuation").map(str::to_string),
+        })
+    }
+
+    pub fn offer_throughput(&self) -> Result<Option<u64>, ApiError> {
+        if let Some(v) = self.header("x-ms-offer-throughput") {
+            return v.trim().parse::<u64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Invalid value '{v}' for header x-ms-offer-throughput."
+                ))
+            });
+        }
+        // Autoscale: {"maxThroughput": n}.
+        Ok(self
+            .header("x-ms-cosmos-offer-autopilot-settings")
+            .and_then(|v| serde_json::from_str::<Value>(v).ok())
+            .and_then(|v| v.get("maxThroughput").and_then(Value::as_u64)))
+    }
+
+    /// `host[:port]` the client used, for links back to this server.
+    pub fn host(&self) -> &str {
+        self.header("host").unwrap_or("localhost")
+    }
+}

@@ -1,0 +1,19 @@
+use thiserror::Error;
+
+/// A failure of the storage layer. Callers treat every variant as a server
+/// error: nothing a client sent can cause one.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    #[error("the storage writer has stopped")]
+    WriterStopped,
+    #[error("storage I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StorageError {
+    pub(crate) fn backend(err: impl std::fmt::Display) -> Self {
+        StorageError::Backend(err.to_string())
+    }
+}

@@ -1,0 +1,26 @@
+//! Storage for Cosmonaut.
+//!
+//! The engine sees storage as one ordered key-value space with atomic, durable
+//! transactions. This crate provides:
+//!
+//! - [`Backend`]: the small trait a storage engine implements (snapshot reads,
+//!   atomic batch commits). [`RedbBackend`] is the embedded default.
+//! - [`Store`]: the front the engine uses. Reads go straight to a backend
+//!   snapshot; writes are closures queued to a single writer thread that runs
+//!   many of them against one backend transaction and commits them with one
+//!   fsync (group commit), acknowledging each only after the commit is durable.
+
+mod backend;
+mod error;
+mod redb_backend;
+mod store;
+mod txn;
+
+pub use backend::{Backend, KeyValue, KvRead, Snapshot};
+pub use error::StorageError;
+pub use redb_backend::RedbBackend;
+pub use store::{Store, StoreStats};
+pub use txn::Txn;
+
+/// Result alias for storage operations.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

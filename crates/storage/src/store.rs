@@ -1,0 +1,279 @@
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use tokio::sync::oneshot;
+
+use crate::backend::{Backend, Snapshot};
+use crate::txn::{Staged, Txn};
+use crate::{Result, StorageError};
+
+/// Upper bound on closures folded into one commit, so one commit stays short.
+const MAX_GROUP: usize = 512;
+
+/// What a queued closure hands back to the writer: whether its writes stand,
+/// and how to tell its caller the outcome once the commit is (or is not) durable.
+struct JobOutcome {
+    keep: bool,
+    finish: Box<dyn FnOnce(Result<(), Arc<StorageError>>) + Send>,
+}
+
+type Job = Box<dyn FnOnce(&mut Txn<'_>) -> JobOutcome + Send>;
+
+/// Counters that show how well group commit is batching.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub commits: AtomicU64,
+    pub transactions: AtomicU64,
+}
+
+/// The engine's handle on storage: snapshot reads and group-committed writes.
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    /// `None` only while dropping, so the writer sees the queue close.
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<thread::JoinHandle<()>>,
+    stats: Arc<StoreStats>,
+}
+
+impl Store {
+    pub fn new(backend: Arc<dyn Backend>) -> Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let stats = Arc::new(StoreStats::default());
+        let writer_backend = Arc::clone(&backend);
+        let writer_stats = Arc::clone(&stats);
+        let writer = thread::Builder::new()
+            .name("cosmonaut-writer".into())
+            .spawn(move || run_writer(writer_backend.as_ref(), &queue, &writer_stats))?;
+        Ok(Self {
+            backend,
+            jobs: Some(jobs),
+            writer: Some(writer),
+            stats,
+        })
+    }
+
+    /// A consistent view of everything committed so far.
+    pub fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+        self.backend.snapshot()
+    }
+
+    pub fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+
+    /// Runs `work` in a write transaction and returns its result once its
+    /// writes are durable. Closures run one at a time, so `work` may read,
+    /// check and write without races; if it returns `Err` its writes are dropped.
+    pub async fn transact<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Txn<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |txn| {
+            let result = work(txn);
+            JobOutcome {
+                keep: result.is_ok(),
+                finish: Box::new(move |committed| {
+                    let outcome = match committed {
+                        Ok(()) => result,
+                        Err(err) => Err(E::from(StorageError::Backend(err.to_string()))),
+                    };
+                    let _ = reply.send(outcome);
+                }),
+            }
+        });
+        self.jobs
+            .as_ref()
+            .ok_or(StorageError::WriterStopped)?
+            .send(job)
+            .map_err(|_| E::from(StorageError::WriterStopped))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(E::from(StorageError::WriterStopped)))
+    }
+}
+
+impl Drop for Store {
+    /// Closes the queue and waits for the writer to commit what is queued, so
+    /// the backend is released (and every accepted write on disk) when the store is gone.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn run_writer(backend: &dyn Backend, queue: &mpsc::Receiver<Job>, stats: &StoreStats) {
+    // Blocks for the first job, then takes whatever else has queued up meanwhile:
+    // the longer a commit takes, the more the next one carries.
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(backend, group, stats);
+    }
+}
+
+fn run_group(backend: &dyn Backend, group: Vec<Job>, stats: &StoreStats) {
+    let snapshot = match backend.snapshot() {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::error!(%err, "cannot open a snapshot for a write group");
+            // Dropping the jobs drops their reply channels: callers see WriterStopped.
+            return;
+        }
+    };
+    let mut batch = Staged::new();
+    let mut finishers = Vec::with_capacity(group.len());
+    for job in group {
+        let mut txn = Txn::new(snapshot.as_ref(), &batch);
+        // A bug in one closure must not take the writer (and every later write) down.
+        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut txn)));
+        match outcome {
+            Ok(outcome) => {
+                if outcome.keep {
+                    let writes = txn.into_writes();
+                    batch.extend(writes);
+                }
+                finishers.push(outcome.finish);
+            }
+            Err(_) => tracing::error!("a write transaction panicked; its writes were dropped"),
+        }
+    }
+    drop(snapshot);
+    let result = if batch.is_empty() {
+        Ok(())
+    } else {
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        backend
+            .commit(batch.into_iter().collect())
+            .map_err(Arc::new)
+    };
+    stats
+        .transactions
+        .fetch_add(finishers.len() as u64, Ordering::Relaxed);
+    if let Err(err) = &result {
+        tracing::error!(%err, "group commit failed");
+    }
+    for finish in finishers {
+        finish(result.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KvRead, RedbBackend};
+
+    fn open(dir: &tempfile::TempDir) -> Store {
+        let backend = RedbBackend::open(&dir.path().join("data.redb")).expect("open");
+        Store::new(Arc::new(backend)).expect("store")
+    }
+
+    #[tokio::test]
+    async fn writes_are_visible_and_survive_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = open(&dir);
+            store
+                .transact(|t| {
+                    t.put(b"a".to_vec(), b"1".to_vec());
+                    t.put(b"b".to_vec(), b"2".to_vec());
+                    Ok::<_, StorageError>(())
+                })
+                .await
+                .expect("commit");
+            let snap = store.snapshot().expect("snap");
+            assert_eq!(snap.get(b"a").expect("get"), Some(b"1".to_vec()));
+        }
+        let store = open(&dir);
+        let snap = store.snapshot().expect("snap");
+        let all = snap.scan(b"", b"\xff", 10).expect("scan");
+        assert_eq!(all.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn failed_transaction_leaves_no_trace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        let result: Result<(), StorageError> = store
+            .transact(|t| {
+                t.put(b"x".to_vec(), b"1".to_vec());
+                Err(StorageError::Backend("refused".into()))
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(
+            store.snapshot().expect("snap").get(b"x").expect("get"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_transactions_are_serialised_and_grouped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(open(&dir));
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                store
+                    .transact(|t| {
+                        // Read-modify-write of one counter: lost updates would show.
+                        let n = t
+                            .get(b"counter")?
+                            .map(|v| u64::from_le_bytes(v.try_into().unwrap_or([0; 8])))
+                            .unwrap_or(0);
+                        t.put(b"counter".to_vec(), (n + 1).to_le_bytes().to_vec());
+                        Ok::<_, StorageError>(())
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("join").expect("commit");
+        }
+        let value = store
+            .snapshot()
+            .expect("snap")
+            .get(b"counter")
+            .expect("get");
+        assert_eq!(value, Some(200u64.to_le_bytes().to_vec()));
+        let commits = store.stats().commits.load(Ordering::Relaxed);
+        assert!(commits <= 200, "commits {commits}");
+    }
+
+    #[tokio::test]
+    async fn scan_merges_pending_writes_and_deletes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        store
+            .transact(|t| {
+                for k in [b"k1", b"k2", b"k3"] {
+                    t.put(k.to_vec(), b"v".to_vec());
+                }
+                Ok::<_, StorageError>(())
+            })
+            .await
+            .expect("seed");
+        let keys = store
+            .transact(|t| {
+                t.delete(b"k1".to_vec());
+                t.put(b"k4".to_vec(), b"v".to_vec());
+                let rows = t.scan(b"k", b"l", 2)?;
+                Ok::<_, StorageError>(rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+            })
+            .await
+            .expect("scan");
+        assert_eq!(keys, vec![b"k2".to_vec(), b"k3".to_vec()]);
+    }
+}

@@ -1,0 +1,81 @@
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::backend::{KeyValue, KvRead, Snapshot};
+use crate::Result;
+
+/// Writes staged by a batch or a transaction; `None` is a delete.
+pub(crate) type Staged = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// The view one write closure works in. Reads see the committed state, then
+/// the writes of closures earlier in the same group commit, then its own
+/// writes. Its writes are kept only if the closure succeeds.
+pub struct Txn<'a> {
+    base: &'a dyn Snapshot,
+    batch: &'a Staged,
+    own: Staged,
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn new(base: &'a dyn Snapshot, batch: &'a Staged) -> Self {
+        Self {
+            base,
+            batch,
+            own: Staged::new(),
+        }
+    }
+
+    pub(crate) fn into_writes(self) -> Staged {
+        self.own
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.own.insert(key, Some(value));
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.own.insert(key, None);
+    }
+}
+
+impl KvRead for Txn<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.own.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.batch.get(key) {
+            return Ok(v.clone());
+        }
+        self.base.get(key)
+    }
+
+    /// Entries with `start <= key < end`, merged across all three layers.
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let range = (
+            Bound::Included(start.to_vec()),
+            Bound::Excluded(end.to_vec()),
+        );
+        let overlay_keys =
+            self.batch.range(range.clone()).count() + self.own.range(range.clone()).count();
+        // Deleted keys in the overlays may hide base entries, so read enough to fill `limit`.
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .base
+            .scan(start, end, limit.saturating_add(overlay_keys))?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        for layer in [self.batch, &self.own] {
+            for (k, v) in layer.range(range.clone()) {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .take(limit)
+            .collect())
+    }
+}
