@@ -4,6 +4,7 @@ use cosmonaut_storage::KvRead;
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
+use crate::hex::{decode_hex, encode_hex};
 
 /// Items per page when the client names no limit.
 const DEFAULT_PAGE_ITEMS: usize = 100;
@@ -41,64 +42,49 @@ impl FeedRequest {
     }
 }
 
-/// Reads one page of `[start, end)`. The continuation is the hex of the key
-/// to resume at, so it survives restarts; it is checked to lie inside the
-/// range, so a forged token cannot read another resource.
+/// Rows read from storage at a time while filling a page.
+const SCAN_CHUNK: usize = 256;
+
+/// Reads one page of `[start, end)`, keeping the rows `decode` returns a value
+/// for. The continuation is the hex of the key to resume at, so it survives
+/// restarts; it is checked to lie inside the range, so a forged token cannot
+/// read another resource.
 pub(crate) fn read_page(
     reader: &dyn KvRead,
     start: &[u8],
     end: &[u8],
     request: &FeedRequest,
-    mut decode: impl FnMut(&[u8]) -> Result<Value>,
+    mut decode: impl FnMut(&[u8]) -> Result<Option<Value>>,
 ) -> Result<FeedPage> {
-    let resume = match &request.continuation {
+    let mut resume = match &request.continuation {
         None => start.to_vec(),
-        Some(token) => {
-            let key = decode_hex(token)
-                .filter(|k| k.as_slice() >= start && k.as_slice() <= end)
-                .ok_or_else(|| EngineError::bad_request("Invalid continuation token."))?;
-            key
-        }
+        Some(token) => decode_hex(token)
+            .filter(|k| k.as_slice() >= start && k.as_slice() <= end)
+            .ok_or_else(|| EngineError::bad_request("Invalid continuation token."))?,
     };
     let limit = request.page_items();
-    // One extra row tells whether another page exists.
-    let rows = reader.scan(&resume, end, limit + 1)?;
     let mut page = FeedPage::default();
     let mut bytes = 0;
-    for (i, (key, value)) in rows.iter().enumerate() {
-        if i == limit || (bytes + value.len() > MAX_PAGE_BYTES && !page.items.is_empty()) {
-            page.continuation = Some(encode_hex(key));
-            break;
+    loop {
+        let rows = reader.scan(&resume, end, SCAN_CHUNK)?;
+        let exhausted = rows.len() < SCAN_CHUNK;
+        for (key, value) in rows {
+            if page.items.len() == limit
+                || (bytes + value.len() > MAX_PAGE_BYTES && !page.items.is_empty())
+            {
+                page.continuation = Some(encode_hex(&key));
+                return Ok(page);
+            }
+            if let Some(item) = decode(&value)? {
+                bytes += value.len();
+                page.items.push(item);
+            }
+            resume = key;
+            // The smallest key after the one just read.
+            resume.push(0);
         }
-        bytes += value.len();
-        page.items.push(decode(value)?);
-    }
-    Ok(page)
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_round_trip_and_garbage() {
-        assert_eq!(decode_hex(&encode_hex(&[0, 1, 255])), Some(vec![0, 1, 255]));
-        assert_eq!(decode_hex("zz"), None);
-        assert_eq!(decode_hex("abc"), None);
-        assert_eq!(decode_hex("é1"), None);
+        if exhausted {
+            return Ok(page);
+        }
     }
 }

@@ -1,3 +1,4 @@
+use cosmonaut_query::{Parameters, Query};
 use cosmonaut_storage::KvRead;
 use serde_json::{Map, Value};
 
@@ -29,8 +30,14 @@ pub type ItemKey = Option<Vec<PartitionKeyValue>>;
 pub enum ItemScope {
     All,
     PartitionKey(Vec<PartitionKeyValue>),
-    /// One physical partition, by `x-ms-documentdb-partitionkeyrangeid`.
-    Range(String),
+    /// One physical partition, by `x-ms-documentdb-partitionkeyrangeid`,
+    /// optionally narrowed to the EPKs in `[start, end)` (`x-ms-start-epk`,
+    /// `x-ms-end-epk`), as SDKs do for feed ranges and hierarchical prefixes.
+    Range {
+        id: String,
+        start: Option<Epk>,
+        end: Option<Epk>,
+    },
 }
 
 /// The result of an item operation and what the session token needs.
@@ -250,6 +257,35 @@ impl Engine {
         scope: &ItemScope,
         request: &FeedRequest,
     ) -> Result<ItemPage> {
+        self.scan_items(db, coll, scope, request, |_| true)
+    }
+
+    /// Runs a query over the items in `scope`, a page at a time.
+    pub fn query_items(
+        &self,
+        db: &str,
+        coll: &str,
+        scope: &ItemScope,
+        query: &Query,
+        parameters: &Parameters,
+        request: &FeedRequest,
+    ) -> Result<ItemPage> {
+        query
+            .check_parameters(parameters)
+            .map_err(|e| EngineError::bad_request(e.to_string()))?;
+        self.scan_items(db, coll, scope, request, |doc| {
+            query.matches(doc, parameters)
+        })
+    }
+
+    fn scan_items(
+        &self,
+        db: &str,
+        coll: &str,
+        scope: &ItemScope,
+        request: &FeedRequest,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<ItemPage> {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (start, end) = match scope {
@@ -273,7 +309,7 @@ impl Engine {
                     !prefix,
                 )
             }
-            ItemScope::Range(id) => {
+            ItemScope::Range { id, start, end } => {
                 let range = container
                     .ranges()?
                     .into_iter()
@@ -281,15 +317,28 @@ impl Engine {
                     .ok_or_else(|| {
                         EngineError::new(
                             ErrorKind::Gone,
-                            format!("The partition key range '{id}' does not exist (it may have been split)."),
+                            format!(
+                                "The partition key range '{id}' does not exist (it may have been split)."
+                            ),
                         )
                         .with_substatus(crate::error::substatus::PARTITION_KEY_RANGE_GONE)
                     })?;
-                keys::epk_range(&container.rid, &range.min, range.max.as_ref())
+                // Intersect the physical range with the requested EPK range.
+                let min = match start {
+                    Some(s) if *s > range.min => s.clone(),
+                    _ => range.min.clone(),
+                };
+                let max = match (end, range.max) {
+                    (Some(e), Some(m)) => Some(if *e < m { e.clone() } else { m }),
+                    (Some(e), None) if !e.0.is_empty() && e.0 != [0xFF] => Some(e.clone()),
+                    (_, m) => m,
+                };
+                keys::epk_range(&container.rid, &min, max.as_ref())
             }
         };
         let page = read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
-            decode(bytes)
+            let doc: Value = decode(bytes)?;
+            Ok(keep(&doc).then_some(doc))
         })?;
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
         Ok(ItemPage {

@@ -8,6 +8,7 @@ mod databases;
 mod engine;
 pub mod error;
 mod feed;
+mod hex;
 mod items;
 mod keys;
 pub mod partition;

@@ -107,7 +107,20 @@ impl Gateway {
                 format!("Request size is too large: the limit is {MAX_ITEM_BYTES} bytes per item."),
             )
         })?;
+        let host = parts
+            .uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .or_else(|| {
+                parts
+                    .headers
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "localhost".to_string());
         let ctx = RequestContext {
+            host,
             method: parts.method,
             headers: parts.headers,
             body,

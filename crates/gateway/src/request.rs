@@ -2,8 +2,8 @@
 
 use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
-use cosmonaut_engine::partition::{parse_partition_key_header, PartitionKeyValue};
-use cosmonaut_engine::FeedRequest;
+use cosmonaut_engine::partition::{parse_partition_key_header, Epk, PartitionKeyValue};
+use cosmonaut_engine::{FeedRequest, ItemScope};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -14,6 +14,8 @@ pub struct RequestContext {
     pub body: Bytes,
     /// `https` or `http`: the listener the request came in on.
     pub scheme: &'static str,
+    /// `host[:port]` the client used: HTTP/2's `:authority`, else the `Host` header.
+    pub host: String,
 }
 
 impl RequestContext {
@@ -35,6 +37,38 @@ impl RequestContext {
             || self
                 .header("content-type")
                 .is_some_and(|v| v.starts_with("application/query+json"))
+    }
+
+    pub fn is_query_plan_request(&self) -> bool {
+        self.flag("x-ms-cosmos-is-query-plan-request")
+    }
+
+    /// Which items a feed or query covers: a partition key, else one
+    /// physical partition, else the whole container.
+    pub fn item_scope(&self) -> Result<ItemScope, ApiError> {
+        Ok(
+            match (self.partition_key()?, self.partition_key_range_id()) {
+                (Some(key), _) => ItemScope::PartitionKey(key),
+                (None, Some(id)) => ItemScope::Range {
+                    id,
+                    start: self.epk_header("x-ms-start-epk")?,
+                    end: self.epk_header("x-ms-end-epk")?,
+                },
+                (None, None) => ItemScope::All,
+            },
+        )
+    }
+
+    fn epk_header(&self, name: &str) -> Result<Option<Epk>, ApiError> {
+        self.header(name)
+            .map(|v| {
+                Epk::from_hex(v).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Invalid effective partition key '{v}' in {name}."
+                    ))
+                })
+            })
+            .transpose()
     }
 
     pub fn if_match(&self) -> Option<String> {
@@ -96,10 +130,5 @@ impl RequestContext {
             .header("x-ms-cosmos-offer-autopilot-settings")
             .and_then(|v| serde_json::from_str::<Value>(v).ok())
             .and_then(|v| v.get("maxThroughput").and_then(Value::as_u64)))
-    }
-
-    /// `host[:port]` the client used, for links back to this server.
-    pub fn host(&self) -> &str {
-        self.header("host").unwrap_or("localhost")
     }
 }

@@ -2,8 +2,6 @@
 //! physical range owns a document. The SDKs compute it on their side to route
 //! requests, so it has to match theirs bit for bit.
 
-use std::fmt::Write as _;
-
 use super::definition::{PartitionKeyDefinition, PartitionKeyKind};
 use super::value::PartitionKeyValue;
 
@@ -13,13 +11,13 @@ use super::value::PartitionKeyValue;
 pub struct Epk(pub Vec<u8>);
 
 impl Epk {
+    /// Parses the hex spelling; `None` for odd lengths or non-hex characters.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        crate::hex::decode_hex(text).map(Epk)
+    }
+
     pub fn to_hex(&self) -> String {
-        self.0
-            .iter()
-            .fold(String::with_capacity(self.0.len() * 2), |mut s, b| {
-                let _ = write!(s, "{b:02X}");
-                s
-            })
+        crate::hex::encode_hex_upper(&self.0)
     }
 }
 

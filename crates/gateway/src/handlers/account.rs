@@ -35,7 +35,7 @@ fn query_engine_configuration() -> String {
 /// `GET /`: the database account. Its one region's endpoint is the address the
 /// client used, so SDKs that follow the location lists come back here.
 pub fn read(gateway: &Gateway, ctx: &RequestContext) -> Reply {
-    let host = ctx.host();
+    let host = ctx.host.as_str();
     let account_id = host
         .rsplit_once(':')
         .map_or(host, |(h, _)| h)

@@ -11,7 +11,7 @@ use crate::Gateway;
 
 /// The session token of a write or read: `{range}:-1#{lsn}`, a vector token
 /// with no regional progress.
-fn session_token(range_id: &str, lsn: u64) -> String {
+pub(crate) fn session_token(range_id: &str, lsn: u64) -> String {
     format!("{range_id}:-1#{lsn}")
 }
 
@@ -40,9 +40,8 @@ pub async fn feed(
     coll: &str,
 ) -> Result<Reply, ApiError> {
     match ctx.method {
-        Method::POST if ctx.is_query() => Err(ApiError::bad_request(
-            "Queries are not served yet: read items by id or with the read feed.",
-        )),
+        Method::POST if ctx.is_query_plan_request() => super::query::plan(ctx),
+        Method::POST if ctx.is_query() => super::query::run(gateway, ctx, db, coll),
         Method::POST => {
             let size = ctx.body.len();
             check_item_size(size.min(MAX_ITEM_BYTES + 1))?;
@@ -70,13 +69,9 @@ pub async fn feed(
             Ok(item_reply(status, outcome, db, coll, ru))
         }
         Method::GET => {
-            let scope = match (ctx.partition_key()?, ctx.partition_key_range_id()) {
-                (Some(key), _) => ItemScope::PartitionKey(key),
-                (None, Some(range)) => ItemScope::Range(range),
-                (None, None) => ItemScope::All,
-            };
+            let scope = ctx.item_scope()?;
             let range_id = match &scope {
-                ItemScope::Range(id) => id.clone(),
+                ItemScope::Range { id, .. } => id.clone(),
                 _ => "0".to_string(),
             };
             let result = gateway

@@ -5,6 +5,7 @@ pub mod account;
 pub mod containers;
 pub mod databases;
 pub mod items;
+pub mod query;
 
 use serde_json::{json, Value};
 

@@ -1,0 +1,113 @@
+//! Queries: the query plan the SDKs ask for first, and execution over one
+//! partition key, one physical partition or the whole container.
+
+use axum::http::StatusCode;
+use cosmonaut_engine::ItemScope;
+use cosmonaut_query::{Parameters, Query};
+use serde_json::{json, Value};
+
+use super::feed_reply;
+use crate::error::ApiError;
+use crate::reply::Reply;
+use crate::request::RequestContext;
+use crate::Gateway;
+
+/// The query text and parameters of a query request body.
+fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), ApiError> {
+    let body = ctx.json_body()?;
+    let text = body.get("query").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::bad_request("The query request body must have a string 'query'.")
+    })?;
+    let mut parameters = Parameters::new();
+    if let Some(list) = body.get("parameters").filter(|v| !v.is_null()) {
+        let list = list.as_array().ok_or_else(|| {
+            ApiError::bad_request("'parameters' must be an array of {name, value}.")
+        })?;
+        for p in list {
+            let name = p.get("name").and_then(Value::as_str).ok_or_else(|| {
+                ApiError::bad_request("Each query parameter needs a string 'name'.")
+            })?;
+            // A parameter without a value is undefined, which no comparison matches.
+            if let Some(value) = p.get("value") {
+                parameters.insert(name.to_string(), value.clone());
+            }
+        }
+    }
+    let query = cosmonaut_query::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((query, parameters))
+}
+
+/// The plan for a query the server runs whole on each partition: nothing for
+/// the client to merge, every range to visit.
+pub fn plan(ctx: &RequestContext) -> Result<Reply, ApiError> {
+    parse_body(ctx)?;
+    let body = json!({
+        "partitionedQueryExecutionInfoVersion": 2,
+        "queryInfo": {
+            "distinctType": "None",
+            "top": null,
+            "offset": null,
+            "limit": null,
+            "orderBy": [],
+            "orderByExpressions": [],
+            "groupByExpressions": [],
+            "groupByAliases": [],
+            "aggregates": [],
+            "groupByAliasToAggregateType": {},
+            "rewrittenQuery": "",
+            "hasSelectValue": false,
+            "dCountInfo": null,
+            "hasNonStreamingOrderBy": false
+        },
+        "queryRanges": [{"min": "", "max": "FF", "isMinInclusive": true, "isMaxInclusive": false}]
+    });
+    Ok(Reply::json(StatusCode::OK, body).charge(crate::charge::METADATA))
+}
+
+pub fn run(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    coll: &str,
+) -> Result<Reply, ApiError> {
+    let (query, parameters) = parse_body(ctx)?;
+    let scope = ctx.item_scope()?;
+    let started = std::time::Instant::now();
+    let result =
+        gateway
+            .engine
+            .query_items(db, coll, &scope, &query, &parameters, &ctx.feed_request()?)?;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let count = result.page.items.len();
+    let bytes: usize = result.page.items.iter().map(|v| v.to_string().len()).sum();
+    let range_id = match &scope {
+        ItemScope::Range { id, .. } => id.clone(),
+        _ => "0".to_string(),
+    };
+    let mut reply = feed_reply("Documents", &result.container_rid, result.page)
+        .header(
+            "x-ms-session-token",
+            super::items::session_token(&range_id, result.lsn),
+        )
+        .header("lsn", result.lsn.to_string())
+        .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
+        .header("x-ms-content-path", result.container_rid);
+    if ctx
+        .header("x-ms-documentdb-populatequerymetrics")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        reply = reply.header(
+            "x-ms-documentdb-query-metrics",
+            format!(
+                "totalExecutionTimeInMs={elapsed_ms:.2};queryCompileTimeInMs=0.00;\
+                 queryLogicalPlanBuildTimeInMs=0.00;queryPhysicalPlanBuildTimeInMs=0.00;\
+                 queryOptimizationTimeInMs=0.00;VMExecutionTimeInMs={elapsed_ms:.2};\
+                 indexLookupTimeInMs=0.00;documentLoadTimeInMs=0.00;systemFunctionExecuteTimeInMs=0.00;\
+                 userFunctionExecuteTimeInMs=0.00;retrievedDocumentCount={count};\
+                 retrievedDocumentSize={bytes};outputDocumentCount={count};outputDocumentSize={bytes};\
+                 writeOutputTimeInMs=0.00;indexUtilizationRatio=1.00"
+            ),
+        );
+    }
+    Ok(reply)
+}
