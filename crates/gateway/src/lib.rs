@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod binary_json;
 mod charge;
 pub mod error;
 mod handlers;

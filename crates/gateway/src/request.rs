@@ -79,8 +79,13 @@ impl RequestContext {
         self.header("if-none-match")
     }
 
-    /// The request body as JSON, with the service's message for malformed input.
+    /// The request body as JSON (text or Cosmos binary), with the service's
+    /// message for malformed input.
     pub fn json_body(&self) -> Result<Value, ApiError> {
+        if crate::binary_json::is_binary(&self.body) {
+            return crate::binary_json::decode(&self.body)
+                .map_err(|e| ApiError::bad_request(format!("The input content is invalid: {e}")));
+        }
         serde_json::from_slice(&self.body).map_err(|e| {
             ApiError::bad_request(format!(
                 "The input content is invalid because it is not valid JSON: {e}"
