@@ -172,7 +172,7 @@ fn run_group(backend: &dyn Backend, group: Vec<Job>, stats: &StoreStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{KvRead, RedbBackend};
+    use crate::{Backend, KvRead, RedbBackend, Snapshot};
 
     fn open(dir: &tempfile::TempDir) -> Store {
         let backend = RedbBackend::open(&dir.path().join("data.redb")).expect("open");
@@ -250,6 +250,56 @@ mod tests {
         assert_eq!(value, Some(200u64.to_le_bytes().to_vec()));
         let commits = store.stats().commits.load(Ordering::Relaxed);
         assert!(commits <= 200, "commits {commits}");
+    }
+
+    /// A backend whose commits take a while, as an fsync does: writers that
+    /// arrive during one commit must share the next instead of queueing one each.
+    struct SlowCommits(RedbBackend);
+
+    impl Backend for SlowCommits {
+        fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+            self.0.snapshot()
+        }
+
+        fn commit(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            self.0.commit(writes)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_share_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = RedbBackend::open(&dir.path().join("data.redb")).expect("open");
+        let store = Arc::new(Store::new(Arc::new(SlowCommits(backend))).expect("store"));
+        let writers = 64u32;
+        let mut tasks = Vec::new();
+        for i in 0..writers {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                store
+                    .transact(move |t| {
+                        t.put(i.to_be_bytes().to_vec(), b"v".to_vec());
+                        Ok::<_, StorageError>(())
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("join").expect("commit");
+        }
+        let commits = store.stats().commits.load(Ordering::Relaxed);
+        let transactions = store.stats().transactions.load(Ordering::Relaxed);
+        assert_eq!(transactions, u64::from(writers));
+        // All 64 are queued within the first 50 ms commit, so a handful of
+        // commits carry them; one fsync each would be 64.
+        assert!(commits <= 8, "{commits} commits for {writers} writers");
+        let rows = store
+            .snapshot()
+            .expect("snap")
+            .scan(b"", b"\xff", 100)
+            .expect("scan");
+        assert_eq!(rows.len(), writers as usize);
     }
 
     #[tokio::test]
