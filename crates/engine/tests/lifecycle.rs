@@ -21,22 +21,21 @@ fn key(v: &str) -> Option<Vec<PartitionKeyValue>> {
     Some(vec![PartitionKeyValue::String(v.into())])
 }
 
+async fn create_container(engine: &Engine, body: Value) {
+    let new = NewContainer {
+        body,
+        throughput: None,
+    };
+    engine.create_container("db", new).await.expect("container");
+}
+
 async fn seed(engine: &Engine, items: usize) {
     engine
         .create_database(json!({"id": "db"}))
         .await
         .expect("db");
     let body = json!({"id": "c", "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}});
-    engine
-        .create_container(
-            "db",
-            NewContainer {
-                body,
-                throughput: None,
-            },
-        )
-        .await
-        .expect("container");
+    create_container(engine, body).await;
     for i in 0..items {
         let pk = format!("p{}", i % 10);
         engine
@@ -157,16 +156,7 @@ async fn deletes_cascade_and_ids_are_reusable() {
         .expect_err("gone");
     assert_eq!(err.kind, ErrorKind::NotFound);
     let body = json!({"id": "c", "partitionKey": {"paths": ["/pk"]}});
-    engine
-        .create_container(
-            "db",
-            NewContainer {
-                body,
-                throughput: None,
-            },
-        )
-        .await
-        .expect("recreate");
+    create_container(&engine, body).await;
     assert!(
         read_all(&engine, &ItemScope::All, 100).is_empty(),
         "old items must not reappear"

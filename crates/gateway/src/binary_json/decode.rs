@@ -353,37 +353,19 @@ mod tests {
         assert_eq!(decode(&body(&[NULL])), Ok(Value::Null));
         assert_eq!(decode(&body(&[TRUE])), Ok(json!(true)));
         assert_eq!(decode(&body(&[7])), Ok(json!(7)));
+        let with_bytes = |marker: u8, bytes: [u8; 8]| body(&[&[marker][..], &bytes].concat());
         assert_eq!(
-            decode(&body(&[
-                NUMBER_INT64,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF
-            ])),
+            decode(&with_bytes(NUMBER_INT64, (-1i64).to_le_bytes())),
             Ok(json!(-1))
         );
         assert_eq!(
-            decode(&body(&[
-                NUMBER_UINT64,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF,
-                0xFF
-            ])),
+            decode(&with_bytes(NUMBER_UINT64, u64::MAX.to_le_bytes())),
             Ok(json!(u64::MAX))
         );
-        let mut d = vec![NUMBER_DOUBLE];
-        d.extend_from_slice(&1.5f64.to_le_bytes());
-        assert_eq!(decode(&body(&d)), Ok(json!(1.5)));
+        assert_eq!(
+            decode(&with_bytes(NUMBER_DOUBLE, 1.5f64.to_le_bytes())),
+            Ok(json!(1.5))
+        );
         assert_eq!(decode(&body(&[INT8, 0xFE])), Ok(json!(-2)));
         assert_eq!(decode(&body(&[0x2C])), Ok(json!("id")), "system string 12");
     }
