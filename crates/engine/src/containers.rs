@@ -188,7 +188,7 @@ impl Engine {
         let database = load_database(snapshot.as_ref(), db)?.ok_or_else(EngineError::not_found)?;
         let (start, end) = keys::containers(db);
         let page = read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
-            Ok(Some(decode::<ContainerRecord>(bytes)?.body))
+            Ok(vec![decode::<ContainerRecord>(bytes)?.body])
         })?;
         Ok((page, rid::encode(&database.rid)))
     }

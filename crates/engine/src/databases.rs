@@ -57,7 +57,7 @@ impl Engine {
         let snapshot = self.snapshot()?;
         let (start, end) = keys::databases();
         read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
-            Ok(Some(decode::<DatabaseRecord>(bytes)?.body))
+            Ok(vec![decode::<DatabaseRecord>(bytes)?.body])
         })
     }
 

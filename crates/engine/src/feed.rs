@@ -31,7 +31,7 @@ pub struct FeedPage {
 }
 
 impl FeedRequest {
-    fn page_items(&self) -> usize {
+    pub(crate) fn page_items(&self) -> usize {
         match self.max_items {
             None | Some(0) => DEFAULT_PAGE_ITEMS,
             Some(n) if n < 0 => DYNAMIC_PAGE_ITEMS,
@@ -45,8 +45,9 @@ impl FeedRequest {
 /// Rows read from storage at a time while filling a page.
 const SCAN_CHUNK: usize = 256;
 
-/// Reads one page of `[start, end)`, keeping the rows `decode` returns a value
-/// for. The continuation is the hex of the key to resume at, so it survives
+/// Reads one page of `[start, end)`; `decode` turns each row into zero or
+/// more items (a filtered-out row gives none, a query with a JOIN may give
+/// several, all of which land on the same page). The continuation is the hex of the key to resume at, so it survives
 /// restarts; it is checked to lie inside the range, so a forged token cannot
 /// read another resource.
 pub(crate) fn read_page(
@@ -54,7 +55,7 @@ pub(crate) fn read_page(
     start: &[u8],
     end: &[u8],
     request: &FeedRequest,
-    mut decode: impl FnMut(&[u8]) -> Result<Option<Value>>,
+    mut decode: impl FnMut(&[u8]) -> Result<Vec<Value>>,
 ) -> Result<FeedPage> {
     let mut resume = match &request.continuation {
         None => start.to_vec(),
@@ -75,9 +76,10 @@ pub(crate) fn read_page(
                 page.continuation = Some(encode_hex(&key));
                 return Ok(page);
             }
-            if let Some(item) = decode(&value)? {
+            let items = decode(&value)?;
+            if !items.is_empty() {
                 bytes += value.len();
-                page.items.push(item);
+                page.items.extend(items);
             }
             resume = key;
             // The smallest key after the one just read.
@@ -88,3 +90,27 @@ pub(crate) fn read_page(
         }
     }
 }
+
+/// Pages through results computed whole (ordered or aggregated queries): the
+/// token is the offset of the next result, marked so it is never taken for a
+/// storage key.
+pub(crate) fn page_of_results(results: Vec<Value>, request: &FeedRequest) -> Result<FeedPage> {
+    let offset = match &request.continuation {
+        None => 0,
+        Some(token) => token
+            .strip_prefix(RESULT_OFFSET_MARK)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= results.len())
+            .ok_or_else(|| EngineError::bad_request("Invalid continuation token."))?,
+    };
+    let limit = request.page_items();
+    let total = results.len();
+    let items: Vec<Value> = results.into_iter().skip(offset).take(limit).collect();
+    let next = offset + items.len();
+    Ok(FeedPage {
+        items,
+        continuation: (next < total).then(|| format!("{RESULT_OFFSET_MARK}{next}")),
+    })
+}
+
+const RESULT_OFFSET_MARK: &str = "r";

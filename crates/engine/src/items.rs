@@ -1,4 +1,3 @@
-use cosmonaut_query::{Parameters, Query};
 use cosmonaut_storage::KvRead;
 use serde_json::{Map, Value};
 
@@ -257,88 +256,23 @@ impl Engine {
         scope: &ItemScope,
         request: &FeedRequest,
     ) -> Result<ItemPage> {
-        self.scan_items(db, coll, scope, request, |_| true)
+        self.scan_items(db, coll, scope, request, |doc| Ok(vec![doc]))
     }
 
-    /// Runs a query over the items in `scope`, a page at a time.
-    pub fn query_items(
-        &self,
-        db: &str,
-        coll: &str,
-        scope: &ItemScope,
-        query: &Query,
-        parameters: &Parameters,
-        request: &FeedRequest,
-    ) -> Result<ItemPage> {
-        query
-            .check_parameters(parameters)
-            .map_err(|e| EngineError::bad_request(e.to_string()))?;
-        self.scan_items(db, coll, scope, request, |doc| {
-            query.matches(doc, parameters)
-        })
-    }
-
-    fn scan_items(
+    /// Pages through the items in `scope`, turning each into zero or more results.
+    pub(crate) fn scan_items(
         &self,
         db: &str,
         coll: &str,
         scope: &ItemScope,
         request: &FeedRequest,
-        keep: impl Fn(&Value) -> bool,
+        mut results: impl FnMut(Value) -> Result<Vec<Value>>,
     ) -> Result<ItemPage> {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
-        let (start, end) = match scope {
-            ItemScope::All => keys::items(&container.rid),
-            ItemScope::PartitionKey(values) => {
-                let def = container.partition_key()?;
-                let prefix = def.kind == PartitionKeyKind::MultiHash
-                    && !values.is_empty()
-                    && values.len() < def.paths.len();
-                if !prefix {
-                    def.check_full_key(values)?;
-                }
-                let values = if values.is_empty() {
-                    vec![PartitionKeyValue::Undefined; def.paths.len()]
-                } else {
-                    values.clone()
-                };
-                keys::epk_items(
-                    &container.rid,
-                    &effective_partition_key(&def, &values),
-                    !prefix,
-                )
-            }
-            ItemScope::Range { id, start, end } => {
-                let range = container
-                    .ranges()?
-                    .into_iter()
-                    .find(|r| r.id == *id)
-                    .ok_or_else(|| {
-                        EngineError::new(
-                            ErrorKind::Gone,
-                            format!(
-                                "The partition key range '{id}' does not exist (it may have been split)."
-                            ),
-                        )
-                        .with_substatus(crate::error::substatus::PARTITION_KEY_RANGE_GONE)
-                    })?;
-                // Intersect the physical range with the requested EPK range.
-                let min = match start {
-                    Some(s) if *s > range.min => s.clone(),
-                    _ => range.min.clone(),
-                };
-                let max = match (end, range.max) {
-                    (Some(e), Some(m)) => Some(if *e < m { e.clone() } else { m }),
-                    (Some(e), None) if !e.0.is_empty() && e.0 != [0xFF] => Some(e.clone()),
-                    (_, m) => m,
-                };
-                keys::epk_range(&container.rid, &min, max.as_ref())
-            }
-        };
+        let (start, end) = scope_keys(&container, scope)?;
         let page = read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
-            let doc: Value = decode(bytes)?;
-            Ok(keep(&doc).then_some(doc))
+            results(decode(bytes)?)
         })?;
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
         Ok(ItemPage {
@@ -347,6 +281,61 @@ impl Engine {
             lsn: counters.lsn,
         })
     }
+}
+
+/// The storage keys of the items a scope covers.
+pub(crate) fn scope_keys(
+    container: &ContainerRecord,
+    scope: &ItemScope,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    Ok(match scope {
+        ItemScope::All => keys::items(&container.rid),
+        ItemScope::PartitionKey(values) => {
+            let def = container.partition_key()?;
+            let prefix = def.kind == PartitionKeyKind::MultiHash
+                && !values.is_empty()
+                && values.len() < def.paths.len();
+            if !prefix {
+                def.check_full_key(values)?;
+            }
+            let values = if values.is_empty() {
+                vec![PartitionKeyValue::Undefined; def.paths.len()]
+            } else {
+                values.clone()
+            };
+            keys::epk_items(
+                &container.rid,
+                &effective_partition_key(&def, &values),
+                !prefix,
+            )
+        }
+        ItemScope::Range { id, start, end } => {
+            let range = container
+                .ranges()?
+                .into_iter()
+                .find(|r| r.id == *id)
+                .ok_or_else(|| {
+                    EngineError::new(
+                        ErrorKind::Gone,
+                        format!(
+                            "The partition key range '{id}' does not exist (it may have been split)."
+                        ),
+                    )
+                    .with_substatus(crate::error::substatus::PARTITION_KEY_RANGE_GONE)
+                })?;
+            // Intersect the physical range with the requested EPK range.
+            let min = match start {
+                Some(s) if *s > range.min => s.clone(),
+                _ => range.min.clone(),
+            };
+            let max = match (end, range.max) {
+                (Some(e), Some(m)) => Some(if *e < m { e.clone() } else { m }),
+                (Some(e), None) if !e.0.is_empty() && e.0 != [0xFF] => Some(e.clone()),
+                (_, m) => m,
+            };
+            keys::epk_range(&container.rid, &min, max.as_ref())
+        }
+    })
 }
 
 /// The document as stored: the client's properties, then the system ones.

@@ -12,6 +12,7 @@ mod hex;
 mod items;
 mod keys;
 pub mod partition;
+mod query;
 mod records;
 pub mod rid;
 pub mod validation;

@@ -1,104 +1,350 @@
+//! Evaluating expressions against one row of bindings.
+
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::ast::{Expr, Query};
-use crate::QueryError;
+use crate::ast::{BinaryOp, Expr, UnaryOp};
+use crate::value::{as_bool, compare, equals, number, Val};
+use crate::{exec, functions, QueryError};
 
 /// Query parameters by name, `@` included.
 pub type Parameters = HashMap<String, Value>;
 
-impl Query {
-    /// Checks that every parameter the query uses is supplied.
-    pub fn check_parameters(&self, parameters: &Parameters) -> Result<(), QueryError> {
-        fn walk(expr: &Expr, parameters: &Parameters) -> Result<(), QueryError> {
-            match expr {
-                Expr::Parameter(p) if !parameters.contains_key(p) => {
-                    Err(QueryError::MissingParameter(p.clone()))
-                }
-                Expr::Equal(a, b) | Expr::And(a, b) => {
-                    walk(a, parameters)?;
-                    walk(b, parameters)
-                }
-                _ => Ok(()),
-            }
-        }
-        self.filter.as_ref().map_or(Ok(()), |f| walk(f, parameters))
-    }
+/// The names bound for one row: the documents and array elements `FROM` and
+/// `JOIN` produced. Later bindings shadow earlier ones.
+pub type Row = Vec<(String, Value)>;
 
-    /// Whether a document passes the `WHERE` clause.
-    pub fn matches(&self, document: &Value, parameters: &Parameters) -> bool {
-        self.filter
-            .as_ref()
-            .is_none_or(|f| evaluate(f, document, parameters) == Some(Value::Bool(true)))
-    }
+/// What evaluation needs besides the row.
+pub struct Context<'a> {
+    pub parameters: &'a Parameters,
+    /// The rows of the current group, when aggregates may be computed.
+    pub group: Option<&'a [Row]>,
 }
 
-/// The value of an expression; `None` is `undefined`.
-fn evaluate(expr: &Expr, document: &Value, parameters: &Parameters) -> Option<Value> {
-    match expr {
+pub fn lookup<'r>(row: &'r Row, name: &str) -> Option<&'r Value> {
+    row.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+pub fn eval(expr: &Expr, row: &Row, ctx: &Context<'_>) -> Result<Val, QueryError> {
+    Ok(match expr {
         Expr::Literal(v) => Some(v.clone()),
-        Expr::Parameter(p) => parameters.get(p).cloned(),
-        Expr::Property(steps) => {
-            let mut current = document;
-            for step in steps {
-                current = current.as_object()?.get(step)?;
-            }
-            Some(current.clone())
-        }
-        Expr::Equal(a, b) => {
-            let (a, b) = (
-                evaluate(a, document, parameters)?,
-                evaluate(b, document, parameters)?,
-            );
-            Some(Value::Bool(json_equal(&a, &b)))
-        }
-        Expr::And(a, b) => {
-            let a = evaluate(a, document, parameters);
-            let b = evaluate(b, document, parameters);
-            match (a, b) {
-                (Some(Value::Bool(false)), _) | (_, Some(Value::Bool(false))) => {
-                    Some(Value::Bool(false))
-                }
-                (Some(Value::Bool(true)), Some(Value::Bool(true))) => Some(Value::Bool(true)),
+        Expr::Undefined => None,
+        Expr::Parameter(p) => Some(
+            ctx.parameters
+                .get(p)
+                .cloned()
+                .ok_or_else(|| QueryError::MissingParameter(p.clone()))?,
+        ),
+        Expr::Identifier(name) => lookup(row, name).cloned(),
+        Expr::Property(target, name) => match eval(target, row, ctx)? {
+            Some(Value::Object(mut map)) => map.remove(name),
+            _ => None,
+        },
+        Expr::Index(target, index) => {
+            let target = eval(target, row, ctx)?;
+            match (target, eval(index, row, ctx)?) {
+                (Some(Value::Array(items)), Some(Value::Number(n))) => n
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .and_then(|f| items.into_iter().nth(f as usize)),
+                (Some(Value::Object(mut map)), Some(Value::String(key))) => map.remove(&key),
                 _ => None,
             }
         }
+        Expr::Unary(op, operand) => unary(*op, eval(operand, row, ctx)?),
+        Expr::Binary(op, left, right) => binary(*op, left, right, row, ctx)?,
+        Expr::Between {
+            value,
+            low,
+            high,
+            negated,
+        } => {
+            let v = eval(value, row, ctx)?;
+            let in_range = match (
+                compare(&v, &eval(low, row, ctx)?),
+                compare(&v, &eval(high, row, ctx)?),
+            ) {
+                (Some(lo), Some(hi)) => Some(lo.is_ge() && hi.is_le()),
+                _ => None,
+            };
+            in_range.map(|b| Value::Bool(b != *negated))
+        }
+        Expr::In {
+            value,
+            list,
+            negated,
+        } => {
+            let v = eval(value, row, ctx)?;
+            if v.is_none() {
+                return Ok(None);
+            }
+            let mut found = false;
+            for item in list {
+                if equals(&v, &eval(item, row, ctx)?) == Some(true) {
+                    found = true;
+                    break;
+                }
+            }
+            Some(Value::Bool(found != *negated))
+        }
+        Expr::Like {
+            value,
+            pattern,
+            escape,
+            negated,
+        } => {
+            let escape = match escape {
+                Some(e) => match eval(e, row, ctx)? {
+                    Some(Value::String(s)) if s.chars().count() == 1 => s.chars().next(),
+                    _ => return Ok(None),
+                },
+                None => None,
+            };
+            match (eval(value, row, ctx)?, eval(pattern, row, ctx)?) {
+                (Some(Value::String(s)), Some(Value::String(p))) => {
+                    Some(Value::Bool(like(&s, &p, escape) != *negated))
+                }
+                _ => None,
+            }
+        }
+        Expr::Conditional {
+            test,
+            then,
+            otherwise,
+        } => match as_bool(&eval(test, row, ctx)?) {
+            Some(true) => eval(then, row, ctx)?,
+            _ => eval(otherwise, row, ctx)?,
+        },
+        Expr::Call { name, args, udf } => {
+            if *udf {
+                return Err(QueryError::Unsupported(format!(
+                    "the user-defined function udf.{name}"
+                )));
+            }
+            if functions::is_aggregate(name) {
+                let group = ctx.group.ok_or_else(|| {
+                    QueryError::Semantic(format!(
+                        "The aggregate {name} can only be used in the SELECT clause."
+                    ))
+                })?;
+                return functions::aggregate(name, args.first(), group, ctx);
+            }
+            let values = args
+                .iter()
+                .map(|a| eval(a, row, ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            functions::call(name, values)?
+        }
+        Expr::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                // Undefined elements are dropped, as in the service.
+                if let Some(v) = eval(item, row, ctx)? {
+                    out.push(v);
+                }
+            }
+            Some(Value::Array(out))
+        }
+        Expr::Object(fields) => {
+            let mut map = Map::new();
+            for (key, value) in fields {
+                if let Some(v) = eval(value, row, ctx)? {
+                    map.insert(key.clone(), v);
+                }
+            }
+            Some(Value::Object(map))
+        }
+        Expr::Exists(q) => Some(Value::Bool(
+            !exec::run_nested(q, row, ctx.parameters)?.is_empty(),
+        )),
+        Expr::ArraySubquery(q) => Some(Value::Array(exec::run_nested(q, row, ctx.parameters)?)),
+        Expr::ScalarSubquery(q) => exec::run_nested(q, row, ctx.parameters)?.into_iter().next(),
+    })
+}
+
+fn unary(op: UnaryOp, v: Val) -> Val {
+    match (op, v) {
+        (UnaryOp::Not, Some(Value::Bool(b))) => Some(Value::Bool(!b)),
+        (UnaryOp::Negate, Some(Value::Number(n))) => number(-n.as_f64()?),
+        (UnaryOp::Plus, Some(Value::Number(n))) => Some(Value::Number(n)),
+        (UnaryOp::BitNot, Some(Value::Number(n))) => number(!(n.as_f64()? as i64) as f64),
+        _ => None,
     }
 }
 
-/// Equality with numbers compared by value (1 = 1.0).
-fn json_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+fn binary(
+    op: BinaryOp,
+    left: &Expr,
+    right: &Expr,
+    row: &Row,
+    ctx: &Context<'_>,
+) -> Result<Val, QueryError> {
+    // Three-valued logic: false AND x is false, true OR x is true, whatever x is.
+    match op {
+        BinaryOp::And => {
+            let l = as_bool(&eval(left, row, ctx)?);
+            if l == Some(false) {
+                return Ok(Some(Value::Bool(false)));
+            }
+            let r = as_bool(&eval(right, row, ctx)?);
+            return Ok(match (l, r) {
+                (_, Some(false)) => Some(Value::Bool(false)),
+                (Some(true), Some(true)) => Some(Value::Bool(true)),
+                _ => None,
+            });
         }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        BinaryOp::Or => {
+            let l = as_bool(&eval(left, row, ctx)?);
+            if l == Some(true) {
+                return Ok(Some(Value::Bool(true)));
+            }
+            let r = as_bool(&eval(right, row, ctx)?);
+            return Ok(match (l, r) {
+                (_, Some(true)) => Some(Value::Bool(true)),
+                (Some(false), Some(false)) => Some(Value::Bool(false)),
+                _ => None,
+            });
         }
-        _ => a == b,
+        BinaryOp::Coalesce => {
+            return match eval(left, row, ctx)? {
+                Some(v) => Ok(Some(v)),
+                None => eval(right, row, ctx),
+            }
+        }
+        _ => {}
     }
+    let (l, r) = (eval(left, row, ctx)?, eval(right, row, ctx)?);
+    Ok(match op {
+        BinaryOp::Equal => equals(&l, &r).map(Value::Bool),
+        BinaryOp::NotEqual => equals(&l, &r).map(|b| Value::Bool(!b)),
+        BinaryOp::Less => compare(&l, &r).map(|o| Value::Bool(o.is_lt())),
+        BinaryOp::LessOrEqual => compare(&l, &r).map(|o| Value::Bool(o.is_le())),
+        BinaryOp::Greater => compare(&l, &r).map(|o| Value::Bool(o.is_gt())),
+        BinaryOp::GreaterOrEqual => compare(&l, &r).map(|o| Value::Bool(o.is_ge())),
+        BinaryOp::Concat => match (l, r) {
+            (Some(Value::String(a)), Some(Value::String(b))) => Some(Value::String(a + &b)),
+            _ => None,
+        },
+        _ => {
+            let (Some(a), Some(b)) = (
+                l.as_ref().and_then(Value::as_f64),
+                r.as_ref().and_then(Value::as_f64),
+            ) else {
+                return Ok(None);
+            };
+            let (x, y) = (a as i64, b as i64);
+            match op {
+                BinaryOp::Add => number(a + b),
+                BinaryOp::Subtract => number(a - b),
+                BinaryOp::Multiply => number(a * b),
+                BinaryOp::Divide => number(a / b),
+                BinaryOp::Modulo => number(a % b),
+                BinaryOp::BitAnd => number((x & y) as f64),
+                BinaryOp::BitOr => number((x | y) as f64),
+                BinaryOp::BitXor => number((x ^ y) as f64),
+                BinaryOp::ShiftLeft => number(((x as i32).wrapping_shl(y as u32)) as f64),
+                BinaryOp::ShiftRight => number(((x as i32).wrapping_shr(y as u32)) as f64),
+                BinaryOp::ShiftRightZeroFill => number(((x as u32).wrapping_shr(y as u32)) as f64),
+                _ => None,
+            }
+        }
+    })
+}
+
+/// SQL `LIKE`: `%` any run, `_` one character, `[...]` a set, and an
+/// optional escape character that makes the next one literal.
+pub fn like(text: &str, pattern: &str, escape: Option<char>) -> bool {
+    #[derive(Debug)]
+    enum Piece {
+        Any,
+        One,
+        Set(Vec<char>, bool),
+        Char(char),
+    }
+    let mut pieces = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            if let Some(next) = chars.next() {
+                pieces.push(Piece::Char(next));
+            }
+            continue;
+        }
+        match c {
+            '%' => pieces.push(Piece::Any),
+            '_' => pieces.push(Piece::One),
+            '[' => {
+                let negate = chars.peek() == Some(&'^');
+                if negate {
+                    chars.next();
+                }
+                let mut set = Vec::new();
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        break;
+                    }
+                    set.push(d);
+                }
+                pieces.push(Piece::Set(set, negate));
+            }
+            c => pieces.push(Piece::Char(c)),
+        }
+    }
+    let text: Vec<char> = text.chars().collect();
+    // Dynamic programming over (piece, position): linear in their product, no backtracking blow-up.
+    let mut reachable = vec![false; text.len() + 1];
+    reachable[0] = true;
+    for piece in &pieces {
+        let mut next = vec![false; text.len() + 1];
+        for i in 0..=text.len() {
+            if !reachable[i] {
+                continue;
+            }
+            match piece {
+                Piece::Any => {
+                    for slot in next.iter_mut().skip(i) {
+                        *slot = true;
+                    }
+                    break;
+                }
+                Piece::One => {
+                    if i < text.len() {
+                        next[i + 1] = true;
+                    }
+                }
+                Piece::Set(set, negate) => {
+                    if i < text.len() && set.contains(&text[i]) != *negate {
+                        next[i + 1] = true;
+                    }
+                }
+                Piece::Char(c) => {
+                    if i < text.len() && text[i] == *c {
+                        next[i + 1] = true;
+                    }
+                }
+            }
+        }
+        reachable = next;
+    }
+    reachable[text.len()]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse;
-    use serde_json::json;
 
     #[test]
-    fn filters_with_undefined_semantics() {
-        let q = parse("SELECT * FROM c WHERE c.a = @a AND c.n = 1").expect("parse");
-        let params: Parameters = [("@a".to_string(), json!("x"))].into();
-        assert!(q.matches(&json!({"a": "x", "n": 1.0}), &params));
-        assert!(!q.matches(&json!({"a": "x", "n": 2}), &params));
-        assert!(
-            !q.matches(&json!({"n": 1}), &params),
-            "missing property is undefined"
-        );
-        assert!(q.check_parameters(&Parameters::new()).is_err());
+    fn like_patterns() {
+        assert!(like("abc", "a%", None));
+        assert!(like("abc", "%c", None));
+        assert!(like("abc", "_b_", None));
+        assert!(!like("abc", "_b", None));
+        assert!(like("a%c", "a!%c", Some('!')));
+        assert!(!like("abc", "a!%c", Some('!')));
+        assert!(like("bat", "[bc]at", None));
+        assert!(!like("rat", "[bc]at", None));
+        assert!(like("rat", "[^bc]at", None));
+        assert!(like(&"a".repeat(5000), &"%a".repeat(50), None));
     }
 }

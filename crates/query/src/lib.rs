@@ -1,26 +1,35 @@
-//! The Cosmos DB NoSQL query language.
+//! The Cosmos DB NoSQL query language: lexer, parser, value semantics,
+//! built-in functions and an executor.
 //!
-//! Today this covers the subset the SDKs need for plain reads:
-//! `SELECT * FROM c` with an optional `WHERE` of equalities joined by `AND`,
-//! against literals or `@parameters`. The full language (projections, ORDER
-//! BY, aggregates, functions, joins) grows here.
+//! ```text
+//! text --lexer--> tokens --parser--> Query --validate--> --run--> results
+//! ```
+//!
+//! Semantics follow the service: `undefined` is distinct from `null` and
+//! propagates through expressions; comparing different types is undefined
+//! (so `WHERE` drops the row) while `ORDER BY` orders across types.
 
 mod ast;
 mod eval;
+mod exec;
+mod functions;
 mod lexer;
 mod parser;
+mod value;
 
-pub use ast::{Expr, Query};
+pub use ast::*;
 pub use eval::Parameters;
 pub use parser::parse;
 
 use thiserror::Error;
 
-/// A query the server cannot run, with where and why.
+/// Why a query cannot run. Every variant is the client's to fix (a 400).
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum QueryError {
     #[error("Syntax error, incorrect syntax near '{token}' at position {position}.")]
     Syntax { token: String, position: usize },
+    #[error("{0}")]
+    Semantic(String),
     #[error("This query is not supported yet: {0}")]
     Unsupported(String),
     #[error("The query parameter '{0}' is used but not supplied.")]

@@ -112,3 +112,22 @@ test("undefined and null partition key values", async (t) => {
   const { resources } = await c.items.readAll().fetchAll();
   assert.equal(resources.length, 2);
 });
+
+test("the query language within one partition key", async (t) => {
+  const c = await container(t);
+  const people = [
+    { id: "1", pk: "red", name: "Ana", age: 31, tags: ["x", "y"] },
+    { id: "2", pk: "red", name: "Bo", age: 25, tags: ["y"] },
+    { id: "3", pk: "red", name: "Cy", age: 42, tags: [] },
+  ];
+  for (const p of people) await c.items.create(p);
+  const run = async (query) => (await c.items.query(query, { partitionKey: "red" }).fetchAll()).resources;
+  assert.deepEqual(await run("SELECT VALUE c.name FROM c ORDER BY c.age DESC"), ["Cy", "Ana", "Bo"]);
+  assert.deepEqual(await run("SELECT VALUE COUNT(1) FROM c WHERE c.age > 30"), [2]);
+  assert.deepEqual(await run("SELECT TOP 2 c.id, c.name FROM c ORDER BY c.id"), [
+    { id: "1", name: "Ana" },
+    { id: "2", name: "Bo" },
+  ]);
+  assert.deepEqual(await run("SELECT VALUE t FROM c JOIN t IN c.tags WHERE c.id = '1'"), ["x", "y"]);
+  assert.deepEqual(await run("SELECT VALUE UPPER(c.name) FROM c WHERE ARRAY_CONTAINS(c.tags, 'y') ORDER BY c.name"), ["ANA", "BO"]);
+});

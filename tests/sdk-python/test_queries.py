@@ -1,0 +1,87 @@
+"""The query language through the Python SDK, in one partition key and across all."""
+import pytest
+from azure.cosmos import PartitionKey, exceptions
+
+from conftest import unique
+
+PEOPLE = [
+    {"id": "1", "team": "red", "name": "Ana", "age": 31, "tags": ["x", "y"], "address": {"city": "Oslo"}},
+    {"id": "2", "team": "red", "name": "Bo", "age": 25, "tags": ["y"]},
+    {"id": "3", "team": "blue", "name": "Cy", "age": 42, "tags": [], "address": {"city": "Rome"}},
+    {"id": "4", "team": "blue", "name": "Di", "age": "n/a", "tags": ["x"]},
+    {"id": "5", "team": "green", "name": "Ed", "age": 25, "tags": ["z"], "address": None},
+]
+
+
+@pytest.fixture()
+def people(database):
+    c = database.create_container(unique("people"), PartitionKey(path="/team"))
+    for p in PEOPLE:
+        c.create_item(p)
+    return c
+
+
+def q(container, text, partition_key=None, **kwargs):
+    if partition_key is None:
+        kwargs["enable_cross_partition_query"] = True
+    else:
+        kwargs["partition_key"] = partition_key
+    return list(container.query_items(text, **kwargs))
+
+
+def test_projection_and_filters(people):
+    assert sorted(q(people, "SELECT VALUE c.name FROM c WHERE c.age >= 30")) == ["Ana", "Cy"]
+    assert q(people, "SELECT c.name, c.address.city AS city FROM c WHERE c.id = '1'") == [{"name": "Ana", "city": "Oslo"}]
+    assert q(people, "SELECT c.name FROM c WHERE c.id = '2' AND NOT IS_DEFINED(c.address)") == [{"name": "Bo"}]
+    assert q(people, "SELECT VALUE c.id FROM c WHERE c.address = null") == ["5"]
+    assert sorted(q(people, "SELECT VALUE c.id FROM c WHERE STARTSWITH(c.name, 'a', true) OR c.age = 42")) == ["1", "3"]
+    assert sorted(q(people, "SELECT VALUE c.id FROM c WHERE ARRAY_CONTAINS(c.tags, 'y')")) == ["1", "2"]
+    assert q(people, "SELECT VALUE c.id FROM c WHERE c.name LIKE 'D_'") == ["4"]
+
+
+def test_order_by_top_offset_in_one_partition(people):
+    assert q(people, "SELECT VALUE c.name FROM c ORDER BY c.age DESC", partition_key="red") == ["Ana", "Bo"]
+    assert q(people, "SELECT TOP 1 VALUE c.name FROM c ORDER BY c.name", partition_key="blue") == ["Cy"]
+    assert q(people, "SELECT VALUE c.name FROM c ORDER BY c.name OFFSET 1 LIMIT 1", partition_key="red") == ["Bo"]
+
+
+def test_cross_partition_ordering_and_aggregates(people):
+    # Sent without a partition key range, the server computes the whole answer.
+    assert q(people, "SELECT VALUE c.id FROM c ORDER BY c.age, c.id") == ["2", "5", "1", "3", "4"]
+    assert q(people, "SELECT VALUE COUNT(1) FROM c") == [5]
+    assert q(people, "SELECT VALUE MAX(c.age) FROM c") == ["n/a"]
+    assert q(people, "SELECT VALUE AVG(c.age) FROM c WHERE IS_NUMBER(c.age)") == [30.75]
+    groups = q(people, "SELECT c.team, COUNT(1) AS n FROM c GROUP BY c.team")
+    assert sorted((g["team"], g["n"]) for g in groups) == [("blue", 2), ("green", 1), ("red", 2)]
+    assert sorted(q(people, "SELECT DISTINCT VALUE c.age FROM c WHERE IS_NUMBER(c.age)")) == [25, 31, 42]
+
+
+def test_joins_and_subqueries(people):
+    pairs = q(people, "SELECT c.id, t AS tag FROM c JOIN t IN c.tags WHERE t != 'z'")
+    assert sorted((p["id"], p["tag"]) for p in pairs) == [("1", "x"), ("1", "y"), ("2", "y"), ("4", "x")]
+    assert sorted(q(people, "SELECT VALUE c.id FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t = 'x')")) == ["1", "4"]
+    counts = q(people, "SELECT c.id, ARRAY_LENGTH(c.tags) AS n FROM c WHERE c.team = 'red'")
+    assert sorted((x["id"], x["n"]) for x in counts) == [("1", 2), ("2", 1)]
+
+
+def test_parameters_and_paging(people):
+    result = q(people, "SELECT VALUE c.id FROM c WHERE c.age = @age ORDER BY c.id",
+               parameters=[{"name": "@age", "value": 25}])
+    assert result == ["2", "5"]
+    pages = list(people.query_items("SELECT * FROM c ORDER BY c.id", enable_cross_partition_query=True,
+                                    max_item_count=2).by_page())
+    assert [d["id"] for page in pages for d in page] == ["1", "2", "3", "4", "5"]
+    assert len(pages) == 3
+
+
+@pytest.mark.parametrize("bad", [
+    "SELECT * FORM c",
+    "SELECT VALUE NOSUCHFUNCTION(c.a) FROM c",
+    "SELECT * FROM c WHERE x.a = 1",
+    "SELECT * FROM c WHERE c.a = @missing",
+    "SELECT c.team, COUNT(1) FROM c",
+])
+def test_bad_queries_are_400(people, bad):
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        q(people, bad)
+    assert err.value.status_code == 400
