@@ -2,7 +2,7 @@
 import pytest
 from azure.cosmos import PartitionKey, exceptions
 
-from conftest import unique
+from conftest import PARTITIONS, unique
 
 PEOPLE = [
     {"id": "1", "team": "red", "name": "Ana", "age": 31, "tags": ["x", "y"], "address": {"city": "Oslo"}},
@@ -51,8 +51,25 @@ def test_cross_partition_ordering_and_aggregates(people):
     assert q(people, "SELECT VALUE COUNT(1) FROM c") == [5]
     assert q(people, "SELECT VALUE MAX(c.age) FROM c") == ["n/a"]
     assert q(people, "SELECT VALUE AVG(c.age) FROM c WHERE IS_NUMBER(c.age)") == [30.75]
-    groups = q(people, "SELECT c.team, COUNT(1) AS n FROM c GROUP BY c.team")
-    assert sorted((g["team"], g["n"]) for g in groups) == [("blue", 2), ("green", 1), ("red", 2)]
+    assert sorted(q(people, "SELECT DISTINCT VALUE c.team FROM c")) == ["blue", "green", "red"]
+    assert q(people, "SELECT VALUE c.id FROM c ORDER BY c.id OFFSET 1 LIMIT 2") == ["2", "3"]
+    assert q(people, "SELECT TOP 2 VALUE c.name FROM c ORDER BY c.name DESC") == ["Ed", "Di"]
+
+
+def test_group_by(people):
+    # Within one partition key the server answers whole.
+    groups = q(people, "SELECT c.team, COUNT(1) AS n FROM c GROUP BY c.team", partition_key="red")
+    assert groups == [{"team": "red", "n": 2}]
+    if PARTITIONS == 1:
+        groups = q(people, "SELECT c.team, COUNT(1) AS n FROM c GROUP BY c.team")
+        assert sorted((g["team"], g["n"]) for g in groups) == [("blue", 2), ("green", 1), ("red", 2)]
+    else:
+        # Across partitions the client merges, and this SDK does not
+        # advertise GROUP BY, so the service refuses the plan.
+        with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+            q(people, "SELECT c.team, COUNT(1) AS n FROM c GROUP BY c.team")
+        assert err.value.status_code == 400
+        assert "GroupBy" in err.value.message
     assert sorted(q(people, "SELECT DISTINCT VALUE c.age FROM c WHERE IS_NUMBER(c.age)")) == [25, 31, 42]
 
 
@@ -72,6 +89,23 @@ def test_parameters_and_paging(people):
                                     max_item_count=2).by_page())
     assert [d["id"] for page in pages for d in page] == ["1", "2", "3", "4", "5"]
     assert len(pages) == 3
+
+
+def test_cross_partition_query_needs_a_plan(people, rest):
+    link = people.container_link.strip("/")
+    r = rest.request("POST", f"/{link}/docs", "docs", link, body={"query": "SELECT VALUE COUNT(1) FROM c"},
+                     headers={"x-ms-documentdb-isquery": "True", "content-type": "application/query+json",
+                              "x-ms-documentdb-query-enablecrosspartition": "True"})
+    if PARTITIONS == 1:
+        assert r.status_code == 200 and r.json()["Documents"] == [5]
+    else:
+        assert r.status_code == 400 and r.headers["x-ms-substatus"] == "1004"
+    plan = rest.request("POST", f"/{link}/docs", "docs", link, body={"query": "SELECT VALUE MAX(c.age) FROM c"},
+                        headers={"x-ms-cosmos-is-query-plan-request": "True", "content-type": "application/query+json"})
+    assert plan.status_code == 200
+    info = plan.json()["queryInfo"]
+    assert info["aggregates"] == ["Max"] and info["hasSelectValue"] is True
+    assert plan.json()["queryRanges"] == [{"min": "", "max": "FF", "isMinInclusive": True, "isMaxInclusive": False}]
 
 
 @pytest.mark.parametrize("bad", [

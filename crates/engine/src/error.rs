@@ -31,6 +31,8 @@ pub mod substatus {
     pub const PARTITION_KEY_MISMATCH: u32 = 1001;
     /// The database or container that owns the addressed resource does not exist.
     pub const OWNER_RESOURCE_NOT_FOUND: u32 = 1003;
+    /// A cross-partition query needs the client's query plan.
+    pub const CROSS_PARTITION_QUERY_NOT_SERVABLE: u32 = 1004;
     /// The addressed partition key range is gone.
     pub const PARTITION_KEY_RANGE_GONE: u32 = 1002;
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::containers::read_counters;
 use crate::engine::{require_container, Engine};
-use crate::error::{EngineError, Result};
+use crate::error::{substatus, EngineError, Result};
 use crate::feed::{page_of_results, FeedRequest};
 use crate::items::{scope_keys, ItemPage, ItemScope};
 use crate::records::decode;
@@ -20,7 +20,8 @@ impl Engine {
     /// Queries whose results come document by document page by storage key,
     /// like the read feed. Ordered, grouped, aggregated, `DISTINCT`, `TOP` and
     /// `OFFSET` queries are computed over the whole scope and paged by result
-    /// offset.
+    /// offset. A request for one physical partition answers for that partition
+    /// only; merging partitions is the client's, guided by the query plan.
     pub fn query_items(
         &self,
         db: &str,
@@ -38,14 +39,15 @@ impl Engine {
         }
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
-        if matches!(scope, ItemScope::Range { .. }) && container.partition_count > 1 {
-            // Each range would answer on its own and the client would have to merge
-            // them, which needs the full query plan.
+        if matches!(scope, ItemScope::All) && container.partition_count > 1 {
+            // The service leaves merging several partitions' results to the client,
+            // which then asks for the query plan.
             return Err(EngineError::bad_request(
-                "This query is not supported yet: ORDER BY, GROUP BY, aggregates, DISTINCT, TOP \
-                 and OFFSET across several physical partitions through a client query plan. \
-                 Scope the query to one partition key, or send it without a partition key range.",
-            ));
+                "The cross-partition query cannot be served directly by the gateway: it needs \
+                 results merged across physical partitions. Current SDKs handle this by \
+                 requesting the query plan.",
+            )
+            .with_substatus(substatus::CROSS_PARTITION_QUERY_NOT_SERVABLE));
         }
         let documents = if query.from.is_some() {
             let (start, end) = scope_keys(&container, scope)?;

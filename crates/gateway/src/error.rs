@@ -9,6 +9,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub substatus: u32,
     pub message: String,
+    /// `additionalErrorInfo`: for a query that needs a client-side plan, the
+    /// plan itself as a JSON string, which clients use instead of asking again.
+    pub additional_info: Option<String>,
 }
 
 impl ApiError {
@@ -17,6 +20,7 @@ impl ApiError {
             status,
             substatus: 0,
             message: message.into(),
+            additional_info: None,
         }
     }
 
@@ -75,6 +79,7 @@ impl From<EngineError> for ApiError {
             status,
             substatus: err.substatus,
             message: err.message,
+            additional_info: None,
         }
     }
 }

@@ -94,6 +94,12 @@ impl Gateway {
         request: Request<Body>,
     ) -> Result<Reply, ApiError> {
         let (parts, body) = request.into_parts();
+        if tracing::enabled!(tracing::Level::TRACE) {
+            // Signatures stay out of logs.
+            let mut shown = parts.headers.clone();
+            shown.remove("authorization");
+            tracing::trace!(method = %parts.method, path = %parts.uri.path(), headers = ?shown, "request");
+        }
         let address = Address::parse(parts.uri.path())?;
         auth::authorize(
             &self.config.keys,

@@ -103,7 +103,10 @@ impl Reply {
 
 impl From<ApiError> for Reply {
     fn from(err: ApiError) -> Self {
-        let body = json!({"code": err.code(), "message": err.message});
+        let mut body = json!({"code": err.code(), "message": err.message});
+        if let Some(info) = err.additional_info {
+            body["additionalErrorInfo"] = Value::String(info);
+        }
         Reply::json(err.status, body).header("x-ms-substatus", err.substatus.to_string())
     }
 }

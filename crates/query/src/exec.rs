@@ -236,7 +236,7 @@ pub(crate) fn run_nested(
 }
 
 /// The name the documents are bound to: `c` in `FROM c`, `FROM c.a x`, `FROM x IN c.a`.
-fn root_name(source: &Source) -> &str {
+pub(crate) fn root_name(source: &Source) -> &str {
     match source {
         Source::Collection { root, .. } => root,
         Source::Iterate { expr, .. } => {
@@ -293,7 +293,7 @@ fn bind(source: &Source, rows: Vec<Row>, ctx: &Context<'_>) -> Result<Vec<Row>, 
 }
 
 /// Property names of a select list: the alias, the last property name, or `$1`, `$2`...
-fn output_names(items: &[SelectItem]) -> Vec<String> {
+pub(crate) fn output_names(items: &[SelectItem]) -> Vec<String> {
     let mut unnamed = 0;
     items
         .iter()

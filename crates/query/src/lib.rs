@@ -15,11 +15,14 @@ mod exec;
 mod functions;
 mod lexer;
 mod parser;
+mod plan;
+mod print;
 mod value;
 
 pub use ast::*;
 pub use eval::Parameters;
 pub use parser::parse;
+pub use plan::{query_info, required_features, ORDER_BY_FILTER_PLACEHOLDER};
 
 use thiserror::Error;
 

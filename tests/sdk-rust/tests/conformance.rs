@@ -219,3 +219,51 @@ async fn hierarchical_partition_keys() -> TestResult {
     db.delete(None).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn cross_partition_ordering() -> TestResult {
+    use azure_data_cosmos::{FeedScope, Query};
+    use futures::TryStreamExt;
+    let client = client().await?;
+    let (db, container) = scratch(&client, "/pk".into()).await?;
+    for i in 0..30 {
+        let pk = format!("k{i}");
+        container
+            .create_item(
+                pk.clone(),
+                &format!("i{i}"),
+                json!({"id": format!("i{i}"), "pk": pk, "n": i}),
+                None,
+            )
+            .await?;
+    }
+    let collect = |text: &'static str| {
+        let container = container.clone();
+        async move {
+            let mut rows = container
+                .query_items::<Value>(Query::from(text), FeedScope::full_container(), None)
+                .await?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.try_next().await? {
+                out.push(row);
+            }
+            Ok::<_, Box<dyn std::error::Error>>(out)
+        }
+    };
+    let ordered = collect("SELECT VALUE c.n FROM c ORDER BY c.n DESC").await?;
+    assert_eq!(ordered, (0..30).rev().map(|n| json!(n)).collect::<Vec<_>>());
+    let top = collect("SELECT TOP 2 c.id FROM c ORDER BY c.n").await?;
+    assert_eq!(top, vec![json!({"id": "i0"}), json!({"id": "i1"})]);
+    // This SDK refuses cross-partition aggregates on the client side, so
+    // aggregates are checked within one partition key.
+    let mut count = container
+        .query_items::<Value>(
+            Query::from("SELECT VALUE COUNT(1) FROM c"),
+            FeedScope::partition("k7"),
+            None,
+        )
+        .await?;
+    assert_eq!(count.try_next().await?, Some(json!(1)));
+    db.delete(None).await?;
+    Ok(())
+}

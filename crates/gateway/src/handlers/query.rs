@@ -2,6 +2,7 @@
 //! partition key, one physical partition or the whole container.
 
 use axum::http::StatusCode;
+use cosmonaut_engine::error::substatus::CROSS_PARTITION_QUERY_NOT_SERVABLE;
 use cosmonaut_engine::ItemScope;
 use cosmonaut_query::{Parameters, Query};
 use serde_json::{json, Value};
@@ -37,31 +38,43 @@ fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), ApiError> {
     Ok((query, parameters))
 }
 
-/// The plan for a query the server runs whole on each partition: nothing for
-/// the client to merge, every range to visit.
+/// The plan a client asks for before running a query across partitions:
+/// what it must merge, the query each partition runs instead, and the EPK
+/// ranges to visit.
 pub fn plan(ctx: &RequestContext) -> Result<Reply, ApiError> {
-    parse_body(ctx)?;
-    let body = json!({
+    let (query, parameters) = parse_body(ctx)?;
+    query
+        .validate(&parameters)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(supported) = ctx.header("x-ms-cosmos-supported-query-features") {
+        let supported: Vec<&str> = supported.split(',').map(str::trim).collect();
+        let missing: Vec<&str> = cosmonaut_query::required_features(&query)
+            .into_iter()
+            .filter(|f| !supported.contains(f))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "Query contains 1 or more unsupported features. Upgrade your SDK to a version that \
+                 does support the requested features: Query contained {}, which the calling client \
+                 does not support.",
+                missing.join(", ")
+            )));
+        }
+    }
+    Ok(
+        Reply::json(StatusCode::OK, partitioned_execution_info(&query)?)
+            .charge(crate::charge::METADATA),
+    )
+}
+
+fn partitioned_execution_info(query: &Query) -> Result<Value, ApiError> {
+    let query_info =
+        cosmonaut_query::query_info(query).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(json!({
         "partitionedQueryExecutionInfoVersion": 2,
-        "queryInfo": {
-            "distinctType": "None",
-            "top": null,
-            "offset": null,
-            "limit": null,
-            "orderBy": [],
-            "orderByExpressions": [],
-            "groupByExpressions": [],
-            "groupByAliases": [],
-            "aggregates": [],
-            "groupByAliasToAggregateType": {},
-            "rewrittenQuery": "",
-            "hasSelectValue": false,
-            "dCountInfo": null,
-            "hasNonStreamingOrderBy": false
-        },
+        "queryInfo": query_info,
         "queryRanges": [{"min": "", "max": "FF", "isMinInclusive": true, "isMaxInclusive": false}]
-    });
-    Ok(Reply::json(StatusCode::OK, body).charge(crate::charge::METADATA))
+    }))
 }
 
 pub fn run(
@@ -73,10 +86,19 @@ pub fn run(
     let (query, parameters) = parse_body(ctx)?;
     let scope = ctx.item_scope()?;
     let started = std::time::Instant::now();
-    let result =
-        gateway
-            .engine
-            .query_items(db, coll, &scope, &query, &parameters, &ctx.feed_request()?)?;
+    let result = gateway
+        .engine
+        .query_items(db, coll, &scope, &query, &parameters, &ctx.feed_request()?)
+        .map_err(|err| {
+            let needs_plan = err.substatus == CROSS_PARTITION_QUERY_NOT_SERVABLE;
+            let mut api = ApiError::from(err);
+            if needs_plan {
+                api.additional_info = partitioned_execution_info(&query)
+                    .ok()
+                    .map(|plan| plan.to_string());
+            }
+            api
+        })?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let count = result.page.items.len();
     let bytes: usize = result.page.items.iter().map(|v| v.to_string().len()).sum();

@@ -1,0 +1,454 @@
+//! The query plan clients ask for before running a query across physical
+//! partitions (`partitionedQueryExecutionInfo`). It tells the client what to
+//! merge (ordering, aggregates, groups, DISTINCT, TOP, OFFSET/LIMIT) and gives
+//! the query each partition runs instead, whose results carry what the merge
+//! needs:
+//!
+//! - ORDER BY: `{_rid, orderByItems: [{item}], payload}` per row, with a
+//!   `{documentdb-formattableorderbyquery-filter}` placeholder in `WHERE` that
+//!   the client fills with `true` or a resume condition;
+//! - aggregates: partial results shaped per function (`{item}`, `{sum, count}`,
+//!   `{min, count}`, `{max, count}`);
+//! - GROUP BY: `{groupByItems: [{item}], payload}` with aggregates inside the payload;
+//! - OFFSET/LIMIT: each partition returns the first `offset + limit` rows.
+
+use serde_json::{json, Map, Value};
+
+use crate::ast::*;
+use crate::functions;
+use crate::QueryError;
+
+/// Replaced by the client with a filter before a partition runs the query.
+pub const ORDER_BY_FILTER_PLACEHOLDER: &str = "{documentdb-formattableorderbyquery-filter}";
+
+/// The `queryInfo` of a plan, as the SDKs read it.
+pub fn query_info(query: &Query) -> Result<Value, QueryError> {
+    let aggregating = query.has_aggregates() || !query.group_by.is_empty();
+    let has_select_value = matches!(query.select.projection, Projection::Value(_));
+    let mut aggregates: Vec<&'static str> = Vec::new();
+    let mut alias_to_aggregate = Map::new();
+    let mut group_by_aliases = Vec::new();
+    let rewritten = if aggregating {
+        match &query.select.projection {
+            Projection::Value(expr) => match top_aggregate(expr) {
+                Some((name, _)) => aggregates.push(aggregate_type(name)),
+                None if query.group_by.is_empty() || query.has_aggregates() => {
+                    return Err(cross_partition(
+                        "an aggregate inside a larger SELECT VALUE expression",
+                    ))
+                }
+                None => {}
+            },
+            Projection::List(items) => {
+                for (item, alias) in items.iter().zip(select_aliases(items)) {
+                    let kind = match top_aggregate(&item.expr) {
+                        Some((name, _)) => json!(aggregate_type(name)),
+                        None if query.has_aggregates() && exec_contains_aggregate(&item.expr) => {
+                            return Err(cross_partition("an aggregate inside a larger expression"))
+                        }
+                        None => Value::Null,
+                    };
+                    alias_to_aggregate.insert(alias.clone(), kind);
+                    group_by_aliases.push(alias);
+                }
+            }
+            Projection::Star => {}
+        }
+        Some(rewrite_aggregating(query)?)
+    } else if !query.order_by.is_empty() {
+        Some(rewrite_order_by(query))
+    } else if query.offset_limit.is_some() {
+        Some(limit_per_partition(query.clone()).to_string())
+    } else {
+        None
+    };
+    let distinct_type = match (query.select.distinct, query.order_by.is_empty()) {
+        (false, _) => "None",
+        (true, false) => "Ordered",
+        (true, true) => "Unordered",
+    };
+    let number = |e: &Option<Expr>| match e {
+        Some(Expr::Literal(v)) if v.is_u64() => v.clone(),
+        _ => Value::Null,
+    };
+    let (offset, limit) = match &query.offset_limit {
+        Some((o, l)) => (number(&Some(o.clone())), number(&Some(l.clone()))),
+        None => (Value::Null, Value::Null),
+    };
+    if query.offset_limit.is_some() && (offset.is_null() || limit.is_null())
+        || query.select.top.is_some() && number(&query.select.top).is_null()
+    {
+        return Err(cross_partition("TOP, OFFSET or LIMIT given by a parameter"));
+    }
+    Ok(json!({
+        "distinctType": distinct_type,
+        "top": number(&query.select.top),
+        "offset": offset,
+        "limit": limit,
+        "orderBy": query.order_by.iter().map(|k| if k.descending { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
+        "orderByExpressions": query.order_by.iter().map(|k| k.expr.to_string()).collect::<Vec<_>>(),
+        "groupByExpressions": query.group_by.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "groupByAliases": group_by_aliases,
+        "aggregates": aggregates,
+        "groupByAliasToAggregateType": alias_to_aggregate,
+        "rewrittenQuery": rewritten.unwrap_or_default(),
+        "hasSelectValue": has_select_value,
+        "dCountInfo": null,
+        "hasNonStreamingOrderBy": false,
+    }))
+}
+
+fn cross_partition(what: &str) -> QueryError {
+    QueryError::Unsupported(format!("{what} across several physical partitions"))
+}
+
+fn exec_contains_aggregate(expr: &Expr) -> bool {
+    let probe = Query {
+        select: Select {
+            distinct: false,
+            top: None,
+            projection: Projection::Value(expr.clone()),
+        },
+        from: None,
+        filter: None,
+        group_by: Vec::new(),
+        order_by: Vec::new(),
+        offset_limit: None,
+    };
+    probe.has_aggregates()
+}
+
+/// The aggregate an expression consists of, if it is exactly one call.
+fn top_aggregate(expr: &Expr) -> Option<(&str, Option<&Expr>)> {
+    match expr {
+        Expr::Call {
+            name,
+            args,
+            udf: false,
+        } if functions::is_aggregate(name) => Some((name, args.first())),
+        _ => None,
+    }
+}
+
+fn aggregate_type(name: &str) -> &'static str {
+    match name {
+        "COUNT" => "Count",
+        "SUM" => "Sum",
+        "AVG" => "Average",
+        "MIN" => "Min",
+        "MAX" => "Max",
+        _ => "CountIf",
+    }
+}
+
+/// The partial result a partition returns for one aggregate. MIN and MAX
+/// carry the plain value as `item` (what older clients read) and the
+/// composite `{min|max, count}` as `item2` (what newer clients prefer), so an
+/// empty partition is told apart from a null result.
+fn partial(name: &str, arg: Option<&Expr>) -> Expr {
+    let call = |n: &str| Expr::Call {
+        name: n.into(),
+        args: arg.cloned().into_iter().collect(),
+        udf: false,
+    };
+    let mut fields = Vec::new();
+    match name {
+        "AVG" => fields.push((
+            "item".into(),
+            Expr::Object(vec![
+                ("sum".into(), call("SUM")),
+                ("count".into(), call("COUNT")),
+            ]),
+        )),
+        "MIN" | "MAX" => {
+            let key = name.to_ascii_lowercase();
+            fields.push(("item".into(), call(name)));
+            fields.push((
+                "item2".into(),
+                Expr::Object(vec![(key, call(name)), ("count".into(), call("COUNT"))]),
+            ));
+        }
+        other => fields.push(("item".into(), call(other))),
+    }
+    Expr::Object(fields)
+}
+
+/// The query features a plan needs the client to support, named as in
+/// `x-ms-cosmos-supported-query-features`.
+pub fn required_features(query: &Query) -> Vec<&'static str> {
+    let mut needs = Vec::new();
+    match query.order_by.len() {
+        0 => {}
+        1 => needs.push("OrderBy"),
+        _ => needs.push("MultipleOrderBy"),
+    }
+    if !query.group_by.is_empty() {
+        needs.push("GroupBy");
+    }
+    let aggregates: Vec<&str> = match &query.select.projection {
+        Projection::Value(e) => top_aggregate(e).map(|(n, _)| n).into_iter().collect(),
+        Projection::List(items) => items
+            .iter()
+            .filter_map(|i| top_aggregate(&i.expr).map(|(n, _)| n))
+            .collect(),
+        Projection::Star => Vec::new(),
+    };
+    if !aggregates.is_empty() {
+        needs.push("Aggregate");
+        if matches!(query.select.projection, Projection::List(_)) {
+            needs.push("NonValueAggregate");
+        }
+        if aggregates.len() > 1 {
+            needs.push("MultipleAggregates");
+        }
+        if aggregates.contains(&"COUNTIF") {
+            needs.push("CountIf");
+        }
+    }
+    if query.select.distinct {
+        needs.push("Distinct");
+    }
+    if query.select.top.is_some() {
+        needs.push("Top");
+    }
+    if query.offset_limit.is_some() {
+        needs.push("OffsetAndLimit");
+    }
+    needs
+}
+
+fn items(exprs: &[Expr]) -> Expr {
+    Expr::Array(
+        exprs
+            .iter()
+            .map(|e| Expr::Object(vec![("item".into(), e.clone())]))
+            .collect(),
+    )
+}
+
+fn select_aliases(items: &[SelectItem]) -> Vec<String> {
+    crate::exec::output_names(items)
+}
+
+fn rewrite_aggregating(query: &Query) -> Result<String, QueryError> {
+    if !query.order_by.is_empty()
+        || query.select.distinct
+        || query.select.top.is_some()
+        || query.offset_limit.is_some()
+    {
+        return Err(cross_partition(
+            "GROUP BY or aggregates together with ORDER BY, DISTINCT, TOP or OFFSET",
+        ));
+    }
+    let mut q = query.clone();
+    let payload = match &query.select.projection {
+        Projection::Value(expr) => match top_aggregate(expr) {
+            Some((name, arg)) => Expr::Array(vec![partial(name, arg)]),
+            None => expr.clone(),
+        },
+        Projection::List(list) => Expr::Object(
+            list.iter()
+                .zip(select_aliases(list))
+                .map(|(item, alias)| match top_aggregate(&item.expr) {
+                    Some((name, arg)) => (alias, partial(name, arg)),
+                    None => (alias, item.expr.clone()),
+                })
+                .collect(),
+        ),
+        Projection::Star => return Err(cross_partition("SELECT * with GROUP BY")),
+    };
+    let mut select = Vec::new();
+    if !query.group_by.is_empty() {
+        select.push(SelectItem {
+            expr: items(&query.group_by),
+            alias: Some("groupByItems".into()),
+        });
+        select.push(SelectItem {
+            expr: payload,
+            alias: Some("payload".into()),
+        });
+        q.select.projection = Projection::List(select);
+    } else if matches!(query.select.projection, Projection::Value(_)) {
+        q.select.projection = Projection::Value(payload);
+    } else {
+        select.push(SelectItem {
+            expr: payload,
+            alias: Some("payload".into()),
+        });
+        q.select.projection = Projection::List(select);
+    }
+    Ok(q.to_string())
+}
+
+fn rewrite_order_by(query: &Query) -> String {
+    let mut q = limit_per_partition(query.clone());
+    q.select.distinct = false;
+    let root = q.from.as_ref().map_or_else(String::new, |f| {
+        crate::exec::root_name(&f.source).to_string()
+    });
+    let payload = match &query.select.projection {
+        Projection::Star => Expr::Identifier(
+            q.from
+                .as_ref()
+                .map_or_else(String::new, |f| f.source.alias().to_string()),
+        ),
+        Projection::Value(e) => e.clone(),
+        Projection::List(list) => Expr::Object(
+            list.iter()
+                .zip(select_aliases(list))
+                .map(|(item, alias)| (alias, item.expr.clone()))
+                .collect(),
+        ),
+    };
+    let keys: Vec<Expr> = query.order_by.iter().map(|k| k.expr.clone()).collect();
+    q.select.projection = Projection::List(vec![
+        SelectItem {
+            expr: Expr::Property(Box::new(Expr::Identifier(root)), "_rid".into()),
+            alias: Some("_rid".into()),
+        },
+        SelectItem {
+            expr: items(&keys),
+            alias: Some("orderByItems".into()),
+        },
+        SelectItem {
+            expr: payload,
+            alias: Some("payload".into()),
+        },
+    ]);
+    q.filter = None;
+    let text = q.to_string();
+    // The placeholder is not an expression, so it is spliced into the text.
+    let condition = match &query.filter {
+        Some(f) => format!(" WHERE ({ORDER_BY_FILTER_PLACEHOLDER}) AND {f}"),
+        None => format!(" WHERE ({ORDER_BY_FILTER_PLACEHOLDER})"),
+    };
+    match text.find(" ORDER BY ") {
+        Some(at) => format!("{}{condition}{}", &text[..at], &text[at..]),
+        None => text + &condition,
+    }
+}
+
+/// Each partition returns its first `offset + limit` rows; the client skips the offset.
+fn limit_per_partition(mut q: Query) -> Query {
+    if let Some((Expr::Literal(o), Expr::Literal(l))) = &q.offset_limit {
+        let total = o
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_add(l.as_u64().unwrap_or(0));
+        q.offset_limit = Some((Expr::Literal(json!(0)), Expr::Literal(json!(total))));
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse, Parameters};
+
+    fn info(text: &str) -> Value {
+        query_info(&parse(text).expect("parse")).expect("plan")
+    }
+
+    /// What the client does to the rewritten query before sending it.
+    fn runnable(rewritten: &str) -> Query {
+        let text = rewritten.replace(ORDER_BY_FILTER_PLACEHOLDER, "true");
+        let q = parse(&text).expect(&text);
+        q.validate(&Parameters::new()).expect(&text);
+        q
+    }
+
+    #[test]
+    fn plain_queries_need_nothing_merged() {
+        let i = info("SELECT * FROM c WHERE c.a = 1");
+        assert_eq!(i["rewrittenQuery"], "");
+        assert_eq!(i["distinctType"], "None");
+        assert_eq!(i["orderBy"], json!([]));
+    }
+
+    #[test]
+    fn order_by_rows_carry_their_sort_keys() {
+        let i = info("SELECT c.name FROM c WHERE c.age > 1 ORDER BY c.age DESC, c.name");
+        assert_eq!(i["orderBy"], json!(["Descending", "Ascending"]));
+        let rewritten = i["rewrittenQuery"].as_str().expect("text");
+        assert!(rewritten.contains(ORDER_BY_FILTER_PLACEHOLDER));
+        let rows = runnable(rewritten)
+            .run(
+                [
+                    json!({"_rid": "r1", "name": "a", "age": 5}),
+                    json!({"_rid": "r2", "name": "b", "age": 0}),
+                ],
+                &Parameters::new(),
+            )
+            .expect("run");
+        assert_eq!(
+            rows,
+            vec![
+                json!({"_rid": "r1", "orderByItems": [{"item": 5}, {"item": "a"}], "payload": {"name": "a"}})
+            ]
+        );
+    }
+
+    #[test]
+    fn aggregates_return_partials() {
+        let i = info("SELECT VALUE AVG(c.n) FROM c");
+        assert_eq!(i["aggregates"], json!(["Average"]));
+        let rows = runnable(i["rewrittenQuery"].as_str().expect("text"))
+            .run([json!({"n": 1}), json!({"n": 3})], &Parameters::new())
+            .expect("run");
+        assert_eq!(rows, vec![json!([{"item": {"sum": 4, "count": 2}}])]);
+
+        let i = info("SELECT c.g, COUNT(1) AS n, MAX(c.v) AS hi FROM c GROUP BY c.g");
+        assert_eq!(
+            i["groupByAliasToAggregateType"],
+            json!({"g": null, "n": "Count", "hi": "Max"})
+        );
+        let rows = runnable(i["rewrittenQuery"].as_str().expect("text"))
+            .run(
+                [json!({"g": "x", "v": 2}), json!({"g": "x", "v": 7})],
+                &Parameters::new(),
+            )
+            .expect("run");
+        assert_eq!(
+            rows,
+            vec![
+                json!({"groupByItems": [{"item": "x"}], "payload": {"g": "x", "n": {"item": 2}, "hi": {"item": 7, "item2": {"max": 7, "count": 2}}}})
+            ]
+        );
+    }
+
+    #[test]
+    fn features_a_client_must_support() {
+        let needs = |t: &str| required_features(&parse(t).expect("parse"));
+        assert_eq!(needs("SELECT * FROM c"), Vec::<&str>::new());
+        assert_eq!(
+            needs("SELECT c.g, COUNT(1) AS n FROM c GROUP BY c.g"),
+            ["GroupBy", "Aggregate", "NonValueAggregate"]
+        );
+        assert_eq!(
+            needs("SELECT DISTINCT TOP 1 c.a FROM c ORDER BY c.a, c.b"),
+            ["MultipleOrderBy", "Distinct", "Top"]
+        );
+    }
+
+    #[test]
+    fn offset_limit_and_distinct() {
+        let i = info("SELECT DISTINCT VALUE c.a FROM c OFFSET 5 LIMIT 10");
+        assert_eq!(
+            (
+                i["offset"].clone(),
+                i["limit"].clone(),
+                i["distinctType"].clone()
+            ),
+            (json!(5), json!(10), json!("Unordered"))
+        );
+        assert!(i["rewrittenQuery"]
+            .as_str()
+            .expect("text")
+            .ends_with("OFFSET 0 LIMIT 15"));
+        assert_eq!(
+            info("SELECT DISTINCT c.a FROM c ORDER BY c.a")["distinctType"],
+            "Ordered"
+        );
+        assert_eq!(info("SELECT TOP 3 * FROM c")["top"], 3);
+    }
+}
