@@ -119,3 +119,16 @@ def test_bad_queries_are_400(people, bad):
     with pytest.raises(exceptions.CosmosHttpResponseError) as err:
         q(people, bad)
     assert err.value.status_code == 400
+
+
+def test_equality_queries_read_only_what_the_index_names(database):
+    c = database.create_container(unique("indexed"), PartitionKey(path="/pk"))
+    for i in range(60):
+        c.create_item({"id": str(i), "pk": "p", "color": "red" if i % 10 == 0 else "blue"})
+    result = list(c.query_items("SELECT VALUE c.id FROM c WHERE c.color = 'red'", partition_key="p",
+                                populate_query_metrics=True))
+    assert sorted(result, key=int) == ["0", "10", "20", "30", "40", "50"]
+    metrics = c.client_connection.last_response_headers["x-ms-documentdb-query-metrics"]
+    fields = dict(part.split("=") for part in metrics.split(";"))
+    assert int(fields["retrievedDocumentCount"]) == 6
+    assert float(fields["indexUtilizationRatio"]) == 1.0

@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 use crate::engine::{load_container, load_database, new_etag, now_seconds, Engine};
 use crate::error::{EngineError, Result};
 use crate::feed::{read_page, FeedPage, FeedRequest};
+use crate::index::{self, IndexPolicy};
 use crate::keys;
 use crate::partition::{range_boundaries, PartitionKeyDefinition, PartitionKeyRange};
 use crate::records::{decode, encode, ContainerRecord, Counters, DatabaseRecord, Meta};
@@ -115,13 +116,31 @@ pub(crate) fn read_counters(reader: &dyn KvRead, rid: &[u8; 8]) -> Result<Counte
     }
 }
 
-/// Removes a container's items and counters (its record is the caller's).
+/// Removes a container's items, index and counters (its record is the caller's).
 pub(crate) fn delete_container_data(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
-    let (start, end) = keys::items(&container.rid);
+    for (start, end) in [keys::items(&container.rid), keys::index(&container.rid)] {
+        for (key, _) in txn.scan(&start, &end, usize::MAX)? {
+            txn.delete(key);
+        }
+    }
+    txn.delete(keys::counters(&container.rid));
+    Ok(())
+}
+
+/// Rewrites a container's index from its items, after its policy changed.
+fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
+    let (start, end) = keys::index(&container.rid);
     for (key, _) in txn.scan(&start, &end, usize::MAX)? {
         txn.delete(key);
     }
-    txn.delete(keys::counters(&container.rid));
+    let policy = IndexPolicy::from_container(&container.body);
+    let (start, end) = keys::items(&container.rid);
+    for (item_key, bytes) in txn.scan(&start, &end, usize::MAX)? {
+        let document: Value = decode(&bytes)?;
+        for entry in index::entries(&container.rid, &item_key, &document, &policy) {
+            txn.put(entry, Vec::new());
+        }
+    }
     Ok(())
 }
 
@@ -230,7 +249,12 @@ impl Engine {
                 }
                 let mut props = container_properties(&body, &pk);
                 system_properties(&mut props, &record.database_rid, &record.rid);
+                let policy_changed =
+                    props.get("indexingPolicy") != record.body.get("indexingPolicy");
                 record.body = Value::Object(props);
+                if policy_changed {
+                    rebuild_index(txn, &record)?;
+                }
                 txn.put(key, encode(&record)?);
                 Ok(record.body)
             })

@@ -1,5 +1,7 @@
 //! Paged reads of a key range with resumable, opaque continuation tokens.
 
+use std::collections::BTreeSet;
+
 use cosmonaut_storage::KvRead;
 use serde_json::Value;
 
@@ -28,6 +30,8 @@ pub struct FeedPage {
     pub items: Vec<Value>,
     /// Present when more items may follow.
     pub continuation: Option<String>,
+    /// Stored documents read to produce the page (query metrics report it).
+    pub documents_read: usize,
 }
 
 impl FeedRequest {
@@ -45,11 +49,61 @@ impl FeedRequest {
 /// Rows read from storage at a time while filling a page.
 const SCAN_CHUNK: usize = 256;
 
-/// Reads one page of `[start, end)`; `decode` turns each row into zero or
-/// more items (a filtered-out row gives none, a query with a JOIN may give
-/// several, all of which land on the same page). The continuation is the hex of the key to resume at, so it survives
-/// restarts; it is checked to lie inside the range, so a forged token cannot
-/// read another resource.
+/// Fills a page row by row; `decode` turns each row into zero or more items
+/// (a filtered-out row gives none, a query with a JOIN may give several, all
+/// of which land on the same page).
+struct PageFiller {
+    limit: usize,
+    bytes: usize,
+    page: FeedPage,
+}
+
+impl PageFiller {
+    fn new(request: &FeedRequest) -> Self {
+        Self {
+            limit: request.page_items(),
+            bytes: 0,
+            page: FeedPage::default(),
+        }
+    }
+
+    /// Takes one row, or returns `false` when the page is full; the
+    /// continuation then points at this row.
+    fn offer(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        decode: &mut impl FnMut(&[u8]) -> Result<Vec<Value>>,
+    ) -> Result<bool> {
+        if self.page.items.len() >= self.limit
+            || (self.bytes + value.len() > MAX_PAGE_BYTES && !self.page.items.is_empty())
+        {
+            self.page.continuation = Some(encode_hex(key));
+            return Ok(false);
+        }
+        self.page.documents_read += 1;
+        let items = decode(value)?;
+        if !items.is_empty() {
+            self.bytes += value.len();
+            self.page.items.extend(items);
+        }
+        Ok(true)
+    }
+}
+
+/// Where a page starts: the continuation's key, checked to lie inside the
+/// range, so a forged token cannot read another resource; tokens are storage
+/// keys, so they survive restarts.
+fn resume_key(start: &[u8], end: &[u8], request: &FeedRequest) -> Result<Vec<u8>> {
+    match &request.continuation {
+        None => Ok(start.to_vec()),
+        Some(token) => decode_hex(token)
+            .filter(|k| k.as_slice() >= start && k.as_slice() <= end)
+            .ok_or_else(|| EngineError::bad_request("Invalid continuation token.")),
+    }
+}
+
+/// Reads one page of the rows in `[start, end)`.
 pub(crate) fn read_page(
     reader: &dyn KvRead,
     start: &[u8],
@@ -57,38 +111,45 @@ pub(crate) fn read_page(
     request: &FeedRequest,
     mut decode: impl FnMut(&[u8]) -> Result<Vec<Value>>,
 ) -> Result<FeedPage> {
-    let mut resume = match &request.continuation {
-        None => start.to_vec(),
-        Some(token) => decode_hex(token)
-            .filter(|k| k.as_slice() >= start && k.as_slice() <= end)
-            .ok_or_else(|| EngineError::bad_request("Invalid continuation token."))?,
-    };
-    let limit = request.page_items();
-    let mut page = FeedPage::default();
-    let mut bytes = 0;
+    let mut resume = resume_key(start, end, request)?;
+    let mut filler = PageFiller::new(request);
     loop {
         let rows = reader.scan(&resume, end, SCAN_CHUNK)?;
         let exhausted = rows.len() < SCAN_CHUNK;
         for (key, value) in rows {
-            if page.items.len() == limit
-                || (bytes + value.len() > MAX_PAGE_BYTES && !page.items.is_empty())
-            {
-                page.continuation = Some(encode_hex(&key));
-                return Ok(page);
-            }
-            let items = decode(&value)?;
-            if !items.is_empty() {
-                bytes += value.len();
-                page.items.extend(items);
+            if !filler.offer(&key, &value, &mut decode)? {
+                return Ok(filler.page);
             }
             resume = key;
             // The smallest key after the one just read.
             resume.push(0);
         }
         if exhausted {
-            return Ok(page);
+            return Ok(filler.page);
         }
     }
+}
+
+/// Reads one page of the rows at `keys` (an index's answer) that lie in `[start, end)`.
+pub(crate) fn read_keys_page(
+    reader: &dyn KvRead,
+    keys: &BTreeSet<Vec<u8>>,
+    start: &[u8],
+    end: &[u8],
+    request: &FeedRequest,
+    mut decode: impl FnMut(&[u8]) -> Result<Vec<Value>>,
+) -> Result<FeedPage> {
+    let resume = resume_key(start, end, request)?;
+    let mut filler = PageFiller::new(request);
+    for key in keys.range(resume..).take_while(|k| k.as_slice() < end) {
+        let Some(value) = reader.get(key)? else {
+            continue;
+        };
+        if !filler.offer(key, &value, &mut decode)? {
+            break;
+        }
+    }
+    Ok(filler.page)
 }
 
 /// Pages through results computed whole (ordered or aggregated queries): the
@@ -110,6 +171,7 @@ pub(crate) fn page_of_results(results: Vec<Value>, request: &FeedRequest) -> Res
     Ok(FeedPage {
         items,
         continuation: (next < total).then(|| format!("{RESULT_OFFSET_MARK}{next}")),
+        documents_read: 0,
     })
 }
 

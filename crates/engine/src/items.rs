@@ -5,6 +5,7 @@ use crate::containers::read_counters;
 use crate::engine::{new_etag, now_seconds, require_container, Engine};
 use crate::error::{EngineError, ErrorKind, Result};
 use crate::feed::{read_page, FeedPage, FeedRequest};
+use crate::index::{self, IndexPolicy};
 use crate::keys;
 use crate::partition::{effective_partition_key, Epk, PartitionKeyKind, PartitionKeyValue};
 use crate::records::{decode, encode, ContainerRecord, Counters};
@@ -58,6 +59,8 @@ pub struct ItemPage {
     pub page: FeedPage,
     pub container_rid: String,
     pub lsn: u64,
+    /// Whether an index chose the items read.
+    pub used_index: bool,
 }
 
 /// Resolves the key a point operation addresses: the header's, which must be
@@ -179,6 +182,18 @@ impl Engine {
                     None => counters.document_count += 1,
                 }
                 counters.document_bytes += bytes.len() as u64;
+                let policy = IndexPolicy::from_container(&current.body);
+                let old_entries = existing
+                    .as_ref()
+                    .map(|d| index::entries(&container.rid, &item_key, d, &policy))
+                    .unwrap_or_default();
+                let new_entries = index::entries(&container.rid, &item_key, &document, &policy);
+                for stale in old_entries.difference(&new_entries) {
+                    txn.delete(stale.clone());
+                }
+                for fresh in new_entries.difference(&old_entries) {
+                    txn.put(fresh.clone(), Vec::new());
+                }
                 txn.put(item_key, bytes);
                 txn.put(keys::counters(&container.rid), encode(&counters)?);
                 Ok(ItemOutcome {
@@ -219,6 +234,7 @@ impl Engine {
         let (_, epk) = point_key(&container, key)?;
         let range_id = range_of(&container, &epk)?;
         let item_key = keys::item(&container.rid, &epk, id);
+        let (db, coll) = (db.to_string(), coll.to_string());
         self.store
             .transact(move |txn| {
                 let existing: Value = match txn.get(&item_key)? {
@@ -235,6 +251,11 @@ impl Engine {
                 counters.document_count = counters.document_count.saturating_sub(1);
                 let old_len = encode(&existing)?.len() as u64;
                 counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
+                let current = require_container(txn, &db, &coll)?;
+                let policy = IndexPolicy::from_container(&current.body);
+                for entry in index::entries(&container.rid, &item_key, &existing, &policy) {
+                    txn.delete(entry);
+                }
                 txn.delete(item_key);
                 txn.put(keys::counters(&container.rid), encode(&counters)?);
                 Ok(ItemOutcome {
@@ -279,6 +300,7 @@ impl Engine {
             page,
             container_rid: container.rid_text(),
             lsn: counters.lsn,
+            used_index: false,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! sit together. EPK bytes are escaped (0x00 -> 0x00 0xFF, end 0x00 0x01) so
 //! variable-length EPKs keep their order and never run into the id.
 
+use crate::index::Segment;
 use crate::partition::Epk;
 
 const META: u8 = 0x01;
@@ -12,6 +13,7 @@ const DATABASE: u8 = 0x10;
 const CONTAINER: u8 = 0x20;
 const COUNTERS: u8 = 0x30;
 const ITEM: u8 = 0x40;
+const INDEX: u8 = 0x50;
 
 pub fn meta() -> Vec<u8> {
     vec![META]
@@ -82,6 +84,47 @@ pub fn epk_items(container_rid: &[u8; 8], epk: &Epk, full: bool) -> (Vec<u8>, Ve
     }
     let end = prefix_end(&start);
     (start, end)
+}
+
+/// What follows the container in an item key (EPK and id).
+pub fn item_suffix(item_key: &[u8]) -> &[u8] {
+    item_key.get(9..).unwrap_or_default()
+}
+
+pub fn item_from_suffix(container_rid: &[u8; 8], suffix: &[u8]) -> Vec<u8> {
+    let mut key = with_prefix(ITEM, container_rid);
+    key.extend_from_slice(suffix);
+    key
+}
+
+/// The start of a path's index entries: the container, then the path
+/// (escaped and terminated, so one path is never a prefix of another).
+pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
+    let mut key = with_prefix(INDEX, container_rid);
+    for segment in path {
+        match segment {
+            Segment::Property(name) => {
+                key.push(0x02);
+                for &b in name.as_bytes() {
+                    key.push(b);
+                    if b == 0x00 {
+                        key.push(0xFF);
+                    }
+                }
+                key.extend_from_slice(&[0x00, 0x01]);
+            }
+            Segment::Element => key.push(0x01),
+        }
+    }
+    key.push(0x00);
+    key
+}
+
+/// Every index entry of a container.
+pub fn index(container_rid: &[u8; 8]) -> (Vec<u8>, Vec<u8>) {
+    let prefix = with_prefix(INDEX, container_rid);
+    let end = prefix_end(&prefix);
+    (prefix, end)
 }
 
 fn epk_start(container_rid: &[u8; 8], epk: &Epk) -> Vec<u8> {

@@ -9,6 +9,7 @@ mod engine;
 pub mod error;
 mod feed;
 mod hex;
+mod index;
 mod items;
 mod keys;
 pub mod partition;

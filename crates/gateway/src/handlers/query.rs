@@ -101,6 +101,8 @@ pub fn run(
         })?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let count = result.page.items.len();
+    let retrieved = result.page.documents_read;
+    let utilization = if result.used_index { 1.0 } else { 0.0 };
     let bytes: usize = result.page.items.iter().map(|v| v.to_string().len()).sum();
     let range_id = match &scope {
         ItemScope::Range { id, .. } => id.clone(),
@@ -125,9 +127,9 @@ pub fn run(
                  queryLogicalPlanBuildTimeInMs=0.00;queryPhysicalPlanBuildTimeInMs=0.00;\
                  queryOptimizationTimeInMs=0.00;VMExecutionTimeInMs={elapsed_ms:.2};\
                  indexLookupTimeInMs=0.00;documentLoadTimeInMs=0.00;systemFunctionExecuteTimeInMs=0.00;\
-                 userFunctionExecuteTimeInMs=0.00;retrievedDocumentCount={count};\
+                 userFunctionExecuteTimeInMs=0.00;retrievedDocumentCount={retrieved};\
                  retrievedDocumentSize={bytes};outputDocumentCount={count};outputDocumentSize={bytes};\
-                 writeOutputTimeInMs=0.00;indexUtilizationRatio=1.00"
+                 writeOutputTimeInMs=0.00;indexUtilizationRatio={utilization:.2}"
             ),
         );
     }

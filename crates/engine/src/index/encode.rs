@@ -1,0 +1,117 @@
+//! Order-preserving encoding of scalar values: a type byte in the service's
+//! cross-type order (null < false < true < numbers < strings), then the value.
+
+use serde_json::Value;
+
+const NULL: u8 = 0x01;
+const FALSE: u8 = 0x02;
+const TRUE: u8 = 0x03;
+const NUMBER: u8 = 0x04;
+const STRING: u8 = 0x05;
+
+/// The encoding of a scalar; `None` for arrays and objects.
+pub fn value(v: &Value) -> Option<Vec<u8>> {
+    Some(match v {
+        Value::Null => vec![NULL],
+        Value::Bool(false) => vec![FALSE],
+        Value::Bool(true) => vec![TRUE],
+        Value::Number(n) => {
+            let mut f = n.as_f64()?;
+            if f == 0.0 {
+                f = 0.0; // -0 and 0 are one value
+            }
+            let bits = f.to_bits();
+            let ordered = if bits >> 63 == 1 {
+                !bits
+            } else {
+                bits | (1 << 63)
+            };
+            let mut out = vec![NUMBER];
+            out.extend_from_slice(&ordered.to_be_bytes());
+            out
+        }
+        Value::String(s) => {
+            let mut out = vec![STRING];
+            for &b in s.as_bytes() {
+                out.push(b);
+                if b == 0 {
+                    out.push(0xFF);
+                }
+            }
+            out.extend_from_slice(&[0x00, 0x01]);
+            out
+        }
+        Value::Array(_) | Value::Object(_) => return None,
+    })
+}
+
+/// The bytes an encoded value occupies at the start of `bytes`.
+pub fn encoded_len(bytes: &[u8]) -> Option<usize> {
+    match *bytes.first()? {
+        NULL | FALSE | TRUE => Some(1),
+        NUMBER => (bytes.len() >= 9).then_some(9),
+        STRING => {
+            let mut i = 1;
+            while i + 1 < bytes.len() {
+                match (bytes[i], bytes[i + 1]) {
+                    (0x00, 0x01) => return Some(i + 2),
+                    (0x00, _) => i += 2,
+                    _ => i += 1,
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The smallest and just-past-largest encodings of the type of `v`, for
+/// one-sided ranges (`c.n > 5` covers numbers only).
+pub fn type_bounds(v: &Value) -> Option<(Vec<u8>, Vec<u8>)> {
+    let tag = match v {
+        Value::Number(_) => NUMBER,
+        Value::String(_) => STRING,
+        Value::Bool(_) => FALSE,
+        _ => return None,
+    };
+    let end = if tag == FALSE { TRUE + 1 } else { tag + 1 };
+    Some((vec![tag], vec![end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn byte_order_is_value_order() {
+        let values = [
+            json!(null),
+            json!(false),
+            json!(true),
+            json!(-1e300),
+            json!(-2),
+            json!(-0.5),
+            json!(0),
+            json!(0.25),
+            json!(3),
+            json!(1e300),
+            json!(""),
+            json!("\u{0}"),
+            json!("a"),
+            json!("a\u{0}"),
+            json!("ab"),
+            json!("b"),
+        ];
+        for pair in values.windows(2) {
+            let (a, b) = (value(&pair[0]).expect("a"), value(&pair[1]).expect("b"));
+            assert!(a < b, "{} < {}", pair[0], pair[1]);
+            assert_eq!(
+                encoded_len(&[a.as_slice(), b"tail"].concat()),
+                Some(a.len())
+            );
+        }
+        assert_eq!(value(&json!(-0.0)), value(&json!(0)));
+        assert_eq!(value(&json!(1)), value(&json!(1.0)));
+    }
+}

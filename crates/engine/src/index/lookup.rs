@@ -1,0 +1,237 @@
+//! Choosing an index lookup for a query: one `WHERE` conjunct on a path of
+//! the document (`c.a = 1`, `c.a IN (...)`, `c.n > 5`, `c.n BETWEEN 1 AND 9`,
+//! `ARRAY_CONTAINS(c.tags, 'x')`). The lookup only narrows which items are
+//! read; the whole query still runs on them, so a lookup never changes results.
+
+use cosmonaut_query::{BinaryOp, Expr, Parameters, Query, Source};
+use serde_json::Value;
+
+use super::{IndexPolicy, Segment};
+
+/// Values of one path to read from the index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueRange {
+    Equal(Value),
+    /// Bounds with inclusiveness; `type_of` names the type scanned when a side is open.
+    Between {
+        low: Option<(Value, bool)>,
+        high: Option<(Value, bool)>,
+        type_of: Value,
+    },
+}
+
+/// A path and the union of value ranges to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    pub path: Vec<Segment>,
+    pub ranges: Vec<ValueRange>,
+}
+
+pub fn plan_lookup(query: &Query, parameters: &Parameters, policy: &IndexPolicy) -> Option<Lookup> {
+    let alias = match &query.from.as_ref()?.source {
+        Source::Collection { alias, path, .. } if path.is_empty() => alias.as_str(),
+        _ => return None,
+    };
+    let mut conjuncts = Vec::new();
+    flatten_and(query.filter.as_ref()?, &mut conjuncts);
+    let candidates: Vec<Lookup> = conjuncts
+        .into_iter()
+        .filter_map(|c| lookup_for(c, alias, parameters))
+        .filter(|l| policy.includes(&l.path))
+        .collect();
+    // Equalities narrow most; a range is the fallback.
+    let is_point = |l: &Lookup| l.ranges.iter().all(|r| matches!(r, ValueRange::Equal(_)));
+    candidates
+        .iter()
+        .find(|l| is_point(l))
+        .or(candidates.first())
+        .cloned()
+}
+
+fn flatten_and<'q>(expr: &'q Expr, out: &mut Vec<&'q Expr>) {
+    match expr {
+        Expr::Binary(BinaryOp::And, a, b) => {
+            flatten_and(a, out);
+            flatten_and(b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// `c.a.b` as a path below the document bound to `alias`.
+fn path_of(expr: &Expr, alias: &str) -> Option<Vec<Segment>> {
+    match expr {
+        Expr::Identifier(name) if name == alias => Some(Vec::new()),
+        Expr::Property(inner, name) => {
+            let mut path = path_of(inner, alias)?;
+            path.push(Segment::Property(name.clone()));
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+fn constant(expr: &Expr, parameters: &Parameters) -> Option<Value> {
+    let value = match expr {
+        Expr::Literal(v) => v.clone(),
+        Expr::Parameter(p) => parameters.get(p)?.clone(),
+        _ => return None,
+    };
+    (!value.is_array() && !value.is_object()).then_some(value)
+}
+
+fn orderable(v: &Value) -> bool {
+    v.is_number() || v.is_string()
+}
+
+fn lookup_for(expr: &Expr, alias: &str, parameters: &Parameters) -> Option<Lookup> {
+    let point = |path: Vec<Segment>, values: Vec<Value>| {
+        (!path.is_empty()).then(|| Lookup {
+            path,
+            ranges: values.into_iter().map(ValueRange::Equal).collect(),
+        })
+    };
+    match expr {
+        Expr::Binary(op, a, b) => {
+            let (path, value, flipped) = match (path_of(a, alias), path_of(b, alias)) {
+                (Some(p), None) => (p, constant(b, parameters)?, false),
+                (None, Some(p)) => (p, constant(a, parameters)?, true),
+                _ => return None,
+            };
+            if path.is_empty() {
+                return None;
+            }
+            // Normalise `5 < c.n` to `c.n > 5`.
+            let op = match (op, flipped) {
+                (BinaryOp::Less, true) => BinaryOp::Greater,
+                (BinaryOp::LessOrEqual, true) => BinaryOp::GreaterOrEqual,
+                (BinaryOp::Greater, true) => BinaryOp::Less,
+                (BinaryOp::GreaterOrEqual, true) => BinaryOp::LessOrEqual,
+                (op, _) => *op,
+            };
+            let range = |low, high| ValueRange::Between {
+                low,
+                high,
+                type_of: value.clone(),
+            };
+            let ranges = match op {
+                BinaryOp::Equal => vec![ValueRange::Equal(value.clone())],
+                _ if !orderable(&value) => return None,
+                BinaryOp::Greater => vec![range(Some((value.clone(), false)), None)],
+                BinaryOp::GreaterOrEqual => vec![range(Some((value.clone(), true)), None)],
+                BinaryOp::Less => vec![range(None, Some((value.clone(), false)))],
+                BinaryOp::LessOrEqual => vec![range(None, Some((value.clone(), true)))],
+                _ => return None,
+            };
+            Some(Lookup { path, ranges })
+        }
+        Expr::Between {
+            value,
+            low,
+            high,
+            negated: false,
+        } => {
+            let path = path_of(value, alias).filter(|p| !p.is_empty())?;
+            let (low, high) = (constant(low, parameters)?, constant(high, parameters)?);
+            let same_type =
+                (low.is_number() && high.is_number()) || (low.is_string() && high.is_string());
+            same_type.then(|| Lookup {
+                path,
+                ranges: vec![ValueRange::Between {
+                    type_of: low.clone(),
+                    low: Some((low, true)),
+                    high: Some((high, true)),
+                }],
+            })
+        }
+        Expr::In {
+            value,
+            list,
+            negated: false,
+        } => {
+            let path = path_of(value, alias)?;
+            let values = list
+                .iter()
+                .map(|e| constant(e, parameters))
+                .collect::<Option<Vec<_>>>()?;
+            point(path, values)
+        }
+        Expr::Call {
+            name,
+            args,
+            udf: false,
+        } if name == "ARRAY_CONTAINS" => {
+            let partial = match args.get(2) {
+                None => false,
+                Some(Expr::Literal(Value::Bool(b))) => *b,
+                Some(_) => return None,
+            };
+            let mut path = path_of(args.first()?, alias)?;
+            let wanted = constant(args.get(1)?, parameters)?;
+            if partial && wanted.is_object() {
+                return None;
+            }
+            path.push(Segment::Element);
+            point(path, vec![wanted])
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(text: &str) -> Option<Lookup> {
+        let params: Parameters = [("@p".to_string(), json!("v"))].into();
+        plan_lookup(
+            &cosmonaut_query::parse(text).expect("parse"),
+            &params,
+            &IndexPolicy::from_container(&json!({})),
+        )
+    }
+
+    fn path(names: &[&str]) -> Vec<Segment> {
+        names
+            .iter()
+            .map(|n| Segment::Property(n.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn picks_indexable_conjuncts() {
+        assert_eq!(
+            plan("SELECT * FROM c WHERE c.a.b = @p").map(|l| l.path),
+            Some(path(&["a", "b"]))
+        );
+        let l = plan("SELECT * FROM c WHERE c.n > 5 AND c.kind = 'x'").expect("lookup");
+        assert_eq!(l.path, path(&["kind"]), "equality preferred");
+        let l = plan("SELECT * FROM c WHERE 5 <= c.n").expect("lookup");
+        assert_eq!(
+            l.ranges,
+            vec![ValueRange::Between {
+                low: Some((json!(5), true)),
+                high: None,
+                type_of: json!(5)
+            }]
+        );
+        assert_eq!(
+            plan("SELECT * FROM c WHERE c.k IN ('a', 'b')")
+                .expect("in")
+                .ranges
+                .len(),
+            2
+        );
+        let l = plan("SELECT * FROM c WHERE ARRAY_CONTAINS(c.tags, 'x')").expect("contains");
+        assert_eq!(
+            l.path,
+            vec![Segment::Property("tags".into()), Segment::Element]
+        );
+        assert!(plan("SELECT * FROM c WHERE c.a = 1 OR c.b = 2").is_none());
+        assert!(plan("SELECT * FROM c WHERE NOT c.a = 1").is_none());
+        assert!(plan("SELECT * FROM c WHERE c.a > true").is_none());
+        assert!(plan("SELECT * FROM c WHERE c.a = c.b").is_none());
+        assert!(plan("SELECT * FROM t IN c.tags WHERE t = 1").is_none());
+    }
+}

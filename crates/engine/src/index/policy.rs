@@ -1,0 +1,162 @@
+//! A container's `indexingPolicy`: which paths are indexed.
+//!
+//! Paths are patterns like `/*` (everything), `/a/?` (the scalar at `a`),
+//! `/a/*` (everything under `a`) and `/tags/[]/?` (array elements). A path
+//! is indexed when the most specific matching included pattern is more
+//! specific than every matching excluded one; on a tie, exclusion wins.
+
+use serde_json::Value;
+
+use super::Segment;
+
+#[derive(Debug, Clone)]
+pub struct IndexPolicy {
+    enabled: bool,
+    included: Vec<Pattern>,
+    excluded: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    /// `None` is `[]`, any array element.
+    prefix: Vec<Option<String>>,
+    /// `/?`: only the scalar exactly at `prefix`; `/*`: anything below too.
+    exact: bool,
+}
+
+impl Pattern {
+    fn parse(text: &str) -> Option<Self> {
+        let mut segments: Vec<&str> = text.trim_start_matches('/').split('/').collect();
+        let last = segments.pop()?;
+        let exact = match last {
+            "?" => true,
+            "*" => false,
+            _ => return None,
+        };
+        let prefix = segments
+            .into_iter()
+            .map(|s| match s {
+                "[]" => None,
+                quoted if quoted.len() >= 2 && quoted.starts_with('"') && quoted.ends_with('"') => {
+                    Some(quoted[1..quoted.len() - 1].to_string())
+                }
+                name => Some(name.to_string()),
+            })
+            .collect();
+        Some(Self { prefix, exact })
+    }
+
+    /// How specifically this pattern matches `path`, if it does.
+    fn specificity(&self, path: &[Segment]) -> Option<usize> {
+        if path.len() < self.prefix.len() || (self.exact && path.len() != self.prefix.len()) {
+            return None;
+        }
+        let matches = self.prefix.iter().zip(path).all(|(p, s)| match (p, s) {
+            (None, Segment::Element) => true,
+            (Some(name), Segment::Property(actual)) => name == actual,
+            _ => false,
+        });
+        matches.then_some(self.prefix.len() * 2 + usize::from(self.exact))
+    }
+}
+
+fn patterns(policy: &Value, key: &str) -> Vec<Pattern> {
+    policy
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| p.get("path").and_then(Value::as_str))
+                .filter_map(Pattern::parse)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl IndexPolicy {
+    /// Reads a container's `indexingPolicy` (absent: index everything).
+    pub fn from_container(body: &Value) -> Self {
+        let Some(policy) = body.get("indexingPolicy").filter(|p| p.is_object()) else {
+            return Self {
+                enabled: true,
+                included: vec![Pattern {
+                    prefix: Vec::new(),
+                    exact: false,
+                }],
+                excluded: Vec::new(),
+            };
+        };
+        let mode = policy
+            .get("indexingMode")
+            .and_then(Value::as_str)
+            .unwrap_or("consistent");
+        let automatic = policy
+            .get("automatic")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let mut included = patterns(policy, "includedPaths");
+        if included.is_empty() && policy.get("includedPaths").is_none() {
+            included.push(Pattern {
+                prefix: Vec::new(),
+                exact: false,
+            });
+        }
+        Self {
+            enabled: automatic && !mode.eq_ignore_ascii_case("none"),
+            included,
+            excluded: patterns(policy, "excludedPaths"),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn includes(&self, path: &[Segment]) -> bool {
+        let best = |list: &[Pattern]| list.iter().filter_map(|p| p.specificity(path)).max();
+        match (best(&self.included), best(&self.excluded)) {
+            (Some(inc), Some(exc)) => inc > exc,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn path(p: &[&str]) -> Vec<Segment> {
+        p.iter()
+            .map(|s| {
+                if *s == "[]" {
+                    Segment::Element
+                } else {
+                    Segment::Property(s.to_string())
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn include_and_exclude() {
+        let default = IndexPolicy::from_container(&json!({}));
+        assert!(default.includes(&path(&["a", "b"])));
+        let p = IndexPolicy::from_container(&json!({"indexingPolicy": {
+            "indexingMode": "consistent",
+            "includedPaths": [{"path": "/*"}, {"path": "/secret/public/?"}],
+            "excludedPaths": [{"path": "/secret/*"}, {"path": "/\"_etag\"/?"}, {"path": "/tags/[]/?"}]
+        }}));
+        assert!(p.includes(&path(&["name"])));
+        assert!(!p.includes(&path(&["secret", "x"])));
+        assert!(p.includes(&path(&["secret", "public"])));
+        assert!(!p.includes(&path(&["_etag"])));
+        assert!(!p.includes(&path(&["tags", "[]"])));
+        assert!(p.includes(&path(&["tags", "[]", "name"])));
+        let none = IndexPolicy::from_container(
+            &json!({"indexingPolicy": {"indexingMode": "none", "automatic": false}}),
+        );
+        assert!(!none.enabled());
+    }
+}
