@@ -39,13 +39,80 @@ pub fn plan_lookup(query: &Query, parameters: &Parameters, policy: &IndexPolicy)
         .filter_map(|c| lookup_for(c, alias, parameters))
         .filter(|l| policy.includes(&l.path))
         .collect();
-    // Equalities narrow most; a range is the fallback.
+    // Equalities narrow most; a range is the fallback, narrowed by any other
+    // range on the same path (`c.n >= 5 AND c.n < 9`).
     let is_point = |l: &Lookup| l.ranges.iter().all(|r| matches!(r, ValueRange::Equal(_)));
-    candidates
-        .iter()
-        .find(|l| is_point(l))
-        .or(candidates.first())
-        .cloned()
+    if let Some(point) = candidates.iter().find(|l| is_point(l)) {
+        return Some(point.clone());
+    }
+    let mut best = candidates.first()?.clone();
+    for other in &candidates[1..] {
+        if other.path == best.path {
+            if let (Some(a), Some(b)) = (best.ranges.first(), other.ranges.first()) {
+                if let Some(both) = intersect(a, b) {
+                    best.ranges = vec![both];
+                }
+            }
+        }
+    }
+    Some(best)
+}
+
+/// The intersection of two one-path ranges over the same type.
+fn intersect(a: &ValueRange, b: &ValueRange) -> Option<ValueRange> {
+    let (
+        ValueRange::Between {
+            low: low_a,
+            high: high_a,
+            type_of,
+        },
+        ValueRange::Between {
+            low: low_b,
+            high: high_b,
+            type_of: type_b,
+        },
+    ) = (a, b)
+    else {
+        return None;
+    };
+    if type_of.is_number() != type_b.is_number() {
+        return None;
+    }
+    // The tighter of two bounds: the greater low, or the lesser high; on a
+    // tie, the exclusive one.
+    let tighter =
+        |x: &Option<(Value, bool)>, y: &Option<(Value, bool)>, want_greater: bool| match (x, y) {
+            (None, other) | (other, None) => other.clone(),
+            (Some((vx, ix)), Some((vy, iy))) => {
+                let pick_x = match compare_same_type(vx, vy) {
+                    std::cmp::Ordering::Equal => !*ix || *iy,
+                    std::cmp::Ordering::Greater => want_greater,
+                    std::cmp::Ordering::Less => !want_greater,
+                };
+                Some(if pick_x {
+                    (vx.clone(), *ix)
+                } else {
+                    (vy.clone(), *iy)
+                })
+            }
+        };
+    Some(ValueRange::Between {
+        low: tighter(low_a, low_b, true),
+        high: tighter(high_a, high_b, false),
+        type_of: type_of.clone(),
+    })
+}
+
+/// Orders two numbers or two strings.
+fn compare_same_type(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    }
 }
 
 fn flatten_and<'q>(expr: &'q Expr, out: &mut Vec<&'q Expr>) {
@@ -232,6 +299,15 @@ mod tests {
         assert!(plan("SELECT * FROM c WHERE NOT c.a = 1").is_none());
         assert!(plan("SELECT * FROM c WHERE c.a > true").is_none());
         assert!(plan("SELECT * FROM c WHERE c.a = c.b").is_none());
+        let l = plan("SELECT * FROM c WHERE c.n >= 5 AND c.n < 9 AND c.n > 5").expect("range");
+        assert_eq!(
+            l.ranges,
+            vec![ValueRange::Between {
+                low: Some((json!(5), false)),
+                high: Some((json!(9), false)),
+                type_of: json!(5)
+            }]
+        );
         assert!(plan("SELECT * FROM t IN c.tags WHERE t = 1").is_none());
     }
 }

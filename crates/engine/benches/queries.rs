@@ -1,0 +1,171 @@
+//! Query benchmark over a generated container, on the embedded store.
+//!
+//! ```sh
+//! cargo bench -p cosmonaut-engine --bench queries -- --items 100000
+//! ```
+//!
+//! Loads `--items` documents through the engine (durable group-committed
+//! writes, indexing on), then times each query over several runs and prints
+//! the median and the documents it read. Not a test: it asserts nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cosmonaut_engine::partition::PartitionKeyValue;
+use cosmonaut_engine::{Engine, EngineConfig, FeedRequest, ItemScope, NewContainer, WriteMode};
+use cosmonaut_query::Parameters;
+use serde_json::json;
+
+const QUERIES: &[(&str, &str)] = &[
+    (
+        "equality, 1 match",
+        "SELECT * FROM c WHERE c.sku = 'sku-4242'",
+    ),
+    (
+        "equality, 1% match",
+        "SELECT c.id FROM c WHERE c.category = 'cat-42'",
+    ),
+    (
+        "range, ~0.1% match",
+        "SELECT c.id, c.price FROM c WHERE c.price >= 500 AND c.price < 501",
+    ),
+    (
+        "ARRAY_CONTAINS, ~1%",
+        "SELECT VALUE c.id FROM c WHERE ARRAY_CONTAINS(c.tags, 'tag-7')",
+    ),
+    (
+        "ORDER BY with TOP 10",
+        "SELECT TOP 10 c.id, c.price FROM c ORDER BY c.price DESC",
+    ),
+    (
+        "GROUP BY, 100 groups",
+        "SELECT c.category, COUNT(1) AS n, AVG(c.price) AS avg FROM c GROUP BY c.category",
+    ),
+    (
+        "COUNT with filter",
+        "SELECT VALUE COUNT(1) FROM c WHERE c.category = 'cat-7'",
+    ),
+];
+
+fn document(i: usize) -> serde_json::Value {
+    json!({
+        "id": format!("item-{i}"),
+        "pk": format!("p{}", i % 1000),
+        "sku": format!("sku-{i}"),
+        "category": format!("cat-{}", i % 100),
+        "price": ((i * 7919) % 100_000) as f64 / 100.0,
+        "tags": [format!("tag-{}", i % 97), format!("tag-{}", i % 13)],
+        "name": format!("Product number {i}"),
+        "stock": {"warehouse": format!("w{}", i % 5), "count": i % 250},
+    })
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let items = arg("--items", 100_000);
+    let runs = arg("--runs", 7);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Arc::new(Engine::open(dir.path(), EngineConfig::default()).expect("engine"));
+
+    let loaded = runtime.block_on(load(Arc::clone(&engine), items));
+    let (commits, transactions) = engine.storage_stats();
+    println!(
+        "loaded {items} items in {:.1} s ({:.0} durable creates/s, {transactions} transactions in {commits} commits)",
+        loaded.as_secs_f64(),
+        items as f64 / loaded.as_secs_f64()
+    );
+    let size: u64 = std::fs::read_dir(dir.path())
+        .expect("data dir")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!("data dir: {:.1} MB", size as f64 / 1e6);
+    println!("| query | median | documents read | results |");
+    println!("| --- | --- | --- | --- |");
+    for (label, text) in QUERIES {
+        let query = cosmonaut_query::parse(text).expect("query");
+        let mut times = Vec::new();
+        let (mut read, mut results) = (0, 0);
+        for _ in 0..runs {
+            let start = Instant::now();
+            let mut request = FeedRequest {
+                max_items: Some(-1),
+                continuation: None,
+            };
+            (read, results) = (0, 0);
+            loop {
+                let page = engine
+                    .query_items(
+                        "db",
+                        "c",
+                        &ItemScope::All,
+                        &query,
+                        &Parameters::new(),
+                        &request,
+                    )
+                    .expect("query");
+                read += page.page.documents_read;
+                results += page.page.items.len();
+                match page.page.continuation {
+                    Some(token) => request.continuation = Some(token),
+                    None => break,
+                }
+            }
+            times.push(start.elapsed());
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        println!(
+            "| {label} | {:.2} ms | {read} | {results} |",
+            median.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+async fn load(engine: Arc<Engine>, items: usize) -> Duration {
+    engine
+        .create_database(json!({"id": "db"}))
+        .await
+        .expect("db");
+    let body = json!({"id": "c", "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}});
+    engine
+        .create_container(
+            "db",
+            NewContainer {
+                body,
+                throughput: None,
+            },
+        )
+        .await
+        .expect("container");
+    let start = Instant::now();
+    // Many writers at once, as many clients would be: group commit folds them.
+    let writers = 64;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let engine = Arc::clone(&engine);
+        tasks.push(tokio::spawn(async move {
+            for i in (w..items).step_by(writers) {
+                let doc = document(i);
+                let pk = Some(vec![PartitionKeyValue::String(format!("p{}", i % 1000))]);
+                engine
+                    .write_item("db", "c", WriteMode::Create, doc, pk, None)
+                    .await
+                    .expect("write");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    start.elapsed()
+}
