@@ -13,13 +13,6 @@ use crate::value::{as_bool, canonical, sort_order, Val};
 use crate::QueryError;
 
 impl Query {
-    /// Checks everything that can be checked before reading a document:
-    /// function names and argument counts, names in scope, clause rules and
-    /// parameters.
-    pub fn validate(&self, parameters: &Parameters) -> Result<(), QueryError> {
-        validate(self, &[], parameters)
-    }
-
     /// Whether each document's results can be produced on their own, in
     /// document order, so pages can resume from a document. Ordering,
     /// grouping, aggregates, `DISTINCT`, `TOP` and `OFFSET` need the whole input.
@@ -325,7 +318,7 @@ fn count(expr: &Expr, ctx: &Context<'_>, clause: &str) -> Result<usize, QueryErr
     }
 }
 
-fn contains_aggregate(expr: &Expr) -> bool {
+pub(crate) fn contains_aggregate(expr: &Expr) -> bool {
     let mut found = false;
     walk(expr, &mut |e| {
         if let Expr::Call {
@@ -339,7 +332,7 @@ fn contains_aggregate(expr: &Expr) -> bool {
 }
 
 /// Visits `expr` and its sub-expressions, not entering subqueries.
-fn walk(expr: &Expr, visit: &mut dyn FnMut(&Expr)) {
+pub(crate) fn walk(expr: &Expr, visit: &mut dyn FnMut(&Expr)) {
     visit(expr);
     match expr {
         Expr::Property(e, _) | Expr::Unary(_, e) => walk(e, visit),
@@ -383,127 +376,4 @@ fn walk(expr: &Expr, visit: &mut dyn FnMut(&Expr)) {
         Expr::Object(fields) => fields.iter().for_each(|(_, e)| walk(e, visit)),
         _ => {}
     }
-}
-
-fn validate(query: &Query, outer: &[String], parameters: &Parameters) -> Result<(), QueryError> {
-    let mut scope: Vec<String> = outer.to_vec();
-    if let Some(from) = &query.from {
-        scope.push(root_name(&from.source).to_string());
-        for source in std::iter::once(&from.source).chain(&from.joins) {
-            if let Source::Iterate { expr, .. } = source {
-                check_expr(expr, &scope, parameters, false)?;
-            }
-            scope.push(source.alias().to_string());
-        }
-        if matches!(query.select.projection, Projection::Star) && !from.joins.is_empty() {
-            return Err(QueryError::Semantic(
-                "'SELECT *' is only valid with a single input set.".into(),
-            ));
-        }
-    } else if matches!(query.select.projection, Projection::Star) {
-        return Err(QueryError::Semantic(
-            "'SELECT *' is not valid if FROM clause is omitted.".into(),
-        ));
-    }
-    if let Some(filter) = &query.filter {
-        check_expr(filter, &scope, parameters, false)?;
-    }
-    for e in &query.group_by {
-        check_expr(e, &scope, parameters, false)?;
-    }
-    for key in &query.order_by {
-        check_expr(&key.expr, &scope, parameters, false)?;
-    }
-    let aggregating = query.has_aggregates() || !query.group_by.is_empty();
-    if aggregating && !query.order_by.is_empty() {
-        return Err(QueryError::Unsupported(
-            "ORDER BY together with GROUP BY or aggregates".into(),
-        ));
-    }
-    let projected: Vec<&Expr> = match &query.select.projection {
-        Projection::Star => Vec::new(),
-        Projection::Value(e) => vec![e],
-        Projection::List(items) => items.iter().map(|i| &i.expr).collect(),
-    };
-    for e in projected {
-        check_expr(e, &scope, parameters, true)?;
-        if aggregating && !grouped(e, &query.group_by) {
-            return Err(QueryError::Semantic(
-                "Every property projected with GROUP BY or an aggregate must be a GROUP BY expression or inside an aggregate.".into(),
-            ));
-        }
-    }
-    for e in query
-        .select
-        .top
-        .iter()
-        .chain(query.offset_limit.iter().flat_map(|(o, l)| [o, l]))
-    {
-        check_expr(e, &[], parameters, false)?;
-    }
-    Ok(())
-}
-
-/// Whether `expr` only reads the row through group keys and aggregates.
-fn grouped(expr: &Expr, keys: &[Expr]) -> bool {
-    if keys.contains(expr) {
-        return true;
-    }
-    match expr {
-        Expr::Call {
-            name, udf: false, ..
-        } if functions::is_aggregate(name) => true,
-        Expr::Identifier(_) | Expr::Property(..) | Expr::Index(..) => false,
-        Expr::Literal(_) | Expr::Undefined | Expr::Parameter(_) => true,
-        Expr::Unary(_, e) => grouped(e, keys),
-        Expr::Binary(_, a, b) => grouped(a, keys) && grouped(b, keys),
-        Expr::Conditional {
-            test,
-            then,
-            otherwise,
-        } => [test, then, otherwise].iter().all(|e| grouped(e, keys)),
-        Expr::Call { args, .. } | Expr::Array(args) => args.iter().all(|e| grouped(e, keys)),
-        Expr::Object(fields) => fields.iter().all(|(_, e)| grouped(e, keys)),
-        _ => false,
-    }
-}
-
-fn check_expr(
-    expr: &Expr,
-    scope: &[String],
-    parameters: &Parameters,
-    aggregates_allowed: bool,
-) -> Result<(), QueryError> {
-    let mut error = None;
-    walk(expr, &mut |e| {
-        if error.is_some() {
-            return;
-        }
-        error = match e {
-            Expr::Identifier(name) if !scope.iter().any(|s| s == name) => Some(
-                QueryError::Semantic(format!("Identifier '{name}' could not be resolved.")),
-            ),
-            Expr::Parameter(p) if !parameters.contains_key(p) => {
-                Some(QueryError::MissingParameter(p.clone()))
-            }
-            Expr::Call {
-                name,
-                args,
-                udf: false,
-            } => match functions::check(name, args.len()) {
-                Err(err) => Some(err),
-                Ok(()) if functions::is_aggregate(name) && !aggregates_allowed => {
-                    Some(QueryError::Semantic(format!(
-                        "The aggregate {name} can only be used in the SELECT clause."
-                    )))
-                }
-                Ok(()) => None,
-            },
-            Expr::Exists(q) | Expr::ArraySubquery(q) | Expr::ScalarSubquery(q) => {
-                validate(q, scope, parameters).err()
-            }
-            _ => None,
-        };
-    });
-    error.map_or(Ok(()), Err)
 }

@@ -17,6 +17,7 @@ mod lexer;
 mod parser;
 mod plan;
 mod print;
+mod validate;
 mod value;
 
 pub use ast::*;

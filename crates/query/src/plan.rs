@@ -43,7 +43,9 @@ pub fn query_info(query: &Query) -> Result<Value, QueryError> {
                 for (item, alias) in items.iter().zip(select_aliases(items)) {
                     let kind = match top_aggregate(&item.expr) {
                         Some((name, _)) => json!(aggregate_type(name)),
-                        None if query.has_aggregates() && exec_contains_aggregate(&item.expr) => {
+                        None if query.has_aggregates()
+                            && crate::exec::contains_aggregate(&item.expr) =>
+                        {
                             return Err(cross_partition("an aggregate inside a larger expression"))
                         }
                         None => Value::Null,
@@ -100,22 +102,6 @@ pub fn query_info(query: &Query) -> Result<Value, QueryError> {
 
 fn cross_partition(what: &str) -> QueryError {
     QueryError::Unsupported(format!("{what} across several physical partitions"))
-}
-
-fn exec_contains_aggregate(expr: &Expr) -> bool {
-    let probe = Query {
-        select: Select {
-            distinct: false,
-            top: None,
-            projection: Projection::Value(expr.clone()),
-        },
-        from: None,
-        filter: None,
-        group_by: Vec::new(),
-        order_by: Vec::new(),
-        offset_limit: None,
-    };
-    probe.has_aggregates()
 }
 
 /// The aggregate an expression consists of, if it is exactly one call.
