@@ -132,3 +132,7 @@ def test_equality_queries_read_only_what_the_index_names(database):
     fields = dict(part.split("=") for part in metrics.split(";"))
     assert int(fields["retrievedDocumentCount"]) == 6
     assert float(fields["indexUtilizationRatio"]) == 1.0
+    list(c.query_items("SELECT VALUE c.id FROM c WHERE c.color = 'red'", partition_key="p",
+                       populate_index_metrics=True))
+    report = c.client_connection.last_response_headers["x-ms-cosmos-index-utilization"]
+    assert "/color/?" in str(report)

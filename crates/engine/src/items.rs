@@ -59,8 +59,15 @@ pub struct ItemPage {
     pub page: FeedPage,
     pub container_rid: String,
     pub lsn: u64,
-    /// Whether an index chose the items read.
-    pub used_index: bool,
+    /// The index path (as an indexing-policy path, `/a/b/?`) that chose the
+    /// items read, if one did.
+    pub index_path: Option<String>,
+}
+
+impl ItemPage {
+    pub fn used_index(&self) -> bool {
+        self.index_path.is_some()
+    }
 }
 
 /// Resolves the key a point operation addresses: the header's, which must be
@@ -300,7 +307,7 @@ impl Engine {
             page,
             container_rid: container.rid_text(),
             lsn: counters.lsn,
-            used_index: false,
+            index_path: None,
         })
     }
 }

@@ -42,15 +42,17 @@ impl Engine {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (start, end) = scope_keys(&container, scope)?;
-        let candidates = index_candidates(
+        let (index_path, candidates) = match index_candidates(
             snapshot.as_ref(),
             &container,
             query,
             parameters,
             &start,
             &end,
-        )?;
-        let used_index = candidates.is_some();
+        )? {
+            Some((path, keys)) => (Some(path), Some(keys)),
+            None => (None, None),
+        };
         let page = if query.is_streaming() {
             let run = |bytes: &[u8]| {
                 query
@@ -96,13 +98,13 @@ impl Engine {
             page,
             container_rid: container.rid_text(),
             lsn: counters.lsn,
-            used_index,
+            index_path,
         })
     }
 }
 
-/// The item keys within `[start, end)` an index lookup names, or `None`
-/// when no index answers the query.
+/// The index path used and the item keys within `[start, end)` it names,
+/// or `None` when no index answers the query.
 fn index_candidates(
     reader: &dyn KvRead,
     container: &ContainerRecord,
@@ -110,7 +112,7 @@ fn index_candidates(
     parameters: &Parameters,
     start: &[u8],
     end: &[u8],
-) -> Result<Option<BTreeSet<Vec<u8>>>> {
+) -> Result<Option<(String, BTreeSet<Vec<u8>>)>> {
     let policy = IndexPolicy::from_container(&container.body);
     if !policy.enabled() {
         return Ok(None);
@@ -131,5 +133,5 @@ fn index_candidates(
             }
         }
     }
-    Ok(Some(keys))
+    Ok(Some((index::policy_path(&lookup.path), keys)))
 }

@@ -69,6 +69,7 @@ fn run(engine: &Engine, coll: &str, text: &str, scope: &ItemScope) -> (Vec<Value
         let page = engine
             .query_items("db", coll, scope, &query, &params, &request)
             .expect(text);
+        used |= page.used_index();
         // The two containers give the same documents different system properties.
         out.extend(page.page.items.into_iter().map(|mut v| {
             if let Some(map) = v.as_object_mut() {
@@ -77,7 +78,6 @@ fn run(engine: &Engine, coll: &str, text: &str, scope: &ItemScope) -> (Vec<Value
             v
         }));
         read += page.page.documents_read;
-        used |= page.used_index;
         match page.page.continuation {
             Some(token) => request.continuation = Some(token),
             None => return (out, read, used),

@@ -77,6 +77,25 @@ fn walk(value: &Value, path: &mut Vec<Segment>, visit: &mut dyn FnMut(&[Segment]
     }
 }
 
+/// A path as indexing policies write it: `/a/[]/b/?`.
+pub fn policy_path(path: &[Segment]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            Segment::Property(name) if name.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                out.push('/');
+                out.push_str(name);
+            }
+            Segment::Property(name) => out.push_str(&format!(
+                "/{}",
+                serde_json::to_string(name).unwrap_or_default()
+            )),
+            Segment::Element => out.push_str("/[]"),
+        }
+    }
+    out + "/?"
+}
+
 /// The key range holding the entries of `path` whose values lie in `range`.
 pub fn range_keys(
     container_rid: &[u8; 8],
