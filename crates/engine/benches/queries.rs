@@ -136,15 +136,8 @@ async fn load(engine: Arc<Engine>, items: usize) -> Duration {
         .create_database(json!({"id": "db"}))
         .await
         .expect("db");
-    let body = json!({"id": "c", "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}});
     engine
-        .create_container(
-            "db",
-            NewContainer {
-                body,
-                throughput: None,
-            },
-        )
+        .create_container("db", NewContainer::hashed("c", "/pk"))
         .await
         .expect("container");
     let start = Instant::now();

@@ -21,6 +21,17 @@ pub struct NewContainer {
     pub throughput: Option<u64>,
 }
 
+impl NewContainer {
+    /// A container partitioned on one path with hash version 2 (what the SDKs
+    /// create by default), no provisioned throughput, default policies.
+    pub fn hashed(id: &str, partition_key_path: &str) -> Self {
+        Self {
+            body: json!({"id": id, "partitionKey": {"paths": [partition_key_path], "kind": "Hash", "version": 2}}),
+            throughput: None,
+        }
+    }
+}
+
 /// A container's properties with its live usage.
 #[derive(Debug, Clone)]
 pub struct ContainerInfo {

@@ -71,16 +71,8 @@ async fn corpus_through_the_engine() {
             .create_database(json!({"id": "db"}))
             .await
             .expect("db");
-        let body =
-            json!({"id": "c", "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}});
         engine
-            .create_container(
-                "db",
-                NewContainer {
-                    body,
-                    throughput: None,
-                },
-            )
+            .create_container("db", NewContainer::hashed("c", "/pk"))
             .await
             .expect("container");
         for doc in documents {

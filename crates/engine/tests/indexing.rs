@@ -31,21 +31,11 @@ fn document(i: usize) -> Value {
 
 async fn setup(engine: &Engine, indexed: bool, count: usize) -> &'static str {
     let name = if indexed { "indexed" } else { "scanned" };
-    let mut body =
-        json!({"id": name, "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}});
+    let mut new = NewContainer::hashed(name, "/pk");
     if !indexed {
-        body["indexingPolicy"] = json!({"indexingMode": "none", "automatic": false});
+        new.body["indexingPolicy"] = json!({"indexingMode": "none", "automatic": false});
     }
-    engine
-        .create_container(
-            "db",
-            NewContainer {
-                body,
-                throughput: None,
-            },
-        )
-        .await
-        .expect("container");
+    engine.create_container("db", new).await.expect("container");
     for i in 0..count {
         let doc = document(i);
         let pk = doc["pk"].as_str().expect("pk").to_string();
