@@ -129,21 +129,23 @@ pub(crate) fn read_counters(reader: &dyn KvRead, rid: &[u8; 8]) -> Result<Counte
 
 /// Removes a container's items, index and counters (its record is the caller's).
 pub(crate) fn delete_container_data(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
-    for (start, end) in [keys::items(&container.rid), keys::index(&container.rid)] {
-        for (key, _) in txn.scan(&start, &end, usize::MAX)? {
-            txn.delete(key);
-        }
-    }
+    clear(txn, keys::items(&container.rid))?;
+    clear(txn, keys::index(&container.rid))?;
     txn.delete(keys::counters(&container.rid));
+    Ok(())
+}
+
+/// Deletes every key in `[start, end)`.
+fn clear(txn: &mut Txn<'_>, (start, end): (Vec<u8>, Vec<u8>)) -> Result<()> {
+    for (key, _) in txn.scan(&start, &end, usize::MAX)? {
+        txn.delete(key);
+    }
     Ok(())
 }
 
 /// Rewrites a container's index from its items, after its policy changed.
 fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
-    let (start, end) = keys::index(&container.rid);
-    for (key, _) in txn.scan(&start, &end, usize::MAX)? {
-        txn.delete(key);
-    }
+    clear(txn, keys::index(&container.rid))?;
     let policy = IndexPolicy::from_container(&container.body);
     let (start, end) = keys::items(&container.rid);
     for (item_key, bytes) in txn.scan(&start, &end, usize::MAX)? {

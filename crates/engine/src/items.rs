@@ -78,11 +78,7 @@ fn point_key(container: &ContainerRecord, key: &ItemKey) -> Result<(Vec<Partitio
         EngineError::bad_request("PartitionKey value must be supplied for this operation.")
     })?;
     def.check_full_key(&values)?;
-    let values = if values.is_empty() {
-        vec![PartitionKeyValue::Undefined; def.paths.len()]
-    } else {
-        values
-    };
+    let values = def.with_none_as_undefined(&values);
     let epk = effective_partition_key(&def, &values);
     Ok((values, epk))
 }
@@ -124,12 +120,7 @@ impl Engine {
         let values = def.extract(&body)?;
         if let Some(header) = &key {
             def.check_full_key(header)?;
-            let matches = if header.is_empty() {
-                values.iter().all(|v| *v == PartitionKeyValue::Undefined)
-            } else {
-                *header == values
-            };
-            if !matches {
+            if def.with_none_as_undefined(header) != values {
                 return Err(EngineError::partition_key_mismatch());
             }
         } else if mode != WriteMode::Create && mode != WriteMode::Upsert {
@@ -284,23 +275,11 @@ impl Engine {
         scope: &ItemScope,
         request: &FeedRequest,
     ) -> Result<ItemPage> {
-        self.scan_items(db, coll, scope, request, |doc| Ok(vec![doc]))
-    }
-
-    /// Pages through the items in `scope`, turning each into zero or more results.
-    pub(crate) fn scan_items(
-        &self,
-        db: &str,
-        coll: &str,
-        scope: &ItemScope,
-        request: &FeedRequest,
-        mut results: impl FnMut(Value) -> Result<Vec<Value>>,
-    ) -> Result<ItemPage> {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (start, end) = scope_keys(&container, scope)?;
         let page = read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
-            results(decode(bytes)?)
+            Ok(vec![decode(bytes)?])
         })?;
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
         Ok(ItemPage {
@@ -327,14 +306,9 @@ pub(crate) fn scope_keys(
             if !prefix {
                 def.check_full_key(values)?;
             }
-            let values = if values.is_empty() {
-                vec![PartitionKeyValue::Undefined; def.paths.len()]
-            } else {
-                values.clone()
-            };
             keys::epk_items(
                 &container.rid,
-                &effective_partition_key(&def, &values),
+                &effective_partition_key(&def, &def.with_none_as_undefined(values)),
                 !prefix,
             )
         }

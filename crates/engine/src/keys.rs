@@ -53,7 +53,7 @@ pub fn counters(container_rid: &[u8; 8]) -> Vec<u8> {
 
 pub fn item(container_rid: &[u8; 8], epk: &Epk, id: &str) -> Vec<u8> {
     let mut key = epk_start(container_rid, epk);
-    key.extend_from_slice(&[0x00, 0x01]);
+    key.extend_from_slice(&TERMINATOR);
     key.extend_from_slice(id.as_bytes());
     key
 }
@@ -80,7 +80,7 @@ pub fn epk_range(container_rid: &[u8; 8], min: &Epk, max: Option<&Epk>) -> (Vec<
 pub fn epk_items(container_rid: &[u8; 8], epk: &Epk, full: bool) -> (Vec<u8>, Vec<u8>) {
     let mut start = epk_start(container_rid, epk);
     if full {
-        start.extend_from_slice(&[0x00, 0x01]);
+        start.extend_from_slice(&TERMINATOR);
     }
     let end = prefix_end(&start);
     (start, end)
@@ -105,13 +105,8 @@ pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
         match segment {
             Segment::Property(name) => {
                 key.push(0x02);
-                for &b in name.as_bytes() {
-                    key.push(b);
-                    if b == 0x00 {
-                        key.push(0xFF);
-                    }
-                }
-                key.extend_from_slice(&[0x00, 0x01]);
+                push_escaped(&mut key, name.as_bytes());
+                key.extend_from_slice(&TERMINATOR);
             }
             Segment::Element => key.push(0x01),
         }
@@ -129,13 +124,22 @@ pub fn index(container_rid: &[u8; 8]) -> (Vec<u8>, Vec<u8>) {
 
 fn epk_start(container_rid: &[u8; 8], epk: &Epk) -> Vec<u8> {
     let mut key = with_prefix(ITEM, container_rid);
-    for &b in &epk.0 {
-        key.push(b);
+    push_escaped(&mut key, &epk.0);
+    key
+}
+
+/// Ends an escaped byte string; sorts below every escaped byte.
+pub const TERMINATOR: [u8; 2] = [0x00, 0x01];
+
+/// Appends `bytes` with 0x00 written as 0x00 0xFF, so that followed by
+/// [`TERMINATOR`] the result keeps byte order and never runs into what follows.
+pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(b);
         if b == 0x00 {
-            key.push(0xFF);
+            out.push(0xFF);
         }
     }
-    key
 }
 
 fn with_prefix(tag: u8, rest: &[u8]) -> Vec<u8> {

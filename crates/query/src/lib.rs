@@ -24,6 +24,7 @@ pub use ast::*;
 pub use eval::Parameters;
 pub use parser::parse;
 pub use plan::{query_info, required_features, ORDER_BY_FILTER_PLACEHOLDER};
+pub use value::compare as compare_values;
 
 use thiserror::Error;
 

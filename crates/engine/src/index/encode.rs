@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::keys;
+
 const NULL: u8 = 0x01;
 const FALSE: u8 = 0x02;
 const TRUE: u8 = 0x03;
@@ -32,13 +34,8 @@ pub fn value(v: &Value) -> Option<Vec<u8>> {
         }
         Value::String(s) => {
             let mut out = vec![STRING];
-            for &b in s.as_bytes() {
-                out.push(b);
-                if b == 0 {
-                    out.push(0xFF);
-                }
-            }
-            out.extend_from_slice(&[0x00, 0x01]);
+            keys::push_escaped(&mut out, s.as_bytes());
+            out.extend_from_slice(&keys::TERMINATOR);
             out
         }
         Value::Array(_) | Value::Object(_) => return None,

@@ -3,7 +3,7 @@
 //! `ARRAY_CONTAINS(c.tags, 'x')`). The lookup only narrows which items are
 //! read; the whole query still runs on them, so a lookup never changes results.
 
-use cosmonaut_query::{BinaryOp, Expr, Parameters, Query, Source};
+use cosmonaut_query::{compare_values, BinaryOp, Expr, Parameters, Query, Source};
 use serde_json::Value;
 
 use super::{IndexPolicy, Segment};
@@ -84,7 +84,8 @@ fn intersect(a: &ValueRange, b: &ValueRange) -> Option<ValueRange> {
         |x: &Option<(Value, bool)>, y: &Option<(Value, bool)>, want_greater: bool| match (x, y) {
             (None, other) | (other, None) => other.clone(),
             (Some((vx, ix)), Some((vy, iy))) => {
-                let pick_x = match compare_same_type(vx, vy) {
+                let order = compare_values(&Some(vx.clone()), &Some(vy.clone()));
+                let pick_x = match order.unwrap_or(std::cmp::Ordering::Equal) {
                     std::cmp::Ordering::Equal => !*ix || *iy,
                     std::cmp::Ordering::Greater => want_greater,
                     std::cmp::Ordering::Less => !want_greater,
@@ -101,18 +102,6 @@ fn intersect(a: &ValueRange, b: &ValueRange) -> Option<ValueRange> {
         high: tighter(high_a, high_b, false),
         type_of: type_of.clone(),
     })
-}
-
-/// Orders two numbers or two strings.
-fn compare_same_type(a: &Value, b: &Value) -> std::cmp::Ordering {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(std::cmp::Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        _ => std::cmp::Ordering::Equal,
-    }
 }
 
 fn flatten_and<'q>(expr: &'q Expr, out: &mut Vec<&'q Expr>) {

@@ -108,6 +108,16 @@ impl PartitionKeyDefinition {
             .collect()
     }
 
+    /// The key a request addresses: the empty "none" key `[]` means every
+    /// path is undefined, as for documents written without the paths.
+    pub fn with_none_as_undefined(&self, key: &[PartitionKeyValue]) -> Vec<PartitionKeyValue> {
+        if key.is_empty() {
+            vec![PartitionKeyValue::Undefined; self.paths.len()]
+        } else {
+            key.to_vec()
+        }
+    }
+
     /// Checks a full key (one value per path) from a request header.
     pub fn check_full_key(&self, key: &[PartitionKeyValue]) -> Result<()> {
         // `[]` is the "none" key: it addresses documents without the path.

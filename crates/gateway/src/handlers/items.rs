@@ -1,8 +1,8 @@
 use axum::http::{Method, StatusCode};
 use cosmonaut_engine::validation::{check_item_size, MAX_ITEM_BYTES};
-use cosmonaut_engine::{ItemOutcome, ItemScope, WriteMode};
+use cosmonaut_engine::{ItemOutcome, ItemPage, ItemScope, WriteMode};
 
-use super::feed_reply;
+use super::{page_bytes, sized_feed_reply};
 use crate::charge;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -11,7 +11,7 @@ use crate::Gateway;
 
 /// The session token of a write or read: `{range}:-1#{lsn}`, a vector token
 /// with no regional progress.
-pub(crate) fn session_token(range_id: &str, lsn: u64) -> String {
+fn session_token(range_id: &str, lsn: u64) -> String {
     format!("{range_id}:-1#{lsn}")
 }
 
@@ -30,6 +30,26 @@ fn item_reply(status: StatusCode, outcome: ItemOutcome, db: &str, coll: &str, ru
         .header("lsn", outcome.lsn.to_string())
         .header("x-ms-documentdb-partitionkeyrangeid", outcome.range_id)
         .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
+}
+
+/// A page of items (read feed or query results) with the session headers of
+/// the range it came from.
+pub(crate) fn item_page_reply(
+    db: &str,
+    coll: &str,
+    scope: &ItemScope,
+    result: ItemPage,
+    bytes: usize,
+) -> Reply {
+    let range_id = match scope {
+        ItemScope::Range { id, .. } => id.as_str(),
+        _ => "0",
+    };
+    sized_feed_reply("Documents", &result.container_rid, result.page, bytes)
+        .header("x-ms-session-token", session_token(range_id, result.lsn))
+        .header("lsn", result.lsn.to_string())
+        .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
+        .header("x-ms-content-path", result.container_rid)
 }
 
 /// `/dbs/{db}/colls/{coll}/docs`: create or upsert, and the read feed.
@@ -70,18 +90,11 @@ pub async fn feed(
         }
         Method::GET => {
             let scope = ctx.item_scope()?;
-            let range_id = match &scope {
-                ItemScope::Range { id, .. } => id.clone(),
-                _ => "0".to_string(),
-            };
             let result = gateway
                 .engine
                 .read_items(db, coll, &scope, &ctx.feed_request()?)?;
-            Ok(feed_reply("Documents", &result.container_rid, result.page)
-                .header("x-ms-session-token", session_token(&range_id, result.lsn))
-                .header("lsn", result.lsn.to_string())
-                .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
-                .header("x-ms-content-path", result.container_rid))
+            let bytes = page_bytes(&result.page);
+            Ok(item_page_reply(db, coll, &scope, result, bytes))
         }
         _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
     }

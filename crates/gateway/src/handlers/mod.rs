@@ -14,10 +14,20 @@ use cosmonaut_engine::FeedPage;
 use crate::reply::Reply;
 use axum::http::StatusCode;
 
+/// The JSON size of a page's items, for the charge and query metrics.
+pub(crate) fn page_bytes(page: &FeedPage) -> usize {
+    page.items.iter().map(|v| v.to_string().len()).sum()
+}
+
 /// A feed page in the service's envelope: `{"_rid", "<Kind>": [...], "_count"}`.
 pub(crate) fn feed_reply(kind: &str, owner_rid: &str, page: FeedPage) -> Reply {
+    let bytes = page_bytes(&page);
+    sized_feed_reply(kind, owner_rid, page, bytes)
+}
+
+/// [`feed_reply`] for a caller that has already measured the page.
+pub(crate) fn sized_feed_reply(kind: &str, owner_rid: &str, page: FeedPage, bytes: usize) -> Reply {
     let count = page.items.len();
-    let bytes: usize = page.items.iter().map(|v| v.to_string().len()).sum();
     let mut body = json!({"_rid": owner_rid, "_count": count});
     body[kind] = Value::Array(page.items);
     let reply = Reply::json(StatusCode::OK, body)

@@ -3,11 +3,10 @@
 
 use axum::http::StatusCode;
 use cosmonaut_engine::error::substatus::CROSS_PARTITION_QUERY_NOT_SERVABLE;
-use cosmonaut_engine::ItemScope;
 use cosmonaut_query::{Parameters, Query};
 use serde_json::{json, Value};
 
-use super::feed_reply;
+use super::page_bytes;
 use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::RequestContext;
@@ -104,19 +103,8 @@ pub fn run(
     let retrieved = result.page.documents_read;
     let utilization = if result.used_index() { 1.0 } else { 0.0 };
     let index_path = result.index_path.clone();
-    let bytes: usize = result.page.items.iter().map(|v| v.to_string().len()).sum();
-    let range_id = match &scope {
-        ItemScope::Range { id, .. } => id.clone(),
-        _ => "0".to_string(),
-    };
-    let mut reply = feed_reply("Documents", &result.container_rid, result.page)
-        .header(
-            "x-ms-session-token",
-            super::items::session_token(&range_id, result.lsn),
-        )
-        .header("lsn", result.lsn.to_string())
-        .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
-        .header("x-ms-content-path", result.container_rid);
+    let bytes = page_bytes(&result.page);
+    let mut reply = super::items::item_page_reply(db, coll, &scope, result, bytes);
     if ctx
         .header("x-ms-documentdb-populatequerymetrics")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
