@@ -26,7 +26,9 @@ def canonical(value):
 @pytest.fixture(scope="module")
 def corpus_container(client):
     db = client.create_database(unique("corpus"))
-    c = db.create_container("c", PartitionKey(path=CORPUS["partitionKey"]))
+    c = db.create_container(
+        "c", PartitionKey(path=CORPUS["partitionKey"]), indexing_policy=CORPUS["indexingPolicy"]
+    )
     for doc in CORPUS["documents"]:
         c.create_item(doc)
     yield c

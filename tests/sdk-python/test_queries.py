@@ -15,7 +15,11 @@ PEOPLE = [
 
 @pytest.fixture()
 def people(database):
-    c = database.create_container(unique("people"), PartitionKey(path="/team"))
+    c = database.create_container(
+        unique("people"),
+        PartitionKey(path="/team"),
+        indexing_policy={"compositeIndexes": [[{"path": "/age"}, {"path": "/id"}]]},
+    )
     for p in PEOPLE:
         c.create_item(p)
     return c
@@ -43,6 +47,15 @@ def test_order_by_top_offset_in_one_partition(people):
     assert q(people, "SELECT VALUE c.name FROM c ORDER BY c.age DESC", partition_key="red") == ["Ana", "Bo"]
     assert q(people, "SELECT TOP 1 VALUE c.name FROM c ORDER BY c.name", partition_key="blue") == ["Cy"]
     assert q(people, "SELECT VALUE c.name FROM c ORDER BY c.name OFFSET 1 LIMIT 1", partition_key="red") == ["Bo"]
+
+
+def test_order_by_needs_the_indexes_the_service_needs(people):
+    # Several ORDER BY paths need a composite index in the same (or fully inverted) order.
+    assert q(people, "SELECT VALUE c.id FROM c ORDER BY c.age DESC, c.id DESC", partition_key="red") == ["1", "2"]
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        q(people, "SELECT VALUE c.id FROM c ORDER BY c.age, c.id DESC", partition_key="red")
+    assert err.value.status_code == 400
+    assert "composite index" in err.value.message
 
 
 def test_cross_partition_ordering_and_aggregates(people):

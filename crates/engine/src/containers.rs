@@ -150,9 +150,8 @@ fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
     let (start, end) = keys::items(&container.rid);
     for (item_key, bytes) in txn.scan(&start, &end, usize::MAX)? {
         let document: Value = decode(&bytes)?;
-        for entry in index::entries(&container.rid, &item_key, &document, &policy) {
-            txn.put(entry, Vec::new());
-        }
+        let entries = index::entries(&container.rid, &item_key, &document, &policy);
+        index::apply(txn, &Default::default(), &entries)?;
     }
     Ok(())
 }

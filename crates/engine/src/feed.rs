@@ -13,7 +13,7 @@ const DEFAULT_PAGE_ITEMS: usize = 100;
 /// Items per page when the client lets the server decide (`-1`).
 const DYNAMIC_PAGE_ITEMS: usize = 1000;
 /// The service caps a response body at 4 MB.
-const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Paging options of a feed read.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +47,7 @@ impl FeedRequest {
 }
 
 /// Rows read from storage at a time while filling a page.
-const SCAN_CHUNK: usize = 256;
+pub(crate) const SCAN_CHUNK: usize = 256;
 
 /// Fills a page row by row; `decode` turns each row into zero or more items
 /// (a filtered-out row gives none, a query with a JOIN may give several, all

@@ -186,12 +186,7 @@ impl Engine {
                     .map(|d| index::entries(&container.rid, &item_key, d, &policy))
                     .unwrap_or_default();
                 let new_entries = index::entries(&container.rid, &item_key, &document, &policy);
-                for stale in old_entries.difference(&new_entries) {
-                    txn.delete(stale.clone());
-                }
-                for fresh in new_entries.difference(&old_entries) {
-                    txn.put(fresh.clone(), Vec::new());
-                }
+                index::apply(txn, &old_entries, &new_entries)?;
                 txn.put(item_key, bytes);
                 txn.put(keys::counters(&container.rid), encode(&counters)?);
                 Ok(ItemOutcome {
@@ -251,9 +246,8 @@ impl Engine {
                 counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
                 let current = require_container(txn, &db, &coll)?;
                 let policy = IndexPolicy::from_container(&current.body);
-                for entry in index::entries(&container.rid, &item_key, &existing, &policy) {
-                    txn.delete(entry);
-                }
+                let old_entries = index::entries(&container.rid, &item_key, &existing, &policy);
+                index::apply(txn, &old_entries, &Default::default())?;
                 txn.delete(item_key);
                 txn.put(keys::counters(&container.rid), encode(&counters)?);
                 Ok(ItemOutcome {

@@ -115,6 +115,30 @@ pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
     key
 }
 
+/// After the container in an index key: what follows. Single paths start
+/// with a segment tag (0x01, 0x02) or the path end (0x00).
+const COMPOSITE_INDEX: u8 = 0x03;
+const PRESENCE: u8 = 0x04;
+
+/// The start of a composite index's entries.
+pub fn composite_index(container_rid: &[u8; 8], name: &str) -> Vec<u8> {
+    let mut key = with_prefix(INDEX, container_rid);
+    key.push(COMPOSITE_INDEX);
+    push_escaped(&mut key, name.as_bytes());
+    key.extend_from_slice(&TERMINATOR);
+    key
+}
+
+/// The presence counter of the index whose entries start with `index_prefix`
+/// (from [`index_path`] or [`composite_index`]).
+pub fn index_presence(index_prefix: &[u8]) -> Vec<u8> {
+    let head = 1 + 8;
+    let mut key = index_prefix[..head.min(index_prefix.len())].to_vec();
+    key.push(PRESENCE);
+    key.extend_from_slice(index_prefix.get(head..).unwrap_or_default());
+    key
+}
+
 /// Every index entry of a container.
 pub fn index(container_rid: &[u8; 8]) -> (Vec<u8>, Vec<u8>) {
     let prefix = with_prefix(INDEX, container_rid);

@@ -72,7 +72,11 @@ async fn corpus_through_the_engine() {
             .await
             .expect("db");
         engine
-            .create_container("db", NewContainer::hashed("c", "/pk"))
+            .create_container("db", {
+                let mut new = NewContainer::hashed("c", "/pk");
+                new.body["indexingPolicy"] = corpus["indexingPolicy"].clone();
+                new
+            })
             .await
             .expect("container");
         for doc in documents {

@@ -2,7 +2,9 @@
 //! index names, and stay right as items change.
 
 use cosmonaut_engine::partition::PartitionKeyValue;
-use cosmonaut_engine::{Engine, EngineConfig, FeedRequest, ItemScope, NewContainer, WriteMode};
+use cosmonaut_engine::{
+    Engine, EngineConfig, ErrorKind, FeedRequest, ItemScope, NewContainer, WriteMode,
+};
 use cosmonaut_query::Parameters;
 use serde_json::{json, Value};
 
@@ -26,15 +28,23 @@ fn document(i: usize) -> Value {
     if i.is_multiple_of(11) {
         doc["kind"] = Value::Null;
     }
+    if i.is_multiple_of(2) {
+        doc["sometimes"] = json!(i % 13);
+    }
     doc
 }
 
 async fn setup(engine: &Engine, indexed: bool, count: usize) -> &'static str {
     let name = if indexed { "indexed" } else { "scanned" };
     let mut new = NewContainer::hashed(name, "/pk");
-    if !indexed {
-        new.body["indexingPolicy"] = json!({"indexingMode": "none", "automatic": false});
-    }
+    new.body["indexingPolicy"] = if indexed {
+        json!({"compositeIndexes": [
+            [{"path": "/n", "order": "descending"}, {"path": "/id"}],
+            [{"path": "/kind"}, {"path": "/nested/level", "order": "descending"}, {"path": "/id"}],
+        ]})
+    } else {
+        json!({"indexingMode": "none", "automatic": false})
+    };
     engine.create_container("db", new).await.expect("container");
     for i in 0..count {
         let doc = document(i);
@@ -48,10 +58,20 @@ async fn setup(engine: &Engine, indexed: bool, count: usize) -> &'static str {
 }
 
 fn run(engine: &Engine, coll: &str, text: &str, scope: &ItemScope) -> (Vec<Value>, usize, bool) {
+    run_paged(engine, coll, text, scope, 7)
+}
+
+fn run_paged(
+    engine: &Engine,
+    coll: &str,
+    text: &str,
+    scope: &ItemScope,
+    page_items: i64,
+) -> (Vec<Value>, usize, bool) {
     let query = cosmonaut_query::parse(text).expect(text);
     let params: Parameters = [("@k".to_string(), json!("b")), ("@n".to_string(), json!(5))].into();
     let mut request = FeedRequest {
-        max_items: Some(7),
+        max_items: Some(page_items),
         continuation: None,
     };
     let (mut out, mut read, mut used) = (Vec::new(), 0, false);
@@ -96,6 +116,13 @@ const QUERIES: &[&str] = &[
     "SELECT DISTINCT VALUE c.nested.level FROM c WHERE c.kind = 'b'",
     "SELECT c.id, t FROM c JOIN t IN c.tags WHERE c.kind = 'd' AND t = 't1'",
     "SELECT VALUE c.id FROM c WHERE c.kind = 'a' OR c.kind = 'b'",
+    "SELECT c.kind, COUNT(1) AS n, MAX(c.nested.level) AS hi FROM c GROUP BY c.kind",
+    "SELECT VALUE SUM(c.n) FROM c WHERE c.n > 3",
+    "SELECT VALUE AVG(c.n) FROM c WHERE c.n < 3.5",
+    "SELECT DISTINCT VALUE c.kind FROM c",
+    "SELECT VALUE COUNT(1) FROM c WHERE c.kind IN ('a', 'a', 'b')",
+    "SELECT VALUE MIN(c.sometimes) FROM c",
+    "SELECT VALUE COUNT(1) FROM c WHERE c.sometimes > 3",
 ];
 
 fn sorted(mut v: Vec<Value>) -> Vec<Value> {
@@ -175,6 +202,16 @@ async fn indexed_answers_match_full_scans() {
         &ItemScope::All,
     );
     assert!(!used, "a disjunction cannot use one lookup");
+    // Aggregates over indexed paths read no document.
+    for text in [
+        "SELECT VALUE COUNT(1) FROM c WHERE c.kind = 'c'",
+        "SELECT c.kind, COUNT(1) AS n, MAX(c.nested.level) AS hi FROM c GROUP BY c.kind",
+        "SELECT VALUE COUNT(1) FROM c WHERE c.sometimes > 3",
+    ] {
+        let one = ItemScope::PartitionKey(vec![PartitionKeyValue::String("p3".into())]);
+        let (_, read, used) = run(&engine, indexed, text, &one);
+        assert_eq!((read, used), (0, true), "{text}");
+    }
 }
 
 #[tokio::test]
@@ -247,4 +284,174 @@ async fn index_follows_updates_deletes_and_policy_changes() {
         &ItemScope::All,
     );
     assert!(used, "other paths stay indexed after the rebuild");
+}
+
+/// `ORDER BY` queries whose rows never tie in what they return (unique
+/// keys, or only the ordered values selected), so any correct order is one order.
+const ORDERED: &[&str] = &[
+    "SELECT VALUE c.id FROM c ORDER BY c.id",
+    "SELECT VALUE c.id FROM c ORDER BY c.id DESC",
+    "SELECT VALUE c.n FROM c ORDER BY c.n",
+    "SELECT VALUE c.n FROM c ORDER BY c.n DESC",
+    "SELECT TOP 4 VALUE c.kind FROM c ORDER BY c.kind",
+    "SELECT VALUE c.n FROM c WHERE c.kind = 'b' ORDER BY c.n DESC",
+    "SELECT VALUE c.n FROM c WHERE c.n > 5 ORDER BY c.n",
+    "SELECT VALUE c.n FROM c WHERE c.n BETWEEN 'text' AND 'textz' ORDER BY c.n DESC",
+    "SELECT VALUE c.id FROM c WHERE c.nested.flag ORDER BY c.id OFFSET 3 LIMIT 9",
+    "SELECT TOP 11 c.id, c.n FROM c ORDER BY c.n DESC, c.id",
+    "SELECT c.id FROM c ORDER BY c.n ASC, c.id DESC",
+    "SELECT VALUE [c.kind, c.nested.level, c.id] FROM c ORDER BY c.kind, c.nested.level DESC, c.id",
+    "SELECT VALUE c.id FROM c ORDER BY c.kind DESC, c.nested.level, c.id DESC",
+    "SELECT VALUE c.sometimes FROM c ORDER BY c.sometimes",
+    "SELECT VALUE c.sometimes FROM c ORDER BY c.sometimes DESC",
+    "SELECT VALUE t FROM c JOIN t IN c.tags ORDER BY c.id",
+    "SELECT VALUE c.id FROM c ORDER BY c[\"id\"] DESC",
+];
+
+#[tokio::test]
+async fn ordered_walks_match_full_sorts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(
+        dir.path(),
+        EngineConfig {
+            partitions_per_container: 3,
+        },
+    )
+    .expect("engine");
+    engine
+        .create_database(json!({"id": "db"}))
+        .await
+        .expect("db");
+    let total = 200;
+    let indexed = setup(&engine, true, total).await;
+    let scanned = setup(&engine, false, total).await;
+    let scopes = [
+        ItemScope::PartitionKey(vec![PartitionKeyValue::String("p3".into())]),
+        ItemScope::Range {
+            id: "2".into(),
+            start: None,
+            end: None,
+        },
+    ];
+    for text in ORDERED {
+        for scope in &scopes {
+            for page_items in [1, 5, 1000] {
+                let (walked, _, _) = run_paged(&engine, indexed, text, scope, page_items);
+                let (sorted, _, _) = run_paged(&engine, scanned, text, scope, page_items);
+                assert_eq!(walked, sorted, "{text} in {scope:?}, {page_items} per page");
+            }
+        }
+    }
+
+    // TOP reads only what it returns when no item lacks the ordered value.
+    let range = &scopes[1];
+    let (rows, read, used) = run(
+        &engine,
+        indexed,
+        "SELECT TOP 3 * FROM c ORDER BY c.id DESC",
+        range,
+    );
+    assert_eq!((rows.len(), read, used), (3, 3, true));
+    let (_, read, used) = run(
+        &engine,
+        indexed,
+        "SELECT TOP 3 * FROM c ORDER BY c.n DESC, c.id",
+        range,
+    );
+    assert_eq!((read, used), (3, true), "composite walk");
+    // Items without the value must come first, so the index cannot give the order alone.
+    let (_, read, used) = run(
+        &engine,
+        indexed,
+        "SELECT TOP 3 * FROM c ORDER BY c.sometimes",
+        range,
+    );
+    assert!(!used && read > 3);
+
+    // The presence counters follow writes: drop `n` from one item, then put it back.
+    let walks = |engine: &Engine| {
+        run(
+            engine,
+            indexed,
+            "SELECT TOP 1 c.id FROM c ORDER BY c.n",
+            range,
+        )
+        .2
+    };
+    assert!(walks(&engine));
+    let mut doc = document(5);
+    doc.as_object_mut().expect("object").remove("n");
+    engine
+        .write_item(
+            "db",
+            indexed,
+            WriteMode::Replace { id: "i5".into() },
+            doc,
+            key("p5"),
+            None,
+        )
+        .await
+        .expect("replace");
+    assert!(!walks(&engine), "one item lacks n");
+    engine
+        .write_item(
+            "db",
+            indexed,
+            WriteMode::Replace { id: "i5".into() },
+            document(5),
+            key("p5"),
+            None,
+        )
+        .await
+        .expect("replace");
+    assert!(walks(&engine), "every item has n again");
+    engine
+        .delete_item("db", indexed, "i5", &key("p5"), None)
+        .await
+        .expect("delete");
+    assert!(walks(&engine), "deletes keep the count");
+}
+
+#[tokio::test]
+async fn order_by_needs_the_service_s_indexes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(dir.path(), EngineConfig::default()).expect("engine");
+    engine
+        .create_database(json!({"id": "db"}))
+        .await
+        .expect("db");
+    let mut new = NewContainer::hashed("c", "/pk");
+    new.body["indexingPolicy"] = json!({
+        "includedPaths": [{"path": "/*"}],
+        "excludedPaths": [{"path": "/secret/?"}],
+        "compositeIndexes": [[{"path": "/a"}, {"path": "/b", "order": "descending"}]],
+    });
+    engine.create_container("db", new).await.expect("container");
+    let query = |text: &str| {
+        engine.query_items(
+            "db",
+            "c",
+            &ItemScope::All,
+            &cosmonaut_query::parse(text).expect("parse"),
+            &Parameters::new(),
+            &FeedRequest::default(),
+        )
+    };
+    for ok in [
+        "SELECT * FROM c ORDER BY c.a, c.b DESC",
+        "SELECT * FROM c ORDER BY c.a DESC, c.b",
+        "SELECT * FROM c ORDER BY c.x",
+    ] {
+        assert!(query(ok).is_ok(), "{ok}");
+    }
+    for (text, message) in [
+        ("SELECT * FROM c ORDER BY c.a, c.b", "composite index"),
+        ("SELECT * FROM c ORDER BY c.b DESC, c.a", "composite index"),
+        ("SELECT * FROM c ORDER BY c.a, c.x", "composite index"),
+        ("SELECT * FROM c ORDER BY c.secret", "range index"),
+    ] {
+        let err = query(text).expect_err(text);
+        assert_eq!(err.kind, ErrorKind::BadRequest, "{text}");
+        assert!(err.to_string().contains(message), "{text}: {err}");
+    }
 }

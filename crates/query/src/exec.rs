@@ -34,7 +34,36 @@ impl Query {
         }
     }
 
-    /// The results one document contributes to a streaming query.
+    /// The rows `OFFSET`/`LIMIT` and `TOP` let through, as the number to
+    /// skip and the most to return after them (`None`: no bound).
+    pub fn window(&self, parameters: &Parameters) -> Result<(usize, Option<usize>), QueryError> {
+        let ctx = Context {
+            parameters,
+            group: None,
+        };
+        let (skip, limit) = match &self.offset_limit {
+            Some((offset, limit)) => (
+                count(offset, &ctx, "OFFSET")?,
+                Some(count(limit, &ctx, "LIMIT")?),
+            ),
+            None => (0, None),
+        };
+        let top = self
+            .select
+            .top
+            .as_ref()
+            .map(|t| count(t, &ctx, "TOP"))
+            .transpose()?;
+        let take = match (limit, top) {
+            (Some(l), Some(t)) => Some(l.min(t)),
+            (l, t) => l.or(t),
+        };
+        Ok((skip, take))
+    }
+
+    /// The results one document contributes to a streaming query (or to an
+    /// ordered one whose documents arrive in order): its rows filtered and
+    /// projected.
     pub fn run_document(
         &self,
         document: Value,

@@ -15,6 +15,7 @@ mod exec;
 mod functions;
 mod lexer;
 mod parser;
+mod paths;
 mod plan;
 mod print;
 mod validate;

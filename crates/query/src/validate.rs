@@ -45,6 +45,13 @@ fn validate(query: &Query, outer: &[String], parameters: &Parameters) -> Result<
     }
     for key in &query.order_by {
         check_expr(&key.expr, &scope, parameters, false)?;
+        if !is_document_path(&key.expr) {
+            return Err(QueryError::Semantic(
+                "Unsupported ORDER BY clause. ORDER BY item expression could not be mapped to a \
+                 document path."
+                    .into(),
+            ));
+        }
     }
     let aggregating = query.has_aggregates() || !query.group_by.is_empty();
     if aggregating && !query.order_by.is_empty() {
@@ -138,4 +145,17 @@ fn check_expr(
         };
     });
     error.map_or(Ok(()), Err)
+}
+
+/// `c`, `c.a.b`, `c["a"][0]`: what the service can order by (an index path).
+fn is_document_path(expr: &Expr) -> bool {
+    match expr {
+        Expr::Identifier(_) => true,
+        Expr::Property(inner, _) => is_document_path(inner),
+        Expr::Index(inner, key) => {
+            matches!(key.as_ref(), Expr::Literal(v) if v.is_string() || v.is_u64())
+                && is_document_path(inner)
+        }
+        _ => false,
+    }
 }

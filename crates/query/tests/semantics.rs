@@ -271,6 +271,8 @@ fn errors_before_reading_documents() {
         "SELECT c.id, COUNT(1) FROM c",
         "SELECT * FROM c WHERE c.a = @missing",
         "SELECT *",
+        "SELECT * FROM c ORDER BY LOWER(c.name)",
+        "SELECT * FROM c ORDER BY c.a + 1",
     ] {
         let q = parse(bad).expect("parses");
         assert!(q.validate(&p).is_err(), "{bad}");

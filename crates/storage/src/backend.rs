@@ -9,6 +9,10 @@ pub trait KvRead {
 
     /// Entries with `start <= key < end` in key order, at most `limit` of them.
     fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
+
+    /// Entries with `start <= key < end` in descending key order, at most
+    /// `limit` of them (descending index scans: `ORDER BY ... DESC`).
+    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
 }
 
 /// A consistent read-only view of the key space at one point in time.

@@ -39,15 +39,36 @@ impl KvRead for RedbSnapshot {
     }
 
     fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.collect(start, end, limit, false)
+    }
+
+    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.collect(start, end, limit, true)
+    }
+}
+
+impl RedbSnapshot {
+    fn collect(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        descending: bool,
+    ) -> Result<Vec<KeyValue>> {
         let mut out = Vec::new();
         if start >= end || limit == 0 {
             return Ok(out);
         }
-        for entry in self
+        let range = self
             .table
             .range(start..end)
-            .map_err(StorageError::backend)?
-        {
+            .map_err(StorageError::backend)?;
+        let entries: Box<dyn Iterator<Item = _>> = if descending {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        for entry in entries {
             let (k, v) = entry.map_err(StorageError::backend)?;
             out.push((k.value().to_vec(), v.value().to_vec()));
             if out.len() >= limit {

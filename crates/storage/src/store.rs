@@ -172,7 +172,7 @@ fn run_group(backend: &dyn Backend, group: Vec<Job>, stats: &StoreStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Backend, KvRead, RedbBackend, Snapshot};
+    use crate::{Backend, KeyValue, KvRead, RedbBackend, Snapshot};
 
     fn open(dir: &tempfile::TempDir) -> Store {
         let backend = RedbBackend::open(&dir.path().join("data.redb")).expect("open");
@@ -320,10 +320,21 @@ mod tests {
                 t.delete(b"k1".to_vec());
                 t.put(b"k4".to_vec(), b"v".to_vec());
                 let rows = t.scan(b"k", b"l", 2)?;
-                Ok::<_, StorageError>(rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+                let back = t.scan_rev(b"k", b"l", 3)?;
+                let keys =
+                    |rows: Vec<KeyValue>| rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+                Ok::<_, StorageError>((keys(rows), keys(back)))
             })
             .await
             .expect("scan");
-        assert_eq!(keys, vec![b"k2".to_vec(), b"k3".to_vec()]);
+        assert_eq!(keys.0, vec![b"k2".to_vec(), b"k3".to_vec()]);
+        assert_eq!(keys.1, vec![b"k4".to_vec(), b"k3".to_vec(), b"k2".to_vec()]);
+        let committed = store
+            .snapshot()
+            .expect("snap")
+            .scan_rev(b"k", b"l", 2)
+            .expect("rev");
+        assert_eq!(committed.len(), 2);
+        assert_eq!(committed[0].0, b"k4".to_vec());
     }
 }

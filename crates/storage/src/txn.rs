@@ -51,6 +51,22 @@ impl KvRead for Txn<'_> {
 
     /// Entries with `start <= key < end`, merged across all three layers.
     fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.merged_scan(start, end, limit, false)
+    }
+
+    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.merged_scan(start, end, limit, true)
+    }
+}
+
+impl Txn<'_> {
+    fn merged_scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        descending: bool,
+    ) -> Result<Vec<KeyValue>> {
         if start >= end {
             return Ok(Vec::new());
         }
@@ -61,21 +77,29 @@ impl KvRead for Txn<'_> {
         let overlay_keys =
             self.batch.range(range.clone()).count() + self.own.range(range.clone()).count();
         // Deleted keys in the overlays may hide base entries, so read enough to fill `limit`.
-        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
-            .base
-            .scan(start, end, limit.saturating_add(overlay_keys))?
-            .into_iter()
-            .map(|(k, v)| (k, Some(v)))
-            .collect();
+        let wanted = limit.saturating_add(overlay_keys);
+        let base = if descending {
+            self.base.scan_rev(start, end, wanted)?
+        } else {
+            self.base.scan(start, end, wanted)?
+        };
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+            base.into_iter().map(|(k, v)| (k, Some(v))).collect();
         for layer in [self.batch, &self.own] {
             for (k, v) in layer.range(range.clone()) {
                 merged.insert(k.clone(), v.clone());
             }
         }
-        Ok(merged
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .take(limit)
-            .collect())
+        let live = |(k, v): (Vec<u8>, Option<Vec<u8>>)| v.map(|v| (k, v));
+        Ok(if descending {
+            merged
+                .into_iter()
+                .rev()
+                .filter_map(live)
+                .take(limit)
+                .collect()
+        } else {
+            merged.into_iter().filter_map(live).take(limit).collect()
+        })
     }
 }

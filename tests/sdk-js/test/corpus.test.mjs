@@ -17,7 +17,9 @@ function canonical(value) {
 
 test("query corpus", async (t) => {
   const db = await withDatabase(t);
-  const { container } = await db.containers.create({ id: "c", partitionKey: { paths: [corpus.partitionKey], version: 2 } });
+  const { container } = await db.containers.create({ id: "c", partitionKey: { paths: [corpus.partitionKey], version: 2 },
+    indexingPolicy: corpus.indexingPolicy,
+  });
   for (const doc of corpus.documents) await container.items.create(doc);
   for (const c of corpus.cases) {
     if (partitions > 1 && (c.engineOnly || c.mixedTypeOrderBy)) continue;

@@ -6,7 +6,11 @@ import { withDatabase } from "../helpers.mjs";
 // every query needs the client to merge per-partition results.
 async function people(t) {
   const db = await withDatabase(t);
-  const { container } = await db.containers.create({ id: "people", partitionKey: { paths: ["/pk"], version: 2 } });
+  const { container } = await db.containers.create({
+    id: "people",
+    partitionKey: { paths: ["/pk"], version: 2 },
+    indexingPolicy: { compositeIndexes: [[{ path: "/team" }, { path: "/n", order: "descending" }]] },
+  });
   for (let i = 0; i < 40; i++) {
     await container.items.create({ id: `p${i}`, pk: `k${i}`, n: i, team: ["red", "blue", "green"][i % 3], even: i % 2 === 0 });
   }

@@ -62,6 +62,41 @@ pub fn encoded_len(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// The value encoded at the start of `bytes` and the bytes it takes.
+/// Integral numbers come back as integers, as documents usually hold them.
+pub fn decode(bytes: &[u8]) -> Option<(Value, usize)> {
+    let len = encoded_len(bytes)?;
+    let value = match bytes[0] {
+        NULL => Value::Null,
+        FALSE => Value::Bool(false),
+        TRUE => Value::Bool(true),
+        NUMBER => {
+            let ordered = u64::from_be_bytes(bytes[1..9].try_into().ok()?);
+            let bits = if ordered >> 63 == 1 {
+                ordered & !(1 << 63)
+            } else {
+                !ordered
+            };
+            let f = f64::from_bits(bits);
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                Value::from(f as i64)
+            } else {
+                Value::from(f)
+            }
+        }
+        _ => {
+            let mut text = Vec::with_capacity(len);
+            let mut i = 1;
+            while i < len - 2 {
+                text.push(bytes[i]);
+                i += if bytes[i] == 0x00 { 2 } else { 1 };
+            }
+            Value::String(String::from_utf8(text).ok()?)
+        }
+    };
+    Some((value, len))
+}
+
 /// The smallest and just-past-largest encodings of the type of `v`, for
 /// one-sided ranges (`c.n > 5` covers numbers only).
 pub fn type_bounds(v: &Value) -> Option<(Vec<u8>, Vec<u8>)> {
@@ -107,6 +142,8 @@ mod tests {
                 encoded_len(&[a.as_slice(), b"tail"].concat()),
                 Some(a.len())
             );
+            let (back, len) = decode(&[a.as_slice(), b"tail"].concat()).expect("decode");
+            assert_eq!((&back, len), (&pair[0], a.len()));
         }
         assert_eq!(value(&json!(-0.0)), value(&json!(0)));
         assert_eq!(value(&json!(1)), value(&json!(1.0)));

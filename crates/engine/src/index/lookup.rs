@@ -28,10 +28,7 @@ pub struct Lookup {
 }
 
 pub fn plan_lookup(query: &Query, parameters: &Parameters, policy: &IndexPolicy) -> Option<Lookup> {
-    let alias = match &query.from.as_ref()?.source {
-        Source::Collection { alias, path, .. } if path.is_empty() => alias.as_str(),
-        _ => return None,
-    };
+    let alias = document_alias(query)?;
     let mut conjuncts = Vec::new();
     flatten_and(query.filter.as_ref()?, &mut conjuncts);
     let candidates: Vec<Lookup> = conjuncts
@@ -114,15 +111,27 @@ fn flatten_and<'q>(expr: &'q Expr, out: &mut Vec<&'q Expr>) {
     }
 }
 
-/// `c.a.b` as a path below the document bound to `alias`.
-fn path_of(expr: &Expr, alias: &str) -> Option<Vec<Segment>> {
-    match expr {
-        Expr::Identifier(name) if name == alias => Some(Vec::new()),
-        Expr::Property(inner, name) => {
-            let mut path = path_of(inner, alias)?;
-            path.push(Segment::Property(name.clone()));
-            Some(path)
-        }
+/// `c.a.b` (or `c["a"].b`) as a path below the document bound to `alias`.
+pub fn path_of(expr: &Expr, alias: &str) -> Option<Vec<Segment>> {
+    let (inner, name) = match expr {
+        Expr::Identifier(name) if name == alias => return Some(Vec::new()),
+        Expr::Property(inner, name) => (inner, name),
+        Expr::Index(inner, key) => match key.as_ref() {
+            Expr::Literal(Value::String(name)) => (inner, name),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let mut path = path_of(inner, alias)?;
+    path.push(Segment::Property(name.clone()));
+    Some(path)
+}
+
+/// The alias documents are bound to when the query reads whole documents
+/// (`FROM c`, `FROM root r`), not a path into them.
+pub fn document_alias(query: &Query) -> Option<&str> {
+    match &query.from.as_ref()?.source {
+        Source::Collection { alias, path, .. } if path.is_empty() => Some(alias.as_str()),
         _ => None,
     }
 }

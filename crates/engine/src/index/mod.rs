@@ -4,19 +4,28 @@
 //!
 //! An entry's key is `container / path / value / item key` with the value
 //! encoded so byte order is value order; an equality or range lookup is one
-//! key-range scan that yields item keys.
+//! key-range scan that yields item keys, and walking a path's entries in key
+//! order (or backwards) yields items in `ORDER BY` order. Composite entries
+//! are `container / composite / values / item key`, descending parts stored
+//! bit-inverted so one scan serves the composite's order.
+//!
+//! A presence counter per single path and per composite counts the items
+//! with an entry there; when it equals the container's item count, no item
+//! lacks the value and the index alone gives the whole `ORDER BY` order.
 
 mod encode;
 mod lookup;
 mod policy;
 
-pub use lookup::{plan_lookup, ValueRange};
+pub use lookup::{document_alias, path_of, plan_lookup, Lookup, ValueRange};
 pub use policy::IndexPolicy;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use cosmonaut_storage::{KvRead, Txn};
 use serde_json::Value;
 
+use crate::error::Result;
 use crate::keys;
 
 /// One path segment: a property name, or any element of an array.
@@ -26,14 +35,25 @@ pub enum Segment {
     Element,
 }
 
-/// The index keys of a document (with the item's own key appended).
+/// What one document puts in its container's index.
+#[derive(Debug, Default)]
+pub struct IndexEntries {
+    /// Entry keys with their values: empty for single paths, the item key's
+    /// suffix for composite entries (whose inverted parts hide it).
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The presence counters this document adds one to: single paths
+    /// without array steps it has a scalar at, and composites it fills.
+    present: BTreeSet<Vec<u8>>,
+}
+
+/// The index entries of a document stored under `item_key`.
 pub fn entries(
     container_rid: &[u8; 8],
     item_key: &[u8],
     document: &Value,
     policy: &IndexPolicy,
-) -> BTreeSet<Vec<u8>> {
-    let mut out = BTreeSet::new();
+) -> IndexEntries {
+    let mut out = IndexEntries::default();
     if !policy.enabled() {
         return out;
     }
@@ -43,13 +63,79 @@ pub fn entries(
         if let Some(encoded) = encode::value(value) {
             if policy.includes(path) {
                 let mut key = keys::index_path(container_rid, path);
+                if !path.contains(&Segment::Element) {
+                    out.present.insert(keys::index_presence(&key));
+                }
                 key.extend_from_slice(&encoded);
                 key.extend_from_slice(suffix);
-                out.insert(key);
+                out.entries.insert(key, Vec::new());
             }
         }
     });
+    for composite in policy.composites() {
+        let mut key = keys::composite_index(container_rid, &composite.name());
+        let prefix_len = key.len();
+        for (path, descending) in &composite.paths {
+            let Some(encoded) = value_at(document, path).and_then(encode::value) else {
+                key.truncate(prefix_len);
+                break;
+            };
+            if *descending {
+                key.extend(encoded.iter().map(|b| !b));
+            } else {
+                key.extend_from_slice(&encoded);
+            }
+        }
+        if key.len() > prefix_len {
+            out.present.insert(keys::index_presence(&key[..prefix_len]));
+            key.extend_from_slice(suffix);
+            out.entries.insert(key, suffix.to_vec());
+        }
+    }
     out
+}
+
+/// Moves a document's index from `old` to `new` entries (either may be
+/// empty: a create or a delete), keeping the presence counters in step.
+pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: &IndexEntries) -> Result<()> {
+    for stale in old.entries.keys() {
+        if !new.entries.contains_key(stale) {
+            txn.delete(stale.clone());
+        }
+    }
+    for (fresh, value) in &new.entries {
+        if !old.entries.contains_key(fresh) {
+            txn.put(fresh.clone(), value.clone());
+        }
+    }
+    for gone in old.present.difference(&new.present) {
+        let count = presence(txn, gone)?.saturating_sub(1);
+        match count {
+            0 => txn.delete(gone.clone()),
+            n => txn.put(gone.clone(), n.to_be_bytes().to_vec()),
+        }
+    }
+    for added in new.present.difference(&old.present) {
+        let count = presence(txn, added)? + 1;
+        txn.put(added.clone(), count.to_be_bytes().to_vec());
+    }
+    Ok(())
+}
+
+/// How many items have an entry in the index whose presence counter is `key`.
+pub fn presence(reader: &dyn KvRead, key: &[u8]) -> Result<u64> {
+    Ok(reader
+        .get(key)?
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes))
+}
+
+/// The value at a path of property names, if it is there.
+fn value_at<'v>(document: &'v Value, path: &[Segment]) -> Option<&'v Value> {
+    path.iter().try_fold(document, |v, segment| match segment {
+        Segment::Property(name) => v.get(name),
+        Segment::Element => None,
+    })
 }
 
 /// Visits every scalar under `value` with its path. System properties
@@ -133,8 +219,44 @@ pub fn range_keys(
 
 /// The item key an index entry points at.
 pub fn item_key_of(container_rid: &[u8; 8], path: &[Segment], entry: &[u8]) -> Option<Vec<u8>> {
-    let base = keys::index_path(container_rid, path);
-    let rest = entry.strip_prefix(base.as_slice())?;
+    entry_item_key(
+        container_rid,
+        &keys::index_path(container_rid, path),
+        entry,
+        &[],
+    )
+}
+
+/// The item key of an entry of the index whose entries start with `prefix`:
+/// a composite entry's value holds it, a single path's key ends with it.
+pub fn entry_item_key(
+    container_rid: &[u8; 8],
+    prefix: &[u8],
+    entry: &[u8],
+    value: &[u8],
+) -> Option<Vec<u8>> {
+    if !value.is_empty() {
+        return Some(keys::item_from_suffix(container_rid, value));
+    }
+    let rest = entry.strip_prefix(prefix)?;
     let value_len = encode::encoded_len(rest)?;
     Some(keys::item_from_suffix(container_rid, &rest[value_len..]))
+}
+
+/// The values an entry of the index starting with `prefix` holds, one per
+/// part (`true`: stored inverted, a descending part of a composite).
+pub fn entry_values(prefix: &[u8], entry: &[u8], parts: &[bool]) -> Option<Vec<Value>> {
+    let mut rest = entry.strip_prefix(prefix)?;
+    let mut values = Vec::with_capacity(parts.len());
+    for inverted in parts {
+        let (value, len) = if *inverted {
+            let plain: Vec<u8> = rest.iter().map(|b| !b).collect();
+            encode::decode(&plain)?
+        } else {
+            encode::decode(rest)?
+        };
+        values.push(value);
+        rest = &rest[len..];
+    }
+    Some(values)
 }

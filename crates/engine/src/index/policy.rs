@@ -4,6 +4,9 @@
 //! `/a/*` (everything under `a`) and `/tags/[]/?` (array elements). A path
 //! is indexed when the most specific matching included pattern is more
 //! specific than every matching excluded one; on a tie, exclusion wins.
+//!
+//! `compositeIndexes` lists tuples of paths with a direction each; the
+//! service needs one for every `ORDER BY` over several properties.
 
 use serde_json::Value;
 
@@ -14,6 +17,48 @@ pub struct IndexPolicy {
     enabled: bool,
     included: Vec<Pattern>,
     excluded: Vec<Pattern>,
+    composites: Vec<CompositeIndex>,
+}
+
+/// One composite index: paths, each ascending (`false`) or descending (`true`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompositeIndex {
+    pub paths: Vec<(Vec<Segment>, bool)>,
+}
+
+impl CompositeIndex {
+    fn parse(list: &Value) -> Option<Self> {
+        let paths = list
+            .as_array()?
+            .iter()
+            .map(|p| {
+                let path = Pattern::parse(&format!("{}/?", p.get("path")?.as_str()?))?;
+                let descending = p
+                    .get("order")
+                    .and_then(Value::as_str)
+                    .is_some_and(|o| o.eq_ignore_ascii_case("descending"));
+                let segments = path
+                    .prefix
+                    .into_iter()
+                    .map(|s| s.map(Segment::Property))
+                    .collect::<Option<Vec<_>>>()?;
+                Some((segments, descending))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        (paths.len() >= 2).then_some(Self { paths })
+    }
+
+    /// A stable name for the index's keys: its paths and directions.
+    pub fn name(&self) -> String {
+        self.paths
+            .iter()
+            .map(|(path, descending)| {
+                let text = super::policy_path(path);
+                format!("{} {}", text, if *descending { "desc" } else { "asc" })
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +129,7 @@ impl IndexPolicy {
                     exact: false,
                 }],
                 excluded: Vec::new(),
+                composites: Vec::new(),
             };
         };
         let mode = policy
@@ -105,7 +151,16 @@ impl IndexPolicy {
             enabled: automatic && !mode.eq_ignore_ascii_case("none"),
             included,
             excluded: patterns(policy, "excludedPaths"),
+            composites: policy
+                .get("compositeIndexes")
+                .and_then(Value::as_array)
+                .map(|all| all.iter().filter_map(CompositeIndex::parse).collect())
+                .unwrap_or_default(),
         }
+    }
+
+    pub fn composites(&self) -> &[CompositeIndex] {
+        &self.composites
     }
 
     pub fn enabled(&self) -> bool {
@@ -158,5 +213,25 @@ mod tests {
             &json!({"indexingPolicy": {"indexingMode": "none", "automatic": false}}),
         );
         assert!(!none.enabled());
+    }
+
+    #[test]
+    fn composite_indexes() {
+        let p = IndexPolicy::from_container(&json!({"indexingPolicy": {
+            "compositeIndexes": [
+                [{"path": "/a", "order": "ascending"}, {"path": "/b/c", "order": "descending"}],
+                [{"path": "/x"}],
+                [{"path": "/x"}, {"path": "/tags/[]"}]
+            ]
+        }}));
+        assert_eq!(
+            p.composites().len(),
+            1,
+            "single paths and array paths are not composites"
+        );
+        let c = &p.composites()[0];
+        assert_eq!(c.paths[0], (path(&["a"]), false));
+        assert_eq!(c.paths[1], (path(&["b", "c"]), true));
+        assert_eq!(c.name(), "/a/? asc,/b/c/? desc");
     }
 }

@@ -1,0 +1,280 @@
+//! Running queries over a container's items, choosing how to read them:
+//!
+//! - streaming queries (results document by document) page by storage key,
+//!   over the items an index lookup names when one answers a `WHERE` conjunct;
+//! - `ORDER BY` queries walk the index in order ([`ordered`]), stopping at
+//!   the page or `TOP`, when no item could be missed;
+//! - grouping, aggregating and `DISTINCT` queries that read only indexed
+//!   paths run over index entries alone ([`covering`]);
+//! - anything else is computed whole over its scope (narrowed by a lookup)
+//!   and paged by result offset.
+//!
+//! A request for one physical partition answers for that partition only;
+//! merging partitions is the client's, guided by the query plan.
+
+use std::collections::BTreeSet;
+
+use cosmonaut_query::{Parameters, Query, QueryError};
+use cosmonaut_storage::KvRead;
+use serde_json::Value;
+
+use crate::containers::read_counters;
+use crate::engine::{require_container, Engine};
+use crate::error::{substatus, EngineError, Result};
+use crate::feed::{page_of_results, read_keys_page, read_page, FeedPage, FeedRequest};
+use crate::index::{self, IndexPolicy, Lookup, ValueRange};
+use crate::items::{scope_keys, ItemPage, ItemScope};
+use crate::records::{decode, ContainerRecord};
+
+mod covering;
+mod ordered;
+
+use ordered::OrderIndex;
+
+fn query_error(err: QueryError) -> EngineError {
+    EngineError::bad_request(err.to_string())
+}
+
+impl Engine {
+    /// Runs a query over the items in `scope`, a page at a time.
+    pub fn query_items(
+        &self,
+        db: &str,
+        coll: &str,
+        scope: &ItemScope,
+        query: &Query,
+        parameters: &Parameters,
+        request: &FeedRequest,
+    ) -> Result<ItemPage> {
+        query.validate(parameters).map_err(query_error)?;
+        let snapshot = self.snapshot()?;
+        let container = require_container(snapshot.as_ref(), db, coll)?;
+        let (start, end) = scope_keys(&container, scope)?;
+        let policy = IndexPolicy::from_container(&container.body);
+        let lookup = policy
+            .enabled()
+            .then(|| index::plan_lookup(query, parameters, &policy))
+            .flatten()
+            .filter(|l| {
+                l.ranges
+                    .iter()
+                    .all(|r| index::range_keys(&container.rid, &l.path, r).is_some())
+            });
+        let counters = read_counters(snapshot.as_ref(), &container.rid)?;
+        let run = QueryRun {
+            reader: snapshot.as_ref(),
+            container: &container,
+            policy,
+            lookup,
+            item_count: counters.document_count,
+            query,
+            parameters,
+            start,
+            end,
+        };
+        let (page, index_path) = if query.is_streaming() {
+            run.streaming(request)?
+        } else {
+            if matches!(scope, ItemScope::All) && container.partition_count > 1 {
+                // The service leaves merging several partitions' results to the client,
+                // which then asks for the query plan.
+                return Err(EngineError::bad_request(
+                    "The cross-partition query cannot be served directly by the gateway: it needs \
+                     results merged across physical partitions. Current SDKs handle this by \
+                     requesting the query plan.",
+                )
+                .with_substatus(substatus::CROSS_PARTITION_QUERY_NOT_SERVABLE));
+            }
+            let order = ordered::order_index(query, &run.policy, &container.rid)?;
+            match order.as_ref().map(|o| run.ordered_walk(o, request)) {
+                Some(walked) => match walked? {
+                    Some(done) => done,
+                    None => run.whole(order.as_ref(), request)?,
+                },
+                None => run.whole(None, request)?,
+            }
+        };
+        Ok(ItemPage {
+            page,
+            container_rid: container.rid_text(),
+            lsn: counters.lsn,
+            index_path,
+        })
+    }
+}
+
+/// One query over one scope, and what choosing how to read it needs.
+struct QueryRun<'a> {
+    reader: &'a dyn KvRead,
+    container: &'a ContainerRecord,
+    policy: IndexPolicy,
+    /// The index lookup that answers a `WHERE` conjunct, if any.
+    lookup: Option<Lookup>,
+    /// Items in the container, to compare with indexes' presence counters.
+    item_count: u64,
+    query: &'a Query,
+    parameters: &'a Parameters,
+    /// The scope's item keys: `[start, end)`.
+    start: Vec<u8>,
+    end: Vec<u8>,
+}
+
+/// A page and the index (as a policy names it) that produced it.
+type Answer = (FeedPage, Option<String>);
+
+/// A query's input documents, how many stored documents were read for
+/// them, and the index that named or held them.
+type Input = (Vec<Value>, usize, Option<String>);
+
+impl QueryRun<'_> {
+    fn run_document(&self, bytes: &[u8]) -> Result<Vec<Value>> {
+        self.query
+            .run_document(decode(bytes)?, self.parameters)
+            .map_err(query_error)
+    }
+
+    fn lookup_name(&self) -> Option<String> {
+        self.lookup.as_ref().map(|l| index::policy_path(&l.path))
+    }
+
+    fn streaming(&self, request: &FeedRequest) -> Result<Answer> {
+        let run = |bytes: &[u8]| self.run_document(bytes);
+        let page = match &self.lookup {
+            Some(l) => {
+                let keys = self.candidates(l)?;
+                read_keys_page(self.reader, &keys, &self.start, &self.end, request, run)?
+            }
+            None => read_page(self.reader, &self.start, &self.end, request, run)?,
+        };
+        Ok((page, self.lookup_name()))
+    }
+
+    /// The page from walking `order`, or `None` when a walk cannot answer.
+    fn ordered_walk(&self, order: &OrderIndex, request: &FeedRequest) -> Result<Option<Answer>> {
+        // An equality filter names few items: reading and sorting them beats a walk.
+        if !walkable(self.query) || self.lookup.as_ref().is_some_and(is_point) {
+            return Ok(None);
+        }
+        let bound = ordered::same_path_bound(order, self.lookup.as_ref());
+        let rid = &self.container.rid;
+        let Some(range) = ordered::walk_range(self.reader, order, rid, bound, self.item_count)?
+        else {
+            return Ok(None);
+        };
+        let page = ordered::read_ordered_page(
+            self.reader,
+            rid,
+            order,
+            range,
+            (&self.start, &self.end),
+            ordered::window(self.query, self.parameters)?,
+            request,
+            |bytes| self.run_document(bytes),
+        )?;
+        Ok(Some((page, Some(order.name.clone()))))
+    }
+
+    /// The whole result computed at once, then paged by offset.
+    fn whole(&self, order: Option<&OrderIndex>, request: &FeedRequest) -> Result<Answer> {
+        let (mut documents, read, index_path) = match self.covered(order.is_some())? {
+            Some(answer) => answer,
+            None => self.documents()?,
+        };
+        // Rows that tie keep the order the index walk would give them.
+        if order.is_some_and(|o| o.backwards) {
+            documents.reverse();
+        }
+        let results = self
+            .query
+            .run(documents, self.parameters)
+            .map_err(query_error)?;
+        let mut page = page_of_results(results, request)?;
+        page.documents_read = read;
+        Ok((page, index_path))
+    }
+
+    /// Documents cut down to the paths an index holds, when that index
+    /// answers the query; no stored document is read.
+    fn covered(&self, ordered: bool) -> Result<Option<Input>> {
+        if ordered || walkable(self.query) {
+            return Ok(None);
+        }
+        let rid = &self.container.rid;
+        let Some(cover) = covering::covering_index(self.query, &self.policy, rid) else {
+            return Ok(None);
+        };
+        let lookup = self.lookup.as_ref();
+        let Some(ranges) =
+            covering::covered_ranges(self.reader, &cover, rid, lookup, self.item_count)?
+        else {
+            return Ok(None);
+        };
+        let scope = (self.start.as_slice(), self.end.as_slice());
+        let documents = covering::covered_documents(self.reader, &cover, rid, &ranges, scope)?;
+        Ok(Some((documents, 0, Some(cover.name))))
+    }
+
+    /// The stored documents the query reads: those a lookup names, or all in scope.
+    fn documents(&self) -> Result<Input> {
+        let documents: Vec<Value> = match (&self.lookup, self.query.from.is_some()) {
+            (_, false) => Vec::new(),
+            (Some(l), true) => self
+                .candidates(l)?
+                .iter()
+                .filter_map(|k| self.reader.get(k).transpose())
+                .map(|bytes| decode::<Value>(&bytes?))
+                .collect::<Result<_>>()?,
+            (None, true) => self
+                .reader
+                .scan(&self.start, &self.end, usize::MAX)?
+                .into_iter()
+                .map(|(_, bytes)| decode::<Value>(&bytes))
+                .collect::<Result<_>>()?,
+        };
+        let read = documents.len();
+        Ok((documents, read, self.lookup_name()))
+    }
+
+    /// The item keys in scope that the index names for `lookup`.
+    fn candidates(&self, lookup: &Lookup) -> Result<BTreeSet<Vec<u8>>> {
+        index_candidates(self.reader, self.container, lookup, &self.start, &self.end)
+    }
+}
+
+/// Whether walking an index in order answers the query row by row:
+/// nothing groups, aggregates or de-duplicates its rows.
+fn walkable(query: &Query) -> bool {
+    query.group_by.is_empty() && !query.has_aggregates() && !query.select.distinct
+}
+
+fn is_point(lookup: &Lookup) -> bool {
+    lookup
+        .ranges
+        .iter()
+        .all(|r| matches!(r, ValueRange::Equal(_)))
+}
+
+/// The item keys within `[start, end)` that the index names for `lookup`.
+fn index_candidates(
+    reader: &dyn KvRead,
+    container: &ContainerRecord,
+    lookup: &Lookup,
+    start: &[u8],
+    end: &[u8],
+) -> Result<BTreeSet<Vec<u8>>> {
+    let mut keys = BTreeSet::new();
+    for range in &lookup.ranges {
+        // Plans are checked to give key ranges before they are used.
+        let Some((from, to)) = index::range_keys(&container.rid, &lookup.path, range) else {
+            continue;
+        };
+        for (entry, _) in reader.scan(&from, &to, usize::MAX)? {
+            if let Some(item_key) = index::item_key_of(&container.rid, &lookup.path, &entry) {
+                if item_key.as_slice() >= start && item_key.as_slice() < end {
+                    keys.insert(item_key);
+                }
+            }
+        }
+    }
+    Ok(keys)
+}
