@@ -2,41 +2,11 @@
 //! scripts/test.sh, which sets COSMONAUT_ENDPOINT and COSMONAUT_KEY.
 
 use azure_data_cosmos::models::ContainerProperties;
-use azure_data_cosmos::options::{ConnectionPoolOptions, ServerCertificateValidation};
-use azure_data_cosmos::{AccountReference, CosmosClient, CosmosRuntime, RoutingStrategy};
+use azure_data_cosmos::CosmosClient;
+use sdk_rust_conformance::{client, unique};
 use serde_json::{json, Value};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-async fn client() -> Result<CosmosClient, Box<dyn std::error::Error>> {
-    let endpoint =
-        std::env::var("COSMONAUT_ENDPOINT").unwrap_or_else(|_| "https://localhost:8081/".into());
-    let key = std::env::var("COSMONAUT_KEY").unwrap_or_else(|_| {
-        "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==".into()
-    });
-    let pool = ConnectionPoolOptions::builder()
-        .with_server_certificate_validation(ServerCertificateValidation::RequiredUnlessEmulator)
-        .build()?;
-    let runtime = CosmosRuntime::builder()
-        .with_connection_pool(pool)
-        .build()
-        .await?;
-    let account = AccountReference::with_authentication_key(
-        endpoint.parse()?,
-        azure_core::credentials::Secret::from(key),
-    );
-    Ok(CosmosClient::builder()
-        .with_runtime(runtime)
-        .build(
-            account,
-            RoutingStrategy::ProximityTo("South Central US".into()),
-        )
-        .await?)
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
 
 #[tokio::test]
 async fn item_crud_round_trip() -> TestResult {
