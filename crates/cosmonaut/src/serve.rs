@@ -103,6 +103,7 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     }
 
     tokio::spawn(shutdown_on_signal(handle));
+    tokio::spawn(purge_expired_items(Arc::downgrade(&engine)));
     while let Some(result) = servers.join_next().await {
         match result {
             Ok(Ok(())) => {}
@@ -115,6 +116,22 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     drop(engine);
     println!("Cosmonaut stopped");
     Ok(())
+}
+
+/// Removes expired items every second, for as long as the engine is open.
+async fn purge_expired_items(engine: std::sync::Weak<Engine>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        match engine.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "expired items removed"),
+            Err(err) => tracing::warn!(%err, "purging expired items failed"),
+        }
+    }
 }
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, String> {

@@ -8,6 +8,7 @@ use crate::index::{self, IndexPolicy};
 use crate::keys;
 use crate::partition::{range_boundaries, PartitionKeyDefinition, PartitionKeyRange};
 use crate::records::{decode, encode, ContainerRecord, Counters, DatabaseRecord, Meta};
+use crate::ttl;
 use crate::{rid, validation};
 
 /// RU/s one physical partition serves; provisioning more adds partitions, as
@@ -131,6 +132,7 @@ pub(crate) fn read_counters(reader: &dyn KvRead, rid: &[u8; 8]) -> Result<Counte
 pub(crate) fn delete_container_data(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
     clear(txn, keys::items(&container.rid))?;
     clear(txn, keys::index(&container.rid))?;
+    clear(txn, keys::all_changes(&container.rid))?;
     txn.delete(keys::counters(&container.rid));
     Ok(())
 }
@@ -159,6 +161,7 @@ fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
 impl Engine {
     pub async fn create_container(&self, db: &str, new: NewContainer) -> Result<Value> {
         let id = validation::body_id(&new.body, validation::MAX_RESOURCE_ID_CHARS, false)?;
+        ttl::check_default_ttl(&new.body)?;
         let pk = parse_partition_key(&new.body)?;
         let mut props = container_properties(&new.body, &pk);
         let by_throughput = new
@@ -238,6 +241,7 @@ impl Engine {
                 "The id '{body_id}' in the body does not match the container '{id}' addressed."
             )));
         }
+        ttl::check_default_ttl(&body)?;
         let (db, id) = (db.to_string(), id.to_string());
         self.store
             .transact(move |txn| {
@@ -261,8 +265,10 @@ impl Engine {
                 }
                 let mut props = container_properties(&body, &pk);
                 system_properties(&mut props, &record.database_rid, &record.rid);
-                let policy_changed =
-                    props.get("indexingPolicy") != record.body.get("indexingPolicy");
+                // Expiry times are kept as index entries, so a new defaultTtl rebuilds too.
+                let policy_changed = ["indexingPolicy", "defaultTtl"]
+                    .iter()
+                    .any(|k| props.get(*k) != record.body.get(*k));
                 record.body = Value::Object(props);
                 if policy_changed {
                     rebuild_index(txn, &record)?;

@@ -12,6 +12,8 @@ pub enum ErrorKind {
     RequestEntityTooLarge,
     /// The addressed partition key range no longer exists; clients refresh their routing.
     Gone,
+    /// Not run, or rolled back, because another operation of its transactional batch failed.
+    FailedDependency,
     Internal,
 }
 
@@ -94,6 +96,14 @@ impl EngineError {
             "PartitionKey extracted from document doesn't match the one specified in the header.",
         )
         .with_substatus(substatus::PARTITION_KEY_MISMATCH)
+    }
+
+    /// The result of a batch operation rolled back with its batch.
+    pub fn failed_dependency() -> Self {
+        Self::new(
+            ErrorKind::FailedDependency,
+            "The operation did not complete because another operation in the transactional batch failed.",
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

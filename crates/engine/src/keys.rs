@@ -14,6 +14,7 @@ const CONTAINER: u8 = 0x20;
 const COUNTERS: u8 = 0x30;
 const ITEM: u8 = 0x40;
 const INDEX: u8 = 0x50;
+const CHANGES: u8 = 0x60;
 
 pub fn meta() -> Vec<u8> {
     vec![META]
@@ -31,6 +32,11 @@ pub fn container(db: &str, id: &str) -> Vec<u8> {
     let mut key = containers_prefix(db);
     key.extend_from_slice(id.as_bytes());
     key
+}
+
+/// Every container of every database.
+pub fn all_containers() -> (Vec<u8>, Vec<u8>) {
+    (vec![CONTAINER], vec![CONTAINER + 1])
 }
 
 pub fn containers(db: &str) -> (Vec<u8>, Vec<u8>) {
@@ -97,6 +103,46 @@ pub fn item_from_suffix(container_rid: &[u8; 8], suffix: &[u8]) -> Vec<u8> {
     key
 }
 
+/// A change-feed entry: the container, the LSN of an item's latest write,
+/// the item. One per item, moved forward by every write.
+pub fn change(container_rid: &[u8; 8], lsn: u64, item_suffix: &[u8]) -> Vec<u8> {
+    let mut key = with_prefix(CHANGES, container_rid);
+    key.push(0x00);
+    key.extend_from_slice(&lsn.to_be_bytes());
+    key.extend_from_slice(item_suffix);
+    key
+}
+
+/// The change-feed entries of writes after `lsn`.
+pub fn changes_after(container_rid: &[u8; 8], lsn: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut start = with_prefix(CHANGES, container_rid);
+    start.push(0x00);
+    let end = prefix_end(&start);
+    start.extend_from_slice(&lsn.saturating_add(1).to_be_bytes());
+    (start, end)
+}
+
+/// The LSN and item key a change-feed entry names.
+pub fn change_of(container_rid: &[u8; 8], entry: &[u8]) -> Option<(u64, Vec<u8>)> {
+    let lsn = u64::from_be_bytes(entry.get(10..18)?.try_into().ok()?);
+    Some((lsn, item_from_suffix(container_rid, entry.get(18..)?)))
+}
+
+/// Where an item's latest LSN is kept, to find its change-feed entry.
+pub fn item_version(container_rid: &[u8; 8], item_suffix: &[u8]) -> Vec<u8> {
+    let mut key = with_prefix(CHANGES, container_rid);
+    key.push(0x01);
+    key.extend_from_slice(item_suffix);
+    key
+}
+
+/// Every change-feed key of a container.
+pub fn all_changes(container_rid: &[u8; 8]) -> (Vec<u8>, Vec<u8>) {
+    let start = with_prefix(CHANGES, container_rid);
+    let end = prefix_end(&start);
+    (start, end)
+}
+
 /// The start of a path's index entries: the container, then the path
 /// (escaped and terminated, so one path is never a prefix of another).
 pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
@@ -119,6 +165,34 @@ pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
 /// with a segment tag (0x01, 0x02) or the path end (0x00).
 const COMPOSITE_INDEX: u8 = 0x03;
 const PRESENCE: u8 = 0x04;
+// 0x05: expiry times (below).
+
+const EXPIRY: u8 = 0x05;
+
+/// An item's expiry entry: the container, the second it expires, the item.
+pub fn expiry(container_rid: &[u8; 8], at: i64, item_suffix: &[u8]) -> Vec<u8> {
+    let mut key = with_prefix(INDEX, container_rid);
+    key.push(EXPIRY);
+    key.extend_from_slice(&at.max(0).to_be_bytes());
+    key.extend_from_slice(item_suffix);
+    key
+}
+
+/// The expiry entries of a container for items expired at `now`.
+pub fn expired(container_rid: &[u8; 8], now: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut start = with_prefix(INDEX, container_rid);
+    start.push(EXPIRY);
+    let mut end = start.clone();
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    end.extend_from_slice(&now.saturating_add(1).to_be_bytes());
+    (start, end)
+}
+
+/// The item key an expiry entry names.
+pub fn expired_item(container_rid: &[u8; 8], entry: &[u8]) -> Option<Vec<u8>> {
+    let suffix = entry.get(1 + 8 + 1 + 8..)?;
+    Some(item_from_suffix(container_rid, suffix))
+}
 
 /// The start of a composite index's entries.
 pub fn composite_index(container_rid: &[u8; 8], name: &str) -> Vec<u8> {

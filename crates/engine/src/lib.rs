@@ -3,6 +3,7 @@
 //! [`cosmonaut_storage`]. It speaks in JSON resources and typed errors; the
 //! HTTP gateway turns those into the wire protocol.
 
+mod changes;
 mod containers;
 mod databases;
 mod engine;
@@ -13,13 +14,18 @@ mod index;
 mod items;
 mod keys;
 pub mod partition;
+pub mod patch;
 mod query;
 mod records;
 pub mod rid;
+pub mod ttl;
 pub mod validation;
 
+pub use changes::{ChangeFeedStart, ChangePage};
 pub use containers::{ContainerInfo, NewContainer};
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, ErrorKind, Result};
 pub use feed::{FeedPage, FeedRequest};
-pub use items::{ItemKey, ItemOutcome, ItemPage, ItemScope, WriteMode};
+pub use items::{
+    BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, WriteMode,
+};

@@ -2,8 +2,10 @@
 //! engine, on containers of 1 and 3 physical partitions, scoped to the whole
 //! container and to each partition key.
 
+mod common;
+
 use cosmonaut_engine::partition::PartitionKeyValue;
-use cosmonaut_engine::{Engine, EngineConfig, FeedRequest, ItemScope, NewContainer, WriteMode};
+use cosmonaut_engine::{Engine, FeedRequest, ItemScope, NewContainer, WriteMode};
 use cosmonaut_query::Parameters;
 use serde_json::{json, Value};
 
@@ -66,17 +68,7 @@ async fn corpus_through_the_engine() {
     let mut failures = Vec::new();
     for partitions in [1, 3] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let engine = Engine::open(
-            dir.path(),
-            EngineConfig {
-                partitions_per_container: partitions,
-            },
-        )
-        .expect("engine");
-        engine
-            .create_database(json!({"id": "db"}))
-            .await
-            .expect("db");
+        let engine = common::engine_with_database(dir.path(), partitions).await;
         engine
             .create_container("db", {
                 let mut new = NewContainer::hashed("c", "/pk");

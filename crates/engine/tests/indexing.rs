@@ -1,10 +1,10 @@
 //! Indexed queries answer exactly as a full scan does, read only what the
 //! index names, and stay right as items change.
 
+mod common;
+
 use cosmonaut_engine::partition::PartitionKeyValue;
-use cosmonaut_engine::{
-    Engine, EngineConfig, ErrorKind, FeedRequest, ItemScope, NewContainer, WriteMode,
-};
+use cosmonaut_engine::{Engine, ErrorKind, FeedRequest, ItemScope, NewContainer, WriteMode};
 use cosmonaut_query::Parameters;
 use serde_json::{json, Value};
 
@@ -133,17 +133,7 @@ fn sorted(mut v: Vec<Value>) -> Vec<Value> {
 #[tokio::test]
 async fn indexed_answers_match_full_scans() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(
-        dir.path(),
-        EngineConfig {
-            partitions_per_container: 3,
-        },
-    )
-    .expect("engine");
-    engine
-        .create_database(json!({"id": "db"}))
-        .await
-        .expect("db");
+    let engine = common::engine_with_database(dir.path(), 3).await;
     let total = 300;
     let indexed = setup(&engine, true, total).await;
     let scanned = setup(&engine, false, total).await;
@@ -217,11 +207,7 @@ async fn indexed_answers_match_full_scans() {
 #[tokio::test]
 async fn index_follows_updates_deletes_and_policy_changes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(dir.path(), EngineConfig::default()).expect("engine");
-    engine
-        .create_database(json!({"id": "db"}))
-        .await
-        .expect("db");
+    let engine = common::engine_with_database(dir.path(), 1).await;
     let coll = setup(&engine, true, 20).await;
     let ids = |text: &str| -> Vec<String> {
         let (values, _, _) = run(&engine, coll, text, &ItemScope::All);
@@ -311,17 +297,7 @@ const ORDERED: &[&str] = &[
 #[tokio::test]
 async fn ordered_walks_match_full_sorts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(
-        dir.path(),
-        EngineConfig {
-            partitions_per_container: 3,
-        },
-    )
-    .expect("engine");
-    engine
-        .create_database(json!({"id": "db"}))
-        .await
-        .expect("db");
+    let engine = common::engine_with_database(dir.path(), 3).await;
     let total = 200;
     let indexed = setup(&engine, true, total).await;
     let scanned = setup(&engine, false, total).await;
@@ -415,11 +391,7 @@ async fn ordered_walks_match_full_sorts() {
 #[tokio::test]
 async fn order_by_needs_the_service_s_indexes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::open(dir.path(), EngineConfig::default()).expect("engine");
-    engine
-        .create_database(json!({"id": "db"}))
-        .await
-        .expect("db");
+    let engine = common::engine_with_database(dir.path(), 1).await;
     let mut new = NewContainer::hashed("c", "/pk");
     new.body["indexingPolicy"] = json!({
         "includedPaths": [{"path": "/*"}],

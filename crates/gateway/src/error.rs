@@ -73,6 +73,7 @@ impl From<EngineError> for ApiError {
             ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Gone => StatusCode::GONE,
+            ErrorKind::FailedDependency => StatusCode::FAILED_DEPENDENCY,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self {

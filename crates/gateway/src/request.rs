@@ -23,13 +23,23 @@ impl RequestContext {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn flag(&self, name: &str) -> bool {
+    pub fn flag(&self, name: &str) -> bool {
         self.header(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     pub fn is_upsert(&self) -> bool {
         self.flag("x-ms-documentdb-is-upsert")
+    }
+
+    /// `A-IM: Incremental feed`: a change feed read.
+    pub fn is_change_feed(&self) -> bool {
+        self.header("a-im")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("incremental feed"))
+    }
+
+    pub fn is_batch(&self) -> bool {
+        self.flag("x-ms-cosmos-is-batch-request")
     }
 
     pub fn is_query(&self) -> bool {

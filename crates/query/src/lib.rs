@@ -10,6 +10,7 @@
 //! (so `WHERE` drops the row) while `ORDER BY` orders across types.
 
 mod ast;
+mod clock;
 mod eval;
 mod exec;
 mod functions;

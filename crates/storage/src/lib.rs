@@ -20,7 +20,7 @@ pub use backend::{Backend, KeyValue, KvRead, Snapshot};
 pub use error::StorageError;
 pub use redb_backend::RedbBackend;
 pub use store::{Store, StoreStats};
-pub use txn::Txn;
+pub use txn::{Savepoint, Txn};
 
 /// Result alias for storage operations.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

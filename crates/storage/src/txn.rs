@@ -7,6 +7,9 @@ use crate::Result;
 /// Writes staged by a batch or a transaction; `None` is a delete.
 pub(crate) type Staged = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// A closure's writes at one moment ([`Txn::savepoint`]).
+pub struct Savepoint(Staged);
+
 /// The view one write closure works in. Reads see the committed state, then
 /// the writes of closures earlier in the same group commit, then its own
 /// writes. Its writes are kept only if the closure succeeds.
@@ -35,6 +38,23 @@ impl<'a> Txn<'a> {
 
     pub fn delete(&mut self, key: Vec<u8>) {
         self.own.insert(key, None);
+    }
+
+    /// Marks the closure's writes so far, to roll back to later.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint(self.own.clone())
+    }
+
+    /// Drops the writes made since `point` was taken.
+    pub fn rollback_to(&mut self, point: Savepoint) {
+        self.own = point.0;
+    }
+
+    /// Drops every write this closure made so far, so it can succeed
+    /// without changing anything (a transactional batch that failed, whose
+    /// per-operation results still go back to the client).
+    pub fn discard(&mut self) {
+        self.own.clear();
     }
 }
 

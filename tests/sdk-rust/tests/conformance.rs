@@ -237,3 +237,41 @@ async fn cross_partition_ordering() -> TestResult {
     db.delete(None).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn transactional_batch() -> TestResult {
+    use azure_data_cosmos::TransactionalBatch;
+    let client = client().await?;
+    let (db, container) = scratch(&client, "/pk".into()).await?;
+    container
+        .create_item("p", "old", json!({"id": "old", "pk": "p"}), None)
+        .await?;
+    let batch = TransactionalBatch::new("p")
+        .create_item(json!({"id": "a", "pk": "p", "n": 1}))?
+        .upsert_item(json!({"id": "old", "pk": "p", "n": 2}), None)?
+        .read_item("a", None)
+        .delete_item("old", None);
+    let done = container
+        .execute_transactional_batch(batch, None)
+        .await?
+        .into_model()?;
+    let codes: Vec<u16> = done.results().iter().map(|r| r.status_code()).collect();
+    assert_eq!(codes, vec![201, 200, 200, 204]);
+
+    // A failing operation rolls the whole batch back.
+    let batch = TransactionalBatch::new("p")
+        .create_item(json!({"id": "b", "pk": "p"}))?
+        .create_item(json!({"id": "a", "pk": "p"}))?;
+    let failed = container.execute_transactional_batch(batch, None).await?;
+    assert_eq!(u16::from(failed.status().status_code()), 207);
+    let codes: Vec<u16> = failed
+        .into_model()?
+        .results()
+        .iter()
+        .map(|r| r.status_code())
+        .collect();
+    assert_eq!(codes, vec![424, 409]);
+    assert!(container.read_item("p", "b", None).await.is_err());
+    db.delete(None).await?;
+    Ok(())
+}

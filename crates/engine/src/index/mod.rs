@@ -54,10 +54,15 @@ pub fn entries(
     policy: &IndexPolicy,
 ) -> IndexEntries {
     let mut out = IndexEntries::default();
+    let suffix = keys::item_suffix(item_key);
+    // Expiry times are kept whatever the indexing mode: the purge needs them.
+    if let Some(at) = policy.ttl.expires_at(document) {
+        out.entries
+            .insert(keys::expiry(container_rid, at, suffix), Vec::new());
+    }
     if !policy.enabled() {
         return out;
     }
-    let suffix = keys::item_suffix(item_key);
     let mut path = Vec::new();
     walk(document, &mut path, &mut |path, value| {
         if let Some(encoded) = encode::value(value) {

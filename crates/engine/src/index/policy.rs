@@ -11,6 +11,7 @@
 use serde_json::Value;
 
 use super::Segment;
+use crate::ttl::Ttl;
 
 #[derive(Debug, Clone)]
 pub struct IndexPolicy {
@@ -18,6 +19,8 @@ pub struct IndexPolicy {
     included: Vec<Pattern>,
     excluded: Vec<Pattern>,
     composites: Vec<CompositeIndex>,
+    /// When items expire: their expiry times are kept as an index too.
+    pub ttl: Ttl,
 }
 
 /// One composite index: paths, each ascending (`false`) or descending (`true`).
@@ -130,6 +133,7 @@ impl IndexPolicy {
                 }],
                 excluded: Vec::new(),
                 composites: Vec::new(),
+                ttl: Ttl::from_container(body),
             };
         };
         let mode = policy
@@ -156,6 +160,7 @@ impl IndexPolicy {
                 .and_then(Value::as_array)
                 .map(|all| all.iter().filter_map(CompositeIndex::parse).collect())
                 .unwrap_or_default(),
+            ttl: Ttl::from_container(body),
         }
     }
 

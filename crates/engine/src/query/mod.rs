@@ -19,12 +19,13 @@ use cosmonaut_storage::KvRead;
 use serde_json::Value;
 
 use crate::containers::read_counters;
-use crate::engine::{require_container, Engine};
+use crate::engine::{now_seconds, require_container, Engine};
 use crate::error::{substatus, EngineError, Result};
 use crate::feed::{page_of_results, read_keys_page, read_page, FeedPage, FeedRequest};
 use crate::index::{self, IndexPolicy, Lookup, ValueRange};
 use crate::items::{scope_keys, ItemPage, ItemScope};
 use crate::records::{decode, ContainerRecord};
+use crate::ttl::Ttl;
 
 mod covering;
 mod ordered;
@@ -47,6 +48,9 @@ impl Engine {
         request: &FeedRequest,
     ) -> Result<ItemPage> {
         query.validate(parameters).map_err(query_error)?;
+        let mut query = query.clone();
+        query.freeze_static_time(std::time::SystemTime::now());
+        let query = &query;
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (start, end) = scope_keys(&container, scope)?;
@@ -71,6 +75,7 @@ impl Engine {
             parameters,
             start,
             end,
+            now: now_seconds(),
         };
         let (page, index_path) = if query.is_streaming() {
             run.streaming(request)?
@@ -117,6 +122,8 @@ struct QueryRun<'a> {
     /// The scope's item keys: `[start, end)`.
     start: Vec<u8>,
     end: Vec<u8>,
+    /// The clock reading expiry is judged by.
+    now: u64,
 }
 
 /// A page and the index (as a policy names it) that produced it.
@@ -128,9 +135,18 @@ type Input = (Vec<Value>, usize, Option<String>);
 
 impl QueryRun<'_> {
     fn run_document(&self, bytes: &[u8]) -> Result<Vec<Value>> {
+        let document: Value = decode(bytes)?;
+        if self.is_expired(&document) {
+            return Ok(Vec::new());
+        }
         self.query
-            .run_document(decode(bytes)?, self.parameters)
+            .run_document(document, self.parameters)
             .map_err(query_error)
+    }
+
+    /// Expired items are gone for queries at once, before the purge removes them.
+    fn is_expired(&self, document: &Value) -> bool {
+        self.policy.ttl.is_expired(document, self.now)
     }
 
     fn lookup_name(&self) -> Option<String> {
@@ -196,7 +212,8 @@ impl QueryRun<'_> {
     /// Documents cut down to the paths an index holds, when that index
     /// answers the query; no stored document is read.
     fn covered(&self, ordered: bool) -> Result<Option<Input>> {
-        if ordered || walkable(self.query) {
+        // Index entries do not say when their item expires.
+        if ordered || walkable(self.query) || self.policy.ttl != Ttl::Off {
             return Ok(None);
         }
         let rid = &self.container.rid;
@@ -232,6 +249,10 @@ impl QueryRun<'_> {
                 .collect::<Result<_>>()?,
         };
         let read = documents.len();
+        let documents = documents
+            .into_iter()
+            .filter(|d| !self.is_expired(d))
+            .collect();
         Ok((documents, read, self.lookup_name()))
     }
 

@@ -1,4 +1,5 @@
 use axum::http::{Method, StatusCode};
+use cosmonaut_engine::patch;
 use cosmonaut_engine::validation::{check_item_size, MAX_ITEM_BYTES};
 use cosmonaut_engine::{ItemOutcome, ItemPage, ItemScope, WriteMode};
 
@@ -11,7 +12,7 @@ use crate::Gateway;
 
 /// The session token of a write or read: `{range}:-1#{lsn}`, a vector token
 /// with no regional progress.
-fn session_token(range_id: &str, lsn: u64) -> String {
+pub(crate) fn session_token(range_id: &str, lsn: u64) -> String {
     format!("{range_id}:-1#{lsn}")
 }
 
@@ -52,7 +53,7 @@ pub(crate) fn item_page_reply(
         .header("x-ms-content-path", result.container_rid)
 }
 
-/// `/dbs/{db}/colls/{coll}/docs`: create or upsert, and the read feed.
+/// `/dbs/{db}/colls/{coll}/docs`: create or upsert, batches, queries and the read feed.
 pub async fn feed(
     gateway: &Gateway,
     ctx: &RequestContext,
@@ -62,6 +63,7 @@ pub async fn feed(
     match ctx.method {
         Method::POST if ctx.is_query_plan_request() => super::query::plan(ctx),
         Method::POST if ctx.is_query() => super::query::run(gateway, ctx, db, coll),
+        Method::POST if ctx.is_batch() => super::batch::run(gateway, ctx, db, coll).await,
         Method::POST => {
             let size = ctx.body.len();
             check_item_size(size.min(MAX_ITEM_BYTES + 1))?;
@@ -88,6 +90,7 @@ pub async fn feed(
             };
             Ok(item_reply(status, outcome, db, coll, ru))
         }
+        Method::GET if ctx.is_change_feed() => super::changes::read(gateway, ctx, db, coll),
         Method::GET => {
             let scope = ctx.item_scope()?;
             let result = gateway
@@ -100,7 +103,7 @@ pub async fn feed(
     }
 }
 
-/// `/dbs/{db}/colls/{coll}/docs/{id}`: read, replace and delete.
+/// `/dbs/{db}/colls/{coll}/docs/{id}`: read, replace, patch and delete.
 pub async fn one(
     gateway: &Gateway,
     ctx: &RequestContext,
@@ -155,6 +158,24 @@ pub async fn one(
                 coll,
                 charge::replace(size),
             ))
+        }
+        Method::PATCH => {
+            let body = ctx.json_body()?;
+            let operations = patch::parse_operations(&body)?;
+            let condition = body.get("condition").and_then(|c| c.as_str());
+            let outcome = engine
+                .patch_item(
+                    db,
+                    coll,
+                    id,
+                    &ctx.partition_key()?,
+                    operations,
+                    condition,
+                    ctx.if_match(),
+                )
+                .await?;
+            let ru = charge::replace(outcome.document.to_string().len());
+            Ok(item_reply(StatusCode::OK, outcome, db, coll, ru))
         }
         Method::DELETE => {
             let outcome = engine

@@ -2,6 +2,8 @@
 //! the engine's answer into the service's response.
 
 pub mod account;
+pub mod batch;
+pub mod changes;
 pub mod containers;
 pub mod databases;
 pub mod items;

@@ -132,6 +132,20 @@ fn diff(a: DateTime<Utc>, b: DateTime<Utc>, part: &str) -> Option<i64> {
     i64::try_from(floor(b) - floor(a)).ok()
 }
 
+/// The values of the `...Static` clock functions at `now`. A query reads
+/// them once ([`Query::freeze_static_time`](crate::Query::freeze_static_time)),
+/// so every item sees the same value.
+pub fn static_time_values(now: DateTime<Utc>) -> [(&'static str, Val); 3] {
+    [
+        ("GETCURRENTDATETIMESTATIC", format(now)),
+        (
+            "GETCURRENTTIMESTAMPSTATIC",
+            number(now.timestamp_millis() as f64),
+        ),
+        ("GETCURRENTTICKSSTATIC", ticks(now).map(Value::from)),
+    ]
+}
+
 pub fn call(name: &str, args: &[Val]) -> Option<Val> {
     let whole = |i: usize| {
         args.get(i)
@@ -140,9 +154,12 @@ pub fn call(name: &str, args: &[Val]) -> Option<Val> {
             .map(|n| n as i64)
     };
     Some(match name {
-        "GETCURRENTDATETIME" => format(Utc::now()),
-        "GETCURRENTTIMESTAMP" => number(Utc::now().timestamp_millis() as f64),
-        "GETCURRENTTICKS" => ticks(Utc::now()).map(Value::from),
+        // Unfrozen (a query run without freezing its clock), the static forms read the clock.
+        "GETCURRENTDATETIME" | "GETCURRENTDATETIMESTATIC" => format(Utc::now()),
+        "GETCURRENTTIMESTAMP" | "GETCURRENTTIMESTAMPSTATIC" => {
+            number(Utc::now().timestamp_millis() as f64)
+        }
+        "GETCURRENTTICKS" | "GETCURRENTTICKSSTATIC" => ticks(Utc::now()).map(Value::from),
         "DATETIMEADD" => (|| format(add(parse(args.get(2)?)?, part(args.first()?)?, whole(1)?)?))(),
         "DATETIMEPART" => (|| number(get(parse(args.get(1)?)?, part(args.first()?)?) as f64))(),
         "DATETIMEDIFF" => (|| {

@@ -11,6 +11,7 @@ mod string;
 mod types;
 
 pub use aggregate::{aggregate, is_aggregate};
+pub use datetime::static_time_values;
 
 use crate::value::Val;
 use crate::QueryError;
@@ -111,10 +112,14 @@ const SIGNATURES: &[(&str, usize, usize)] = &[
     ("IS_FINITE_NUMBER", 1, 1),
     ("IS_INTEGER", 1, 1),
     ("IIF", 3, 3),
+    ("CHOOSE", 2, usize::MAX),
     // Date and time.
     ("GETCURRENTDATETIME", 0, 0),
     ("GETCURRENTTIMESTAMP", 0, 0),
     ("GETCURRENTTICKS", 0, 0),
+    ("GETCURRENTDATETIMESTATIC", 0, 0),
+    ("GETCURRENTTIMESTAMPSTATIC", 0, 0),
+    ("GETCURRENTTICKSSTATIC", 0, 0),
     ("DATETIMEADD", 3, 3),
     ("DATETIMEPART", 2, 2),
     ("DATETIMEDIFF", 3, 3),

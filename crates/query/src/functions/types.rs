@@ -1,4 +1,4 @@
-//! Type checks and `IIF`.
+//! Type checks and the conditionals `IIF` and `CHOOSE`.
 
 use serde_json::Value;
 
@@ -34,6 +34,16 @@ pub fn call(name: &str, mut args: Vec<Val>) -> Option<Val> {
                 2
             };
             Some(args.swap_remove(pick))
+        }
+        // CHOOSE(i, a, b, ...): the i-th (from 1) of the rest, else undefined.
+        "CHOOSE" => {
+            let index = v
+                .as_ref()
+                .and_then(Value::as_f64)
+                .filter(|n| n.fract() == 0.0 && *n >= 1.0)
+                .map(|n| n as usize)
+                .filter(|i| *i < args.len());
+            Some(index.and_then(|i| args.swap_remove(i)))
         }
         _ => None,
     }

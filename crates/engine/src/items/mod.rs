@@ -1,15 +1,26 @@
-use cosmonaut_storage::KvRead;
-use serde_json::{Map, Value};
+//! Items: point reads and writes, patches, transactional batches and the
+//! read feed. The operations themselves, run inside a write transaction,
+//! are in [`ops`]; this module resolves keys and ranges around them.
+
+use cosmonaut_storage::Txn;
+use serde_json::Value;
 
 use crate::containers::read_counters;
-use crate::engine::{new_etag, now_seconds, require_container, Engine};
+use crate::engine::{now_seconds, require_container, Engine};
 use crate::error::{EngineError, ErrorKind, Result};
 use crate::feed::{read_page, FeedPage, FeedRequest};
-use crate::index::{self, IndexPolicy};
 use crate::keys;
 use crate::partition::{effective_partition_key, Epk, PartitionKeyKind, PartitionKeyValue};
-use crate::records::{decode, encode, ContainerRecord, Counters};
-use crate::{rid, validation};
+use crate::patch::{self, PatchOperation};
+use crate::records::{decode, ContainerRecord};
+use crate::ttl::Ttl;
+use crate::validation;
+
+mod batch;
+mod expiry;
+mod ops;
+
+pub use batch::{BatchOperation, BatchOutcome, BatchStep};
 
 /// How a write treats an existing item with the same id and partition key.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,10 +103,6 @@ fn range_of(container: &ContainerRecord, epk: &Epk) -> Result<String> {
         .unwrap_or_else(|| "0".into()))
 }
 
-fn etag_of(document: &Value) -> Option<&str> {
-    document.get("_etag").and_then(Value::as_str)
-}
-
 impl Engine {
     /// Creates, upserts or replaces one item.
     pub async fn write_item(
@@ -135,68 +142,53 @@ impl Engine {
         self.store
             .transact(move |txn| {
                 // The container may have been dropped (or dropped and re-made) since the check above.
-                let current = require_container(txn, &db, &coll)?;
-                if current.rid != container.rid {
-                    return Err(EngineError::owner_not_found("container", &coll));
-                }
+                let current = ops::same_container(txn, &db, &coll, &container.rid)?;
                 let item_key = keys::item(&container.rid, &epk, &id);
-                let existing: Option<Value> =
-                    txn.get(&item_key)?.map(|b| decode(&b)).transpose()?;
-                match (&mode, &existing) {
-                    (WriteMode::Create, Some(_)) => return Err(EngineError::conflict()),
-                    (WriteMode::Replace { .. }, None) => return Err(EngineError::not_found()),
-                    (_, None) if if_match.is_some() => return Err(EngineError::not_found()),
-                    _ => {}
-                }
-                if let (Some(tag), Some(old)) = (&if_match, &existing) {
-                    if etag_of(old) != Some(tag.as_str()) {
-                        return Err(EngineError::precondition_failed());
-                    }
-                }
-                let mut counters = read_counters(txn, &container.rid)?;
-                counters.lsn += 1;
-                let doc_rid = match existing
-                    .as_ref()
-                    .and_then(|d| d.get("_rid"))
-                    .and_then(Value::as_str)
-                {
-                    Some(r) => r.to_string(),
-                    None => {
-                        counters.next_document += 1;
-                        rid::encode(&rid::document(container.rid, counters.next_document))
-                    }
-                };
-                let document = with_system_properties(body, &container, &doc_rid);
-                let bytes = encode(&document)?;
-                validation::check_item_size(bytes.len())?;
-                let old_len = existing
-                    .as_ref()
-                    .map(|d| encode(d).map(|b| b.len() as u64))
-                    .transpose()?;
-                match old_len {
-                    Some(old) => {
-                        counters.document_bytes = counters.document_bytes.saturating_sub(old)
-                    }
-                    None => counters.document_count += 1,
-                }
-                counters.document_bytes += bytes.len() as u64;
-                let policy = IndexPolicy::from_container(&current.body);
-                let old_entries = existing
-                    .as_ref()
-                    .map(|d| index::entries(&container.rid, &item_key, d, &policy))
-                    .unwrap_or_default();
-                let new_entries = index::entries(&container.rid, &item_key, &document, &policy);
-                index::apply(txn, &old_entries, &new_entries)?;
-                txn.put(item_key, bytes);
-                txn.put(keys::counters(&container.rid), encode(&counters)?);
+                let ((document, lsn), created) =
+                    ops::write(txn, &current, &item_key, &mode, body, if_match.as_deref())?;
                 Ok(ItemOutcome {
                     document,
-                    lsn: counters.lsn,
+                    lsn,
                     range_id,
-                    created: existing.is_none(),
+                    created,
                 })
             })
             .await
+    }
+
+    /// Applies patch operations to one item, when `condition` (a `FROM c
+    /// WHERE ...` filter, as the service takes it) holds for the item as
+    /// stored; 412 when it does not, or when `if_match` names another etag.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_item(
+        &self,
+        db: &str,
+        coll: &str,
+        id: &str,
+        key: &ItemKey,
+        operations: Vec<PatchOperation>,
+        condition: Option<&str>,
+        if_match: Option<String>,
+    ) -> Result<ItemOutcome> {
+        let condition = condition.map(patch::parse_condition).transpose()?;
+        self.on_item(
+            db,
+            coll,
+            id,
+            key,
+            move |txn, container, values, item_key| {
+                ops::patch(
+                    txn,
+                    container,
+                    item_key,
+                    values,
+                    &operations,
+                    condition.as_ref(),
+                    if_match.as_deref(),
+                )
+            },
+        )
+        .await
     }
 
     pub fn read_item(&self, db: &str, coll: &str, id: &str, key: &ItemKey) -> Result<ItemOutcome> {
@@ -206,9 +198,13 @@ impl Engine {
         let bytes = snapshot
             .get(&keys::item(&container.rid, &epk, id))?
             .ok_or_else(EngineError::not_found)?;
+        let document: Value = decode(&bytes)?;
+        if Ttl::from_container(&container.body).is_expired(&document, now_seconds()) {
+            return Err(EngineError::not_found());
+        }
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
         Ok(ItemOutcome {
-            document: decode(&bytes)?,
+            document,
             lsn: counters.lsn,
             range_id: range_of(&container, &epk)?,
             created: false,
@@ -223,36 +219,47 @@ impl Engine {
         key: &ItemKey,
         if_match: Option<String>,
     ) -> Result<ItemOutcome> {
+        self.on_item(db, coll, id, key, move |txn, container, _, item_key| {
+            let lsn = ops::delete(txn, container, item_key, if_match.as_deref())?;
+            Ok((Value::Null, lsn))
+        })
+        .await
+    }
+
+    /// Runs `work` on the item `id` under `key` in a write transaction,
+    /// against the container as the transaction sees it; `work` gets the
+    /// key's values and the item's storage key, and returns the document
+    /// (or null) and the LSN reached.
+    async fn on_item<F>(
+        &self,
+        db: &str,
+        coll: &str,
+        id: &str,
+        key: &ItemKey,
+        work: F,
+    ) -> Result<ItemOutcome>
+    where
+        F: FnOnce(
+                &mut Txn<'_>,
+                &ContainerRecord,
+                &[PartitionKeyValue],
+                &[u8],
+            ) -> Result<(Value, u64)>
+            + Send
+            + 'static,
+    {
         let container = require_container(self.snapshot()?.as_ref(), db, coll)?;
-        let (_, epk) = point_key(&container, key)?;
+        let (values, epk) = point_key(&container, key)?;
         let range_id = range_of(&container, &epk)?;
         let item_key = keys::item(&container.rid, &epk, id);
         let (db, coll) = (db.to_string(), coll.to_string());
         self.store
             .transact(move |txn| {
-                let existing: Value = match txn.get(&item_key)? {
-                    Some(bytes) => decode(&bytes)?,
-                    None => return Err(EngineError::not_found()),
-                };
-                if let Some(tag) = &if_match {
-                    if etag_of(&existing) != Some(tag.as_str()) {
-                        return Err(EngineError::precondition_failed());
-                    }
-                }
-                let mut counters: Counters = read_counters(txn, &container.rid)?;
-                counters.lsn += 1;
-                counters.document_count = counters.document_count.saturating_sub(1);
-                let old_len = encode(&existing)?.len() as u64;
-                counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
-                let current = require_container(txn, &db, &coll)?;
-                let policy = IndexPolicy::from_container(&current.body);
-                let old_entries = index::entries(&container.rid, &item_key, &existing, &policy);
-                index::apply(txn, &old_entries, &Default::default())?;
-                txn.delete(item_key);
-                txn.put(keys::counters(&container.rid), encode(&counters)?);
+                let current = ops::same_container(txn, &db, &coll, &container.rid)?;
+                let (document, lsn) = work(txn, &current, &values, &item_key)?;
                 Ok(ItemOutcome {
-                    document: Value::Null,
-                    lsn: counters.lsn,
+                    document,
+                    lsn,
                     range_id,
                     created: false,
                 })
@@ -272,8 +279,15 @@ impl Engine {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (start, end) = scope_keys(&container, scope)?;
+        let ttl = Ttl::from_container(&container.body);
+        let now = now_seconds();
         let page = read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
-            Ok(vec![decode(bytes)?])
+            let document: Value = decode(bytes)?;
+            Ok(if ttl.is_expired(&document, now) {
+                Vec::new()
+            } else {
+                vec![document]
+            })
         })?;
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
         Ok(ItemPage {
@@ -333,26 +347,4 @@ pub(crate) fn scope_keys(
             keys::epk_range(&container.rid, &min, max.as_ref())
         }
     })
-}
-
-/// The document as stored: the client's properties, then the system ones.
-fn with_system_properties(body: Value, container: &ContainerRecord, doc_rid: &str) -> Value {
-    let mut props: Map<String, Value> = match body {
-        Value::Object(o) => o,
-        _ => Map::new(),
-    };
-    for key in ["_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"] {
-        props.remove(key);
-    }
-    let self_link = format!(
-        "dbs/{}/colls/{}/docs/{doc_rid}/",
-        rid::encode(&container.database_rid),
-        container.rid_text()
-    );
-    props.insert("_rid".into(), Value::String(doc_rid.to_string()));
-    props.insert("_self".into(), Value::String(self_link));
-    props.insert("_etag".into(), Value::String(new_etag()));
-    props.insert("_attachments".into(), Value::String("attachments/".into()));
-    props.insert("_ts".into(), Value::from(now_seconds()));
-    Value::Object(props)
 }

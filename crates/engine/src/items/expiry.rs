@@ -1,0 +1,56 @@
+//! The purge of expired items. Reads and queries hide an expired item at
+//! once; this removes it for good, with its index entries, a bounded number
+//! per call so a large expiry wave never holds the writer for long.
+
+use cosmonaut_storage::KvRead;
+use serde_json::Value;
+
+use super::ops;
+use crate::engine::{now_seconds, Engine};
+use crate::error::Result;
+use crate::keys;
+use crate::records::{decode, ContainerRecord};
+use crate::ttl::Ttl;
+
+/// Items removed per call at most.
+const PURGE_BATCH: usize = 1000;
+
+impl Engine {
+    /// Deletes items whose time to live has passed; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        let now = now_seconds();
+        self.store
+            .transact(move |txn| {
+                let (start, end) = keys::all_containers();
+                let mut purged = 0;
+                for (_, bytes) in txn.scan(&start, &end, usize::MAX)? {
+                    let container: ContainerRecord = decode(&bytes)?;
+                    let ttl = Ttl::from_container(&container.body);
+                    if ttl == Ttl::Off {
+                        continue;
+                    }
+                    let (from, to) = keys::expired(&container.rid, now);
+                    for (entry, _) in txn.scan(&from, &to, PURGE_BATCH - purged)? {
+                        let Some(item_key) = keys::expired_item(&container.rid, &entry) else {
+                            continue;
+                        };
+                        let stored = txn.get(&item_key)?;
+                        match stored.map(|b| decode::<Value>(&b)).transpose()? {
+                            Some(doc) if ttl.is_expired(&doc, now) => {
+                                ops::remove_document(txn, &container, &item_key, &doc)?;
+                                purged += 1;
+                            }
+                            Some(_) => {}
+                            // An entry whose item is gone has nothing left to purge.
+                            None => txn.delete(entry),
+                        }
+                    }
+                    if purged >= PURGE_BATCH {
+                        break;
+                    }
+                }
+                Ok(purged)
+            })
+            .await
+    }
+}

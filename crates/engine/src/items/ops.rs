@@ -1,0 +1,263 @@
+//! Item operations inside a write transaction. Single requests and
+//! transactional batches run the same functions, so an operation behaves
+//! the same alone or in a batch.
+
+use cosmonaut_query::{Parameters, Query};
+use cosmonaut_storage::{KvRead, Txn};
+use serde_json::{Map, Value};
+
+use super::WriteMode;
+use crate::containers::read_counters;
+use crate::engine::{new_etag, now_seconds, require_container};
+use crate::error::{EngineError, Result};
+use crate::index::{self, IndexPolicy};
+use crate::keys;
+use crate::partition::PartitionKeyValue;
+use crate::patch::{self, PatchOperation};
+use crate::records::{decode, encode, ContainerRecord};
+use crate::ttl::{self, Ttl};
+use crate::{rid, validation};
+
+/// A stored document and the container LSN its write reached.
+pub(crate) type Written = (Value, u64);
+
+/// The container as this transaction sees it, if it is still the one with
+/// `rid` (it may have been dropped, or dropped and made again, since the
+/// request resolved it).
+pub(crate) fn same_container(
+    txn: &Txn<'_>,
+    db: &str,
+    coll: &str,
+    rid: &[u8; 8],
+) -> Result<ContainerRecord> {
+    let current = require_container(txn, db, coll)?;
+    if current.rid != *rid {
+        return Err(EngineError::owner_not_found("container", coll));
+    }
+    Ok(current)
+}
+
+pub(crate) fn etag_of(document: &Value) -> Option<&str> {
+    document.get("_etag").and_then(Value::as_str)
+}
+
+/// The item at `item_key`, unless it is absent or expired; an expired item
+/// is removed on the spot, so what replaces it starts clean.
+fn stored(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+) -> Result<Option<Value>> {
+    let Some(document) = txn
+        .get(item_key)?
+        .map(|b| decode::<Value>(&b))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    if Ttl::from_container(&container.body).is_expired(&document, now_seconds()) {
+        remove_document(txn, container, item_key, &document)?;
+        return Ok(None);
+    }
+    Ok(Some(document))
+}
+
+fn check_etag(existing: &Value, if_match: Option<&str>) -> Result<()> {
+    match if_match {
+        Some(tag) if etag_of(existing) != Some(tag) => Err(EngineError::precondition_failed()),
+        _ => Ok(()),
+    }
+}
+
+/// Creates, upserts or replaces the item at `item_key`; the flag says
+/// whether it was created.
+pub(crate) fn write(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+    mode: &WriteMode,
+    body: Value,
+    if_match: Option<&str>,
+) -> Result<(Written, bool)> {
+    let existing = stored(txn, container, item_key)?;
+    match (mode, &existing) {
+        (WriteMode::Create, Some(_)) => return Err(EngineError::conflict()),
+        (WriteMode::Replace { .. }, None) => return Err(EngineError::not_found()),
+        (_, None) if if_match.is_some() => return Err(EngineError::not_found()),
+        _ => {}
+    }
+    if let Some(old) = &existing {
+        check_etag(old, if_match)?;
+    }
+    let written = store_document(txn, container, item_key, existing.as_ref(), body)?;
+    Ok((written, existing.is_none()))
+}
+
+/// Reads the item at `item_key` as this transaction sees it.
+pub(crate) fn read(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+) -> Result<Value> {
+    stored(txn, container, item_key)?.ok_or_else(EngineError::not_found)
+}
+
+/// Patches the item at `item_key` when `condition` holds for it; the patch
+/// may change neither its id nor its partition key (`key`).
+pub(crate) fn patch(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+    key: &[PartitionKeyValue],
+    operations: &[PatchOperation],
+    condition: Option<&Query>,
+    if_match: Option<&str>,
+) -> Result<Written> {
+    let existing = read(txn, container, item_key)?;
+    check_etag(&existing, if_match)?;
+    if let Some(query) = condition {
+        let rows = query
+            .run(vec![existing.clone()], &Parameters::new())
+            .map_err(|e| EngineError::bad_request(e.to_string()))?;
+        if rows.is_empty() {
+            return Err(EngineError::precondition_failed());
+        }
+    }
+    let mut patched = existing.clone();
+    patch::apply(&mut patched, operations)?;
+    let def = container.partition_key()?;
+    if patched.get("id") != existing.get("id") || def.extract(&patched)? != key {
+        return Err(EngineError::bad_request(
+            "A patch cannot change the item's id or partition key.",
+        ));
+    }
+    store_document(txn, container, item_key, Some(&existing), patched)
+}
+
+/// Deletes the item at `item_key`; returns the LSN the delete reached.
+pub(crate) fn delete(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+    if_match: Option<&str>,
+) -> Result<u64> {
+    let existing = read(txn, container, item_key)?;
+    check_etag(&existing, if_match)?;
+    remove_document(txn, container, item_key, &existing)
+}
+
+/// Removes a stored document with its index entries, keeping the
+/// container's counters in step; returns the LSN reached.
+pub(crate) fn remove_document(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+    existing: &Value,
+) -> Result<u64> {
+    let mut counters = read_counters(txn, &container.rid)?;
+    counters.lsn += 1;
+    counters.document_count = counters.document_count.saturating_sub(1);
+    let old_len = encode(existing)?.len() as u64;
+    counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
+    let policy = IndexPolicy::from_container(&container.body);
+    let old_entries = index::entries(&container.rid, item_key, existing, &policy);
+    index::apply(txn, &old_entries, &Default::default())?;
+    txn.delete(item_key.to_vec());
+    txn.put(keys::counters(&container.rid), encode(&counters)?);
+    move_change(txn, container, item_key, None)?;
+    Ok(counters.lsn)
+}
+
+/// Writes `body` as the item at `item_key`, over `existing` if there is one:
+/// system properties, index entries and the container's counters move with
+/// it in the same transaction. Returns the stored document and its LSN.
+pub(crate) fn store_document(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+    existing: Option<&Value>,
+    body: Value,
+) -> Result<Written> {
+    let mut counters = read_counters(txn, &container.rid)?;
+    counters.lsn += 1;
+    let doc_rid = match existing.and_then(|d| d.get("_rid")).and_then(Value::as_str) {
+        Some(r) => r.to_string(),
+        None => {
+            counters.next_document += 1;
+            rid::encode(&rid::document(container.rid, counters.next_document))
+        }
+    };
+    let policy = IndexPolicy::from_container(&container.body);
+    ttl::check_item_ttl(policy.ttl, &body)?;
+    let document = with_system_properties(body, container, &doc_rid);
+    let bytes = encode(&document)?;
+    validation::check_item_size(bytes.len())?;
+    match existing {
+        Some(old) => {
+            let old_len = encode(old)?.len() as u64;
+            counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
+        }
+        None => counters.document_count += 1,
+    }
+    counters.document_bytes += bytes.len() as u64;
+    let old_entries = existing
+        .map(|d| index::entries(&container.rid, item_key, d, &policy))
+        .unwrap_or_default();
+    let new_entries = index::entries(&container.rid, item_key, &document, &policy);
+    index::apply(txn, &old_entries, &new_entries)?;
+    txn.put(item_key.to_vec(), bytes);
+    txn.put(keys::counters(&container.rid), encode(&counters)?);
+    move_change(txn, container, item_key, Some(counters.lsn))?;
+    Ok((document, counters.lsn))
+}
+
+/// The document as stored: the client's properties, then the system ones.
+fn with_system_properties(body: Value, container: &ContainerRecord, doc_rid: &str) -> Value {
+    let mut props: Map<String, Value> = match body {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    };
+    for key in ["_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"] {
+        props.remove(key);
+    }
+    let self_link = format!(
+        "dbs/{}/colls/{}/docs/{doc_rid}/",
+        rid::encode(&container.database_rid),
+        container.rid_text()
+    );
+    props.insert("_rid".into(), Value::String(doc_rid.to_string()));
+    props.insert("_self".into(), Value::String(self_link));
+    props.insert("_etag".into(), Value::String(new_etag()));
+    props.insert("_attachments".into(), Value::String("attachments/".into()));
+    props.insert("_ts".into(), Value::from(now_seconds()));
+    Value::Object(props)
+}
+
+/// Moves an item's change-feed entry to `lsn` (its latest write), or drops
+/// it when the item is deleted: the feed shows each item's latest version once.
+fn move_change(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+    lsn: Option<u64>,
+) -> Result<()> {
+    let suffix = keys::item_suffix(item_key);
+    let version = keys::item_version(&container.rid, suffix);
+    if let Some(old) = txn.get(&version)? {
+        if let Ok(old) = <[u8; 8]>::try_from(old.as_slice()) {
+            txn.delete(keys::change(
+                &container.rid,
+                u64::from_be_bytes(old),
+                suffix,
+            ));
+        }
+    }
+    match lsn {
+        Some(lsn) => {
+            txn.put(keys::change(&container.rid, lsn, suffix), Vec::new());
+            txn.put(version, lsn.to_be_bytes().to_vec());
+        }
+        None => txn.delete(version),
+    }
+    Ok(())
+}
