@@ -66,3 +66,12 @@ def test_batch_limits_and_keys(container):
     with pytest.raises(exceptions.CosmosBatchOperationError) as err:
         container.execute_item_batch([("create", ({"id": "x", "pk": "other"},))], partition_key="p")
     assert err.value.operation_responses[0]["statusCode"] == 400
+
+
+def test_delete_all_items_of_a_partition_key(container):
+    for i in range(5):
+        container.create_item({"id": f"x{i}", "pk": "q"})
+    container.delete_all_items_by_partition_key("q")
+    assert list(container.query_items("SELECT * FROM c", partition_key="q")) == []
+    # Other partition keys keep their items.
+    assert sorted(container.query_items("SELECT VALUE c.id FROM c", partition_key="p")) == ["gone", "old"]

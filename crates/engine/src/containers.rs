@@ -263,6 +263,22 @@ impl Engine {
                         ));
                     }
                 }
+                let unique = "uniqueKeyPolicy";
+                let kept = record.body.get(unique).cloned().unwrap_or(Value::Null);
+                let mut body = body;
+                match body.get(unique) {
+                    None | Some(Value::Null) => {
+                        if let Some(map) = body.as_object_mut() {
+                            map.insert(unique.into(), kept);
+                        }
+                    }
+                    Some(requested) if *requested != kept => {
+                        return Err(EngineError::bad_request(
+                            "The unique key policy of a container cannot be changed.",
+                        ))
+                    }
+                    Some(_) => {}
+                }
                 let mut props = container_properties(&body, &pk);
                 system_properties(&mut props, &record.database_rid, &record.rid);
                 // Expiry times are kept as index entries, so a new defaultTtl rebuilds too.

@@ -76,6 +76,7 @@ impl Engine {
                     crate::containers::delete_container_data(txn, &container)?;
                     txn.delete(container_key);
                 }
+                crate::users::delete_database_users(txn, &id)?;
                 txn.delete(key);
                 Ok(())
             })

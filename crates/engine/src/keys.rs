@@ -15,6 +15,8 @@ const COUNTERS: u8 = 0x30;
 const ITEM: u8 = 0x40;
 const INDEX: u8 = 0x50;
 const CHANGES: u8 = 0x60;
+const USER: u8 = 0x70;
+const PERMISSION: u8 = 0x71;
 
 pub fn meta() -> Vec<u8> {
     vec![META]
@@ -51,6 +53,42 @@ fn containers_prefix(db: &str) -> Vec<u8> {
     key.extend_from_slice(&(db.len() as u32).to_be_bytes());
     key.extend_from_slice(db.as_bytes());
     key
+}
+
+/// `tag`, then each part with its length first, so no two part lists share keys.
+fn nested(tag: u8, parts: &[&str]) -> Vec<u8> {
+    let mut key = vec![tag];
+    for part in parts {
+        key.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        key.extend_from_slice(part.as_bytes());
+    }
+    key
+}
+
+fn range_of(prefix: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    let end = prefix_end(&prefix);
+    (prefix, end)
+}
+
+pub fn user(db: &str, user: &str) -> Vec<u8> {
+    nested(USER, &[db, user])
+}
+
+pub fn users(db: &str) -> (Vec<u8>, Vec<u8>) {
+    range_of(nested(USER, &[db]))
+}
+
+pub fn permission(db: &str, user: &str, permission: &str) -> Vec<u8> {
+    nested(PERMISSION, &[db, user, permission])
+}
+
+pub fn permissions(db: &str, user: &str) -> (Vec<u8>, Vec<u8>) {
+    range_of(nested(PERMISSION, &[db, user]))
+}
+
+/// Every permission of every user of a database.
+pub fn database_permissions(db: &str) -> (Vec<u8>, Vec<u8>) {
+    range_of(nested(PERMISSION, &[db]))
 }
 
 pub fn counters(container_rid: &[u8; 8]) -> Vec<u8> {
@@ -165,7 +203,7 @@ pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
 /// with a segment tag (0x01, 0x02) or the path end (0x00).
 const COMPOSITE_INDEX: u8 = 0x03;
 const PRESENCE: u8 = 0x04;
-// 0x05: expiry times (below).
+// 0x05: expiry times, 0x06: unique keys (below).
 
 const EXPIRY: u8 = 0x05;
 
@@ -192,6 +230,28 @@ pub fn expired(container_rid: &[u8; 8], now: u64) -> (Vec<u8>, Vec<u8>) {
 pub fn expired_item(container_rid: &[u8; 8], entry: &[u8]) -> Option<Vec<u8>> {
     let suffix = entry.get(1 + 8 + 1 + 8..)?;
     Some(item_from_suffix(container_rid, suffix))
+}
+
+const UNIQUE: u8 = 0x06;
+
+/// A unique-key entry: the container, the key's number, the item's logical
+/// partition (its EPK), then the values `push_values` appends. `None` when
+/// the item suffix is malformed.
+pub fn unique(
+    container_rid: &[u8; 8],
+    number: usize,
+    item_suffix: &[u8],
+    push_values: impl FnOnce(&mut Vec<u8>),
+) -> Option<Vec<u8>> {
+    // The suffix is the escaped EPK, the terminator, then the id; an escaped
+    // EPK never holds the terminator, so its first occurrence ends the EPK.
+    let epk_end = item_suffix.windows(2).position(|w| w == TERMINATOR)?;
+    let mut key = with_prefix(INDEX, container_rid);
+    key.push(UNIQUE);
+    key.push(u8::try_from(number).ok()?);
+    key.extend_from_slice(&item_suffix[..epk_end + 2]);
+    push_values(&mut key);
+    Some(key)
 }
 
 /// The start of a composite index's entries.

@@ -13,12 +13,14 @@ mod hex;
 mod index;
 mod items;
 mod keys;
+mod offers;
 pub mod partition;
 pub mod patch;
 mod query;
 mod records;
 pub mod rid;
 pub mod ttl;
+mod users;
 pub mod validation;
 
 pub use changes::{ChangeFeedStart, ChangePage};

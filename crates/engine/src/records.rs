@@ -10,6 +10,10 @@ use crate::error::{EngineError, Result};
 pub struct Meta {
     pub next_database: u32,
     pub next_container: u32,
+    #[serde(default)]
+    pub next_user: u32,
+    #[serde(default)]
+    pub next_permission: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -32,6 +32,31 @@ pub enum Address {
         db: String,
         coll: String,
     },
+    Users {
+        db: String,
+    },
+    User {
+        db: String,
+        user: String,
+    },
+    Permissions {
+        db: String,
+        user: String,
+    },
+    Permission {
+        db: String,
+        user: String,
+        id: String,
+    },
+    Offers,
+    Offer {
+        id: String,
+    },
+    /// `.../operations/partitionkeydelete`: delete a logical partition's items.
+    PartitionKeyDelete {
+        db: String,
+        coll: String,
+    },
 }
 
 impl Address {
@@ -57,8 +82,24 @@ impl Address {
         Ok(match s.as_slice() {
             [] => Address::Account,
             ["dbs"] => Address::Databases,
+            ["offers"] => Address::Offers,
+            ["offers", id] => Address::Offer { id: owned(id) },
             ["dbs", db] => Address::Database { db: owned(db) },
             ["dbs", db, "colls"] => Address::Containers { db: owned(db) },
+            ["dbs", db, "users"] => Address::Users { db: owned(db) },
+            ["dbs", db, "users", user] => Address::User {
+                db: owned(db),
+                user: owned(user),
+            },
+            ["dbs", db, "users", user, "permissions"] => Address::Permissions {
+                db: owned(db),
+                user: owned(user),
+            },
+            ["dbs", db, "users", user, "permissions", id] => Address::Permission {
+                db: owned(db),
+                user: owned(user),
+                id: owned(id),
+            },
             ["dbs", db, "colls", coll] => Address::Container {
                 db: owned(db),
                 coll: owned(coll),
@@ -76,6 +117,12 @@ impl Address {
                 db: owned(db),
                 coll: owned(coll),
             },
+            ["dbs", db, "colls", coll, "operations", "partitionkeydelete"] => {
+                Address::PartitionKeyDelete {
+                    db: owned(db),
+                    coll: owned(coll),
+                }
+            }
             _ => return Err(ApiError::not_found_path(path)),
         })
     }
@@ -88,6 +135,11 @@ impl Address {
             Address::Containers { .. } | Address::Container { .. } => "colls",
             Address::Items { .. } | Address::Item { .. } => "docs",
             Address::PartitionKeyRanges { .. } => "pkranges",
+            Address::Offers | Address::Offer { .. } => "offers",
+            Address::Users { .. } | Address::User { .. } => "users",
+            Address::Permissions { .. } | Address::Permission { .. } => "permissions",
+            // The SDKs sign this operation as one on the container.
+            Address::PartitionKeyDelete { .. } => "colls",
         }
     }
 
@@ -95,11 +147,22 @@ impl Address {
     /// a feed its parent.
     pub fn resource_link(&self) -> String {
         match self {
-            Address::Account | Address::Databases => String::new(),
-            Address::Database { db } | Address::Containers { db } => format!("dbs/{db}"),
+            Address::Account | Address::Databases | Address::Offers => String::new(),
+            // Offers are addressed by resource id, which signatures lower-case.
+            Address::Offer { id } => id.to_lowercase(),
+            Address::Database { db } | Address::Containers { db } | Address::Users { db } => {
+                format!("dbs/{db}")
+            }
+            Address::User { db, user } | Address::Permissions { db, user } => {
+                format!("dbs/{db}/users/{user}")
+            }
+            Address::Permission { db, user, id } => {
+                format!("dbs/{db}/users/{user}/permissions/{id}")
+            }
             Address::Container { db, coll }
             | Address::Items { db, coll }
-            | Address::PartitionKeyRanges { db, coll } => format!("dbs/{db}/colls/{coll}"),
+            | Address::PartitionKeyRanges { db, coll }
+            | Address::PartitionKeyDelete { db, coll } => format!("dbs/{db}/colls/{coll}"),
             Address::Item { db, coll, id } => format!("dbs/{db}/colls/{coll}/docs/{id}"),
         }
     }

@@ -136,6 +136,16 @@ impl Gateway {
         match &address {
             Address::Account => Ok(handlers::account::read(self, &ctx)),
             Address::Databases => handlers::databases::feed(self, &ctx).await,
+            Address::Users { db } => handlers::users::feed(self, &ctx, db).await,
+            Address::User { db, user } => handlers::users::one(self, &ctx, db, user).await,
+            Address::Permissions { db, user } => {
+                handlers::users::permissions(self, &ctx, db, user).await
+            }
+            Address::Permission { db, user, id } => {
+                handlers::users::permission(self, &ctx, db, user, id).await
+            }
+            Address::Offers => handlers::offers::feed(self, &ctx),
+            Address::Offer { id } => handlers::offers::one(self, &ctx, id).await,
             Address::Database { db } => handlers::databases::one(self, &ctx, db).await,
             Address::Containers { db } => handlers::containers::feed(self, &ctx, db).await,
             Address::Container { db, coll } => {
@@ -145,6 +155,9 @@ impl Gateway {
                 handlers::containers::partition_key_ranges(self, &ctx, db, coll)
             }
             Address::Items { db, coll } => handlers::items::feed(self, &ctx, db, coll).await,
+            Address::PartitionKeyDelete { db, coll } => {
+                handlers::items::delete_partition(self, &ctx, db, coll).await
+            }
             Address::Item { db, coll, id } => handlers::items::one(self, &ctx, db, coll, id).await,
         }
     }

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cosmonaut_storage::{KvRead, Txn};
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{EngineError, ErrorKind, Result};
 use crate::keys;
 
 /// One path segment: a property name, or any element of an array.
@@ -44,6 +44,8 @@ pub struct IndexEntries {
     /// The presence counters this document adds one to: single paths
     /// without array steps it has a scalar at, and composites it fills.
     present: BTreeSet<Vec<u8>>,
+    /// Unique-key entries: no other item of the logical partition may hold one.
+    unique: BTreeSet<Vec<u8>>,
 }
 
 /// The index entries of a document stored under `item_key`.
@@ -59,6 +61,22 @@ pub fn entries(
     if let Some(at) = policy.ttl.expires_at(document) {
         out.entries
             .insert(keys::expiry(container_rid, at, suffix), Vec::new());
+    }
+    // Unique keys hold whatever the indexing mode: they are constraints.
+    for (number, paths) in policy.unique_keys.iter().enumerate() {
+        let key = keys::unique(container_rid, number, suffix, |key| {
+            for path in paths {
+                // A missing or non-scalar value takes part as null, as on the service.
+                let value = value_at(document, path).and_then(encode::value);
+                key.extend(
+                    value.unwrap_or_else(|| encode::value(&Value::Null).unwrap_or_default()),
+                );
+            }
+        });
+        if let Some(key) = key {
+            out.unique.insert(key.clone());
+            out.entries.insert(key, suffix.to_vec());
+        }
     }
     if !policy.enabled() {
         return out;
@@ -101,8 +119,18 @@ pub fn entries(
 }
 
 /// Moves a document's index from `old` to `new` entries (either may be
-/// empty: a create or a delete), keeping the presence counters in step.
+/// empty: a create or a delete), keeping the presence counters in step;
+/// 409 when another item of the logical partition holds a unique key.
 pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: &IndexEntries) -> Result<()> {
+    for claimed in new.unique.difference(&old.unique) {
+        if txn.get(claimed)?.is_some() {
+            return Err(EngineError::new(
+                ErrorKind::Conflict,
+                "Unique index constraint violation: another item in this logical partition has \
+                 the same values for a unique key of the container.",
+            ));
+        }
+    }
     for stale in old.entries.keys() {
         if !new.entries.contains_key(stale) {
             txn.delete(stale.clone());

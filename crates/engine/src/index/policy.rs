@@ -21,6 +21,35 @@ pub struct IndexPolicy {
     composites: Vec<CompositeIndex>,
     /// When items expire: their expiry times are kept as an index too.
     pub ttl: Ttl,
+    /// `uniqueKeyPolicy`: path tuples unique within a logical partition.
+    pub unique_keys: Vec<Vec<Vec<Segment>>>,
+}
+
+/// The container's unique keys, each a list of property paths.
+fn unique_keys(body: &Value) -> Vec<Vec<Vec<Segment>>> {
+    let Some(keys) = body
+        .pointer("/uniqueKeyPolicy/uniqueKeys")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    keys.iter()
+        .filter_map(|k| k.get("paths")?.as_array())
+        .map(|paths| {
+            paths
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(|p| Pattern::parse(&format!("{p}/?")))
+                .map(|p| {
+                    p.prefix
+                        .into_iter()
+                        .map(|s| Segment::Property(s.unwrap_or_default()))
+                        .collect()
+                })
+                .collect()
+        })
+        .filter(|paths: &Vec<Vec<Segment>>| !paths.is_empty())
+        .collect()
 }
 
 /// One composite index: paths, each ascending (`false`) or descending (`true`).
@@ -134,6 +163,7 @@ impl IndexPolicy {
                 excluded: Vec::new(),
                 composites: Vec::new(),
                 ttl: Ttl::from_container(body),
+                unique_keys: unique_keys(body),
             };
         };
         let mode = policy
@@ -161,6 +191,7 @@ impl IndexPolicy {
                 .map(|all| all.iter().filter_map(CompositeIndex::parse).collect())
                 .unwrap_or_default(),
             ttl: Ttl::from_container(body),
+            unique_keys: unique_keys(body),
         }
     }
 

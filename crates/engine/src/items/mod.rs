@@ -2,7 +2,7 @@
 //! read feed. The operations themselves, run inside a write transaction,
 //! are in [`ops`]; this module resolves keys and ranges around them.
 
-use cosmonaut_storage::Txn;
+use cosmonaut_storage::{KvRead, Txn};
 use serde_json::Value;
 
 use crate::containers::read_counters;
@@ -224,6 +224,28 @@ impl Engine {
             Ok((Value::Null, lsn))
         })
         .await
+    }
+
+    /// Deletes every item of the logical partition `key` (a full key, or a
+    /// leading part of a hierarchical one); returns how many.
+    pub async fn delete_partition_key(&self, db: &str, coll: &str, key: &ItemKey) -> Result<u64> {
+        let values = key.clone().ok_or_else(|| {
+            EngineError::bad_request("PartitionKey value must be supplied for this operation.")
+        })?;
+        let container = require_container(self.snapshot()?.as_ref(), db, coll)?;
+        let (start, end) = scope_keys(&container, &ItemScope::PartitionKey(values))?;
+        let (db, coll) = (db.to_string(), coll.to_string());
+        self.store
+            .transact(move |txn| {
+                let current = ops::same_container(txn, &db, &coll, &container.rid)?;
+                let mut deleted = 0;
+                for (item_key, bytes) in txn.scan(&start, &end, usize::MAX)? {
+                    ops::remove_document(txn, &current, &item_key, &decode(&bytes)?)?;
+                    deleted += 1;
+                }
+                Ok(deleted)
+            })
+            .await
     }
 
     /// Runs `work` on the item `id` under `key` in a write transaction,

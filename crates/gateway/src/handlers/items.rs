@@ -192,3 +192,21 @@ pub async fn one(
         _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
     }
 }
+
+/// `POST .../operations/partitionkeydelete`: removes every item of the
+/// logical partition named in the partition key header.
+pub async fn delete_partition(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    coll: &str,
+) -> Result<Reply, ApiError> {
+    if ctx.method != Method::POST {
+        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
+    }
+    let deleted = gateway
+        .engine
+        .delete_partition_key(db, coll, &ctx.partition_key()?)
+        .await?;
+    Ok(Reply::empty(StatusCode::OK).charge(charge::delete(1024) * deleted.max(1) as f64))
+}

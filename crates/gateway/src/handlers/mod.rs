@@ -7,7 +7,9 @@ pub mod changes;
 pub mod containers;
 pub mod databases;
 pub mod items;
+pub mod offers;
 pub mod query;
+pub mod users;
 
 use serde_json::{json, Value};
 

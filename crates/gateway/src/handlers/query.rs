@@ -13,7 +13,7 @@ use crate::request::RequestContext;
 use crate::Gateway;
 
 /// The query text and parameters of a query request body.
-fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), ApiError> {
+pub(crate) fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), ApiError> {
     let body = ctx.json_body()?;
     let text = body.get("query").and_then(Value::as_str).ok_or_else(|| {
         ApiError::bad_request("The query request body must have a string 'query'.")

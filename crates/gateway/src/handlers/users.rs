@@ -1,0 +1,117 @@
+//! `/dbs/{db}/users` and `/dbs/{db}/users/{user}/permissions`: users and
+//! the permissions (resource tokens) granted to them.
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::feed_reply;
+use crate::charge::METADATA;
+use crate::error::ApiError;
+use crate::reply::Reply;
+use crate::request::RequestContext;
+use crate::Gateway;
+
+fn resource(status: StatusCode, body: Value) -> Reply {
+    Reply::json(status, body).etag_from_body().charge(METADATA)
+}
+
+/// `/dbs/{db}/users`: create and list.
+pub async fn feed(gateway: &Gateway, ctx: &RequestContext, db: &str) -> Result<Reply, ApiError> {
+    let engine = &gateway.engine;
+    match ctx.method {
+        Method::POST => Ok(resource(
+            StatusCode::CREATED,
+            engine.create_user(db, ctx.json_body()?).await?,
+        )),
+        Method::GET => {
+            let (page, owner) = engine.list_users(db, &ctx.feed_request()?)?;
+            Ok(feed_reply("Users", &owner, page))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}
+
+/// `/dbs/{db}/users/{user}`: read, replace (rename) and delete.
+pub async fn one(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    user: &str,
+) -> Result<Reply, ApiError> {
+    let engine = &gateway.engine;
+    match ctx.method {
+        Method::GET => Ok(resource(StatusCode::OK, engine.read_user(db, user)?)),
+        Method::PUT => Ok(resource(
+            StatusCode::OK,
+            engine.replace_user(db, user, ctx.json_body()?).await?,
+        )),
+        Method::DELETE => {
+            engine.delete_user(db, user).await?;
+            Ok(Reply::empty(StatusCode::NO_CONTENT).charge(METADATA))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}
+
+/// `/dbs/{db}/users/{user}/permissions`: create (or upsert) and list.
+pub async fn permissions(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    user: &str,
+) -> Result<Reply, ApiError> {
+    let engine = &gateway.engine;
+    match ctx.method {
+        Method::POST => {
+            let body = ctx.json_body()?;
+            // An upsert of an existing permission replaces it.
+            let existing = body
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| ctx.is_upsert() && engine.read_permission(db, user, id).is_ok())
+                .map(str::to_string);
+            let status = if existing.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let permission = engine
+                .write_permission(db, user, body, existing.as_deref())
+                .await?;
+            Ok(resource(status, permission))
+        }
+        Method::GET => {
+            let (page, owner) = engine.list_permissions(db, user, &ctx.feed_request()?)?;
+            Ok(feed_reply("Permissions", &owner, page))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}
+
+/// `/dbs/{db}/users/{user}/permissions/{id}`: read, replace and delete.
+pub async fn permission(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    user: &str,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let engine = &gateway.engine;
+    match ctx.method {
+        Method::GET => Ok(resource(
+            StatusCode::OK,
+            engine.read_permission(db, user, id)?,
+        )),
+        Method::PUT => Ok(resource(
+            StatusCode::OK,
+            engine
+                .write_permission(db, user, ctx.json_body()?, Some(id))
+                .await?,
+        )),
+        Method::DELETE => {
+            engine.delete_permission(db, user, id).await?;
+            Ok(Reply::empty(StatusCode::NO_CONTENT).charge(METADATA))
+        }
+        _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
+    }
+}
