@@ -10,16 +10,17 @@ BINARY = os.environ.get("COSMONAUT_BIN", os.path.join(REPO, "target", "debug", "
 
 
 class Server:
-    def __init__(self, data_dir, partitions=1):
+    def __init__(self, data_dir, partitions=1, extra_args=()):
         self.data_dir = data_dir
         self.partitions = partitions
+        self.extra_args = list(extra_args)
         self.process = None
         self.endpoint = None
 
     def start(self, timeout=20):
         self.process = subprocess.Popen(
             [BINARY, "serve", "--data-dir", self.data_dir, "--port", "0",
-             "--partitions", str(self.partitions)],
+             "--partitions", str(self.partitions), *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -8,13 +8,14 @@ from conftest import unique
 
 
 def test_items_expire(database):
-    c = database.create_container(unique("ttl"), PartitionKey(path="/pk"), default_ttl=1)
-    assert c.read()["defaultTtl"] == 1
+    # Expiry counts whole seconds from _ts, so a 2-second TTL is still readable right after the write.
+    c = database.create_container(unique("ttl"), PartitionKey(path="/pk"), default_ttl=2)
+    assert c.read()["defaultTtl"] == 2
     c.create_item({"id": "short", "pk": "p"})
     c.create_item({"id": "forever", "pk": "p", "ttl": -1})
     c.create_item({"id": "long", "pk": "p", "ttl": 3600})
     assert c.read_item("short", partition_key="p")["id"] == "short"
-    time.sleep(2.1)
+    time.sleep(3.1)
     with pytest.raises(exceptions.CosmosResourceNotFoundError):
         c.read_item("short", partition_key="p")
     assert sorted(c.query_items("SELECT VALUE c.id FROM c", enable_cross_partition_query=True)) == ["forever", "long"]

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Region name the account reports.
     #[arg(long, env = "COSMONAUT_REGION", default_value = "South Central US")]
     region: String,
+    /// Answer 429 (with x-ms-retry-after-ms) when a container spends more
+    /// request units per second than its provisioned throughput, as the service does.
+    #[arg(long, env = "COSMONAUT_RATE_LIMIT")]
+    rate_limit: bool,
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -69,6 +73,7 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
         GatewayConfig {
             keys,
             region: args.region.clone(),
+            rate_limit: args.rate_limit,
         },
     );
 

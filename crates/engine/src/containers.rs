@@ -10,6 +10,7 @@ use crate::partition::{range_boundaries, PartitionKeyDefinition, PartitionKeyRan
 use crate::records::{decode, encode, ContainerRecord, Counters, DatabaseRecord, Meta};
 use crate::ttl;
 use crate::{rid, validation};
+use cosmonaut_query::ComputedProperty;
 
 /// RU/s one physical partition serves; provisioning more adds partitions, as
 /// in the service.
@@ -41,6 +42,43 @@ pub struct ContainerInfo {
     pub document_count: u64,
     pub document_bytes: u64,
     pub lsn: u64,
+    /// Provisioned RU/s (the offer's throughput).
+    pub throughput: u64,
+}
+
+/// The service's cap on computed properties per container.
+const MAX_COMPUTED_PROPERTIES: usize = 20;
+
+/// A container's `computedProperties`, checked: each a name and a
+/// `SELECT VALUE <expr> FROM <alias>` query.
+pub(crate) fn computed_properties(body: &Value) -> Result<Vec<ComputedProperty>> {
+    let Some(list) = body.get("computedProperties").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .filter(|l| l.len() <= MAX_COMPUTED_PROPERTIES)
+        .ok_or_else(|| {
+            EngineError::bad_request(format!(
+                "computedProperties must be a list of at most {MAX_COMPUTED_PROPERTIES} definitions."
+            ))
+        })?;
+    list.iter()
+        .map(|p| {
+            let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            let query = p.get("query").and_then(Value::as_str).unwrap_or_default();
+            if name.is_empty() || name.starts_with('_') || name == "id" {
+                return Err(EngineError::bad_request(format!(
+                    "The computed property name '{name}' is not allowed."
+                )));
+            }
+            ComputedProperty::parse(name, query).map_err(|why| {
+                EngineError::bad_request(format!(
+                    "The computed property '{name}' is invalid: {why}."
+                ))
+            })
+        })
+        .collect()
 }
 
 fn default_indexing_policy() -> Value {
@@ -162,6 +200,7 @@ impl Engine {
     pub async fn create_container(&self, db: &str, new: NewContainer) -> Result<Value> {
         let id = validation::body_id(&new.body, validation::MAX_RESOURCE_ID_CHARS, false)?;
         ttl::check_default_ttl(&new.body)?;
+        computed_properties(&new.body)?;
         let pk = parse_partition_key(&new.body)?;
         let mut props = container_properties(&new.body, &pk);
         let by_throughput = new
@@ -214,6 +253,7 @@ impl Engine {
             document_count: counters.document_count,
             document_bytes: counters.document_bytes,
             lsn: counters.lsn,
+            throughput: record.throughput.unwrap_or(crate::offers::MIN_THROUGHPUT),
         })
     }
 
@@ -242,6 +282,7 @@ impl Engine {
             )));
         }
         ttl::check_default_ttl(&body)?;
+        computed_properties(&body)?;
         let (db, id) = (db.to_string(), id.to_string());
         self.store
             .transact(move |txn| {

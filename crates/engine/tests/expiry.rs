@@ -60,38 +60,39 @@ fn ids(engine: &Engine, coll: &str) -> Vec<String> {
 async fn expired_items_vanish_and_are_purged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = common::engine_with_database(dir.path(), 1).await;
-    container(&engine, "one-second", json!(1)).await;
+    // Expiry counts whole seconds from _ts: a 2-second TTL is still there right after the write.
+    container(&engine, "two-seconds", json!(2)).await;
     container(&engine, "opt-in", json!(-1)).await;
-    put(&engine, "one-second", json!({"id": "a", "pk": "p"})).await;
+    put(&engine, "two-seconds", json!({"id": "a", "pk": "p"})).await;
     put(
         &engine,
-        "one-second",
+        "two-seconds",
         json!({"id": "b", "pk": "p", "ttl": -1}),
     )
     .await;
     put(
         &engine,
-        "one-second",
+        "two-seconds",
         json!({"id": "c", "pk": "p", "ttl": 3600}),
     )
     .await;
-    put(&engine, "opt-in", json!({"id": "d", "pk": "p", "ttl": 1})).await;
+    put(&engine, "opt-in", json!({"id": "d", "pk": "p", "ttl": 2})).await;
     put(&engine, "opt-in", json!({"id": "e", "pk": "p"})).await;
-    assert_eq!(ids(&engine, "one-second"), ["a", "b", "c"]);
+    assert_eq!(ids(&engine, "two-seconds"), ["a", "b", "c"]);
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(ids(&engine, "one-second"), ["b", "c"]);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(ids(&engine, "two-seconds"), ["b", "c"]);
     assert_eq!(ids(&engine, "opt-in"), ["e"]);
-    let gone = engine.read_item("db", "one-second", "a", &key("p"));
+    let gone = engine.read_item("db", "two-seconds", "a", &key("p"));
     assert_eq!(gone.expect_err("expired").kind, ErrorKind::NotFound);
     // An expired id is free again before any purge.
     put(
         &engine,
-        "one-second",
+        "two-seconds",
         json!({"id": "a", "pk": "p", "ttl": 3600}),
     )
     .await;
-    assert_eq!(ids(&engine, "one-second"), ["a", "b", "c"]);
+    assert_eq!(ids(&engine, "two-seconds"), ["a", "b", "c"]);
 
     assert_eq!(
         engine.purge_expired().await.expect("purge"),
@@ -102,7 +103,7 @@ async fn expired_items_vanish_and_are_purged() {
     let info = engine.read_container("db", "opt-in").expect("container");
     assert_eq!(info.document_count, 1);
     let info = engine
-        .read_container("db", "one-second")
+        .read_container("db", "two-seconds")
         .expect("container");
     assert_eq!(info.document_count, 3);
 }

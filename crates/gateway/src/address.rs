@@ -128,6 +128,16 @@ impl Address {
     }
 
     /// The resource type the signature covers (`dbs`, `colls`, `docs`, ...).
+    /// The container a request addresses, for per-container budgets.
+    pub fn container(&self) -> Option<(&str, &str)> {
+        match self {
+            Address::Items { db, coll }
+            | Address::Item { db, coll, .. }
+            | Address::PartitionKeyDelete { db, coll } => Some((db, coll)),
+            _ => None,
+        }
+    }
+
     pub fn resource_type(&self) -> &'static str {
         match self {
             Address::Account => "",

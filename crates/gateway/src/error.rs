@@ -12,6 +12,8 @@ pub struct ApiError {
     /// `additionalErrorInfo`: for a query that needs a client-side plan, the
     /// plan itself as a JSON string, which clients use instead of asking again.
     pub additional_info: Option<String>,
+    /// For 429: how long the client should wait (`x-ms-retry-after-ms`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -21,7 +23,20 @@ impl ApiError {
             substatus: 0,
             message: message.into(),
             additional_info: None,
+            retry_after: None,
         }
+    }
+
+    /// The container spent its RU/s: 429 with the service's sub-status 3200.
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Request rate is large: the container's provisioned throughput (RU/s) is spent. \
+             Retry after the time in x-ms-retry-after-ms.",
+        );
+        err.substatus = 3200;
+        err.retry_after = Some(wait);
+        err
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -81,6 +96,7 @@ impl From<EngineError> for ApiError {
             substatus: err.substatus,
             message: err.message,
             additional_info: None,
+            retry_after: None,
         }
     }
 }

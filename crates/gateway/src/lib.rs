@@ -11,9 +11,10 @@ pub mod error;
 mod handlers;
 mod reply;
 mod request;
+mod throttle;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::State;
@@ -36,6 +37,8 @@ pub struct GatewayConfig {
     pub keys: Vec<MasterKey>,
     /// The region name the account reports.
     pub region: String,
+    /// Answer 429 when a container spends more than its RU/s.
+    pub rate_limit: bool,
 }
 
 /// Shared state of every listener.
@@ -43,6 +46,7 @@ pub struct GatewayConfig {
 pub struct Gateway {
     engine: Arc<Engine>,
     config: Arc<GatewayConfig>,
+    throttle: Arc<throttle::Throttle>,
 }
 
 impl Gateway {
@@ -50,6 +54,7 @@ impl Gateway {
         Self {
             engine,
             config: Arc::new(config),
+            throttle: Arc::default(),
         }
     }
 
@@ -133,32 +138,46 @@ impl Gateway {
             body,
             scheme,
         };
-        match &address {
-            Address::Account => Ok(handlers::account::read(self, &ctx)),
-            Address::Databases => handlers::databases::feed(self, &ctx).await,
-            Address::Users { db } => handlers::users::feed(self, &ctx, db).await,
-            Address::User { db, user } => handlers::users::one(self, &ctx, db, user).await,
+        let container = address.container().filter(|_| self.config.rate_limit);
+        if let Some((db, coll)) = container {
+            let engine = &self.engine;
+            let throughput = || engine.read_container(db, coll).ok().map(|c| c.throughput);
+            if let Err(wait) = self.throttle.admit(db, coll, Instant::now(), throughput) {
+                return Err(ApiError::too_many_requests(wait));
+            }
+        }
+        let reply = self.route(&address, &ctx).await;
+        if let (Some((db, coll)), Ok(reply)) = (container, &reply) {
+            self.throttle.spend(db, coll, reply.request_charge());
+        }
+        reply
+    }
+
+    async fn route(&self, address: &Address, ctx: &RequestContext) -> Result<Reply, ApiError> {
+        match address {
+            Address::Account => Ok(handlers::account::read(self, ctx)),
+            Address::Databases => handlers::databases::feed(self, ctx).await,
+            Address::Users { db } => handlers::users::feed(self, ctx, db).await,
+            Address::User { db, user } => handlers::users::one(self, ctx, db, user).await,
             Address::Permissions { db, user } => {
-                handlers::users::permissions(self, &ctx, db, user).await
+                handlers::users::permissions(self, ctx, db, user).await
             }
             Address::Permission { db, user, id } => {
-                handlers::users::permission(self, &ctx, db, user, id).await
+                handlers::users::permission(self, ctx, db, user, id).await
             }
-            Address::Offers => handlers::offers::feed(self, &ctx),
-            Address::Offer { id } => handlers::offers::one(self, &ctx, id).await,
-            Address::Database { db } => handlers::databases::one(self, &ctx, db).await,
-            Address::Containers { db } => handlers::containers::feed(self, &ctx, db).await,
-            Address::Container { db, coll } => {
-                handlers::containers::one(self, &ctx, db, coll).await
-            }
+            Address::Offers => handlers::offers::feed(self, ctx),
+            Address::Offer { id } => handlers::offers::one(self, ctx, id).await,
+            Address::Database { db } => handlers::databases::one(self, ctx, db).await,
+            Address::Containers { db } => handlers::containers::feed(self, ctx, db).await,
+            Address::Container { db, coll } => handlers::containers::one(self, ctx, db, coll).await,
             Address::PartitionKeyRanges { db, coll } => {
-                handlers::containers::partition_key_ranges(self, &ctx, db, coll)
+                handlers::containers::partition_key_ranges(self, ctx, db, coll)
             }
-            Address::Items { db, coll } => handlers::items::feed(self, &ctx, db, coll).await,
+            Address::Items { db, coll } => handlers::items::feed(self, ctx, db, coll).await,
             Address::PartitionKeyDelete { db, coll } => {
-                handlers::items::delete_partition(self, &ctx, db, coll).await
+                handlers::items::delete_partition(self, ctx, db, coll).await
             }
-            Address::Item { db, coll, id } => handlers::items::one(self, &ctx, db, coll, id).await,
+            Address::Item { db, coll, id } => handlers::items::one(self, ctx, db, coll, id).await,
         }
     }
 }

@@ -50,6 +50,10 @@ impl Reply {
         self
     }
 
+    pub fn request_charge(&self) -> f64 {
+        self.charge
+    }
+
     /// `etag` from the body's `_etag`, as the service sends it.
     pub fn etag_from_body(self) -> Self {
         match self
@@ -107,6 +111,11 @@ impl From<ApiError> for Reply {
         if let Some(info) = err.additional_info {
             body["additionalErrorInfo"] = Value::String(info);
         }
-        Reply::json(err.status, body).header("x-ms-substatus", err.substatus.to_string())
+        let reply =
+            Reply::json(err.status, body).header("x-ms-substatus", err.substatus.to_string());
+        match err.retry_after {
+            Some(wait) => reply.header("x-ms-retry-after-ms", wait.as_millis().max(1).to_string()),
+            None => reply,
+        }
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ast::*;
 use crate::functions::static_time_values;
+use crate::rewrite;
 
 impl Query {
     /// Replaces every static clock call, subqueries included, by its value at `now`.
@@ -26,86 +27,8 @@ impl Query {
                 }
             }
         };
-        visit_query(self, &mut freeze);
+        rewrite::visit_query(self, &mut freeze);
     }
-}
-
-fn visit_query(query: &mut Query, f: &mut dyn FnMut(&mut Expr)) {
-    if let Some(top) = &mut query.select.top {
-        visit(top, f);
-    }
-    match &mut query.select.projection {
-        Projection::Star => {}
-        Projection::Value(e) => visit(e, f),
-        Projection::List(items) => items.iter_mut().for_each(|i| visit(&mut i.expr, f)),
-    }
-    if let Some(from) = &mut query.from {
-        for source in std::iter::once(&mut from.source).chain(&mut from.joins) {
-            if let Source::Iterate { expr, .. } = source {
-                visit(expr, f);
-            }
-        }
-    }
-    if let Some(filter) = &mut query.filter {
-        visit(filter, f);
-    }
-    query.group_by.iter_mut().for_each(|e| visit(e, f));
-    query
-        .order_by
-        .iter_mut()
-        .for_each(|k| visit(&mut k.expr, f));
-    if let Some((offset, limit)) = &mut query.offset_limit {
-        visit(offset, f);
-        visit(limit, f);
-    }
-}
-
-/// Visits `expr` and everything inside it, children first.
-fn visit(expr: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
-    match expr {
-        Expr::Literal(_) | Expr::Undefined | Expr::Parameter(_) | Expr::Identifier(_) => {}
-        Expr::Property(e, _) | Expr::Unary(_, e) => visit(e, f),
-        Expr::Index(a, b) | Expr::Binary(_, a, b) => {
-            visit(a, f);
-            visit(b, f);
-        }
-        Expr::Between {
-            value, low, high, ..
-        } => {
-            visit(value, f);
-            visit(low, f);
-            visit(high, f);
-        }
-        Expr::In { value, list, .. } => {
-            visit(value, f);
-            list.iter_mut().for_each(|e| visit(e, f));
-        }
-        Expr::Like {
-            value,
-            pattern,
-            escape,
-            ..
-        } => {
-            visit(value, f);
-            visit(pattern, f);
-            if let Some(e) = escape {
-                visit(e, f);
-            }
-        }
-        Expr::Conditional {
-            test,
-            then,
-            otherwise,
-        } => {
-            visit(test, f);
-            visit(then, f);
-            visit(otherwise, f);
-        }
-        Expr::Call { args, .. } | Expr::Array(args) => args.iter_mut().for_each(|e| visit(e, f)),
-        Expr::Object(fields) => fields.iter_mut().for_each(|(_, e)| visit(e, f)),
-        Expr::Exists(q) | Expr::ArraySubquery(q) | Expr::ScalarSubquery(q) => visit_query(q, f),
-    }
-    f(expr);
 }
 
 #[cfg(test)]

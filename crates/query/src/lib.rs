@@ -19,6 +19,7 @@ mod parser;
 mod paths;
 mod plan;
 mod print;
+mod rewrite;
 mod validate;
 mod value;
 
@@ -26,6 +27,7 @@ pub use ast::*;
 pub use eval::Parameters;
 pub use parser::parse;
 pub use plan::{query_info, required_features, ORDER_BY_FILTER_PLACEHOLDER};
+pub use rewrite::ComputedProperty;
 pub use value::compare as compare_values;
 
 use thiserror::Error;

@@ -18,7 +18,7 @@ use cosmonaut_query::{Parameters, Query, QueryError};
 use cosmonaut_storage::KvRead;
 use serde_json::Value;
 
-use crate::containers::read_counters;
+use crate::containers::{computed_properties, read_counters};
 use crate::engine::{now_seconds, require_container, Engine};
 use crate::error::{substatus, EngineError, Result};
 use crate::feed::{page_of_results, read_keys_page, read_page, FeedPage, FeedRequest};
@@ -48,11 +48,12 @@ impl Engine {
         request: &FeedRequest,
     ) -> Result<ItemPage> {
         query.validate(parameters).map_err(query_error)?;
-        let mut query = query.clone();
-        query.freeze_static_time(std::time::SystemTime::now());
-        let query = &query;
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
+        let mut query = query.clone();
+        query.freeze_static_time(std::time::SystemTime::now());
+        query.inline_computed(&computed_properties(&container.body)?);
+        let query = &query;
         let (start, end) = scope_keys(&container, scope)?;
         let policy = IndexPolicy::from_container(&container.body);
         let lookup = policy
