@@ -40,7 +40,7 @@ impl Query {
 
 /// Adds the paths `expr` reads below `alias`; `None` if it reads otherwise.
 fn collect(expr: &Expr, alias: &str, out: &mut BTreeSet<Vec<String>>) -> Option<()> {
-    if let Some(path) = property_path(expr, alias) {
+    if let Some(path) = expr.property_path(alias) {
         if path.is_empty() {
             return None;
         }
@@ -89,20 +89,23 @@ fn collect(expr: &Expr, alias: &str, out: &mut BTreeSet<Vec<String>>) -> Option<
     }
 }
 
-/// `c.a["b"]` as `["a", "b"]` when `expr` is such a chain from `alias`.
-fn property_path(expr: &Expr, alias: &str) -> Option<Vec<String>> {
-    let (inner, name) = match expr {
-        Expr::Identifier(name) if name == alias => return Some(Vec::new()),
-        Expr::Property(inner, name) => (inner, name),
-        Expr::Index(inner, key) => match key.as_ref() {
-            Expr::Literal(Value::String(name)) => (inner, name),
+impl Expr {
+    /// `c.a["b"]` as `["a", "b"]` when this is such a chain from `alias`
+    /// (`c` alone is the empty path).
+    pub fn property_path(&self, alias: &str) -> Option<Vec<String>> {
+        let (inner, name) = match self {
+            Expr::Identifier(name) if name == alias => return Some(Vec::new()),
+            Expr::Property(inner, name) => (inner, name),
+            Expr::Index(inner, key) => match key.as_ref() {
+                Expr::Literal(Value::String(name)) => (inner, name),
+                _ => return None,
+            },
             _ => return None,
-        },
-        _ => return None,
-    };
-    let mut path = property_path(inner, alias)?;
-    path.push(name.clone());
-    Some(path)
+        };
+        let mut path = inner.property_path(alias)?;
+        path.push(name.clone());
+        Some(path)
+    }
 }
 
 #[cfg(test)]

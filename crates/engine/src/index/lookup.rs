@@ -113,18 +113,8 @@ fn flatten_and<'q>(expr: &'q Expr, out: &mut Vec<&'q Expr>) {
 
 /// `c.a.b` (or `c["a"].b`) as a path below the document bound to `alias`.
 pub fn path_of(expr: &Expr, alias: &str) -> Option<Vec<Segment>> {
-    let (inner, name) = match expr {
-        Expr::Identifier(name) if name == alias => return Some(Vec::new()),
-        Expr::Property(inner, name) => (inner, name),
-        Expr::Index(inner, key) => match key.as_ref() {
-            Expr::Literal(Value::String(name)) => (inner, name),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    let mut path = path_of(inner, alias)?;
-    path.push(Segment::Property(name.clone()));
-    Some(path)
+    let names = expr.property_path(alias)?;
+    Some(names.into_iter().map(Segment::Property).collect())
 }
 
 /// The alias documents are bound to when the query reads whole documents
