@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::containers::read_counters;
 use crate::engine::{now_seconds, require_container, Engine};
 use crate::error::Result;
-use crate::feed::{FeedRequest, MAX_PAGE_BYTES, SCAN_CHUNK};
+use crate::feed::{scan_each, FeedRequest, MAX_PAGE_BYTES};
 use crate::items::{scope_keys, ItemScope};
 use crate::keys;
 use crate::records::decode;
@@ -61,43 +61,36 @@ impl Engine {
         let now = now_seconds();
         let limit = request.page_items();
         let (mut items, mut bytes) = (Vec::new(), 0);
-        let (mut from, to) = keys::changes_after(&container.rid, after);
-        'scan: loop {
-            let entries = snapshot.scan(&from, &to, SCAN_CHUNK)?;
-            let exhausted = entries.len() < SCAN_CHUNK;
-            for (entry, _) in entries {
-                let Some((lsn, item_key)) = keys::change_of(&container.rid, &entry) else {
-                    continue;
-                };
-                if items.len() >= limit || bytes >= MAX_PAGE_BYTES {
-                    break 'scan;
-                }
-                after = lsn;
-                from = entry;
-                from.push(0);
-                if item_key.as_slice() < first.as_slice() || item_key.as_slice() >= last.as_slice()
-                {
-                    continue;
-                }
-                let Some(raw) = snapshot.get(&item_key)? else {
-                    continue;
-                };
-                let mut document: Value = decode(&raw)?;
-                let written = document.get("_ts").and_then(Value::as_u64).unwrap_or(0);
-                if ttl.is_expired(&document, now) || since.is_some_and(|s| written < s) {
-                    continue;
-                }
-                if let Value::Object(map) = &mut document {
-                    map.insert("_lsn".into(), Value::from(lsn));
-                }
-                bytes += raw.len();
-                items.push(document);
+        let (from, to) = keys::changes_after(&container.rid, after);
+        let exhausted = scan_each(snapshot.as_ref(), &from, &to, false, |entry, _| {
+            let Some((lsn, item_key)) = keys::change_of(&container.rid, &entry) else {
+                return Ok(true);
+            };
+            if items.len() >= limit || bytes >= MAX_PAGE_BYTES {
+                return Ok(false);
             }
-            if exhausted {
-                // Everything up to the container's LSN has been seen.
-                after = after.max(current);
-                break;
+            after = lsn;
+            if item_key.as_slice() < first.as_slice() || item_key.as_slice() >= last.as_slice() {
+                return Ok(true);
             }
+            let Some(raw) = snapshot.get(&item_key)? else {
+                return Ok(true);
+            };
+            let mut document: Value = decode(&raw)?;
+            let written = document.get("_ts").and_then(Value::as_u64).unwrap_or(0);
+            if ttl.is_expired(&document, now) || since.is_some_and(|s| written < s) {
+                return Ok(true);
+            }
+            if let Value::Object(map) = &mut document {
+                map.insert("_lsn".into(), Value::from(lsn));
+            }
+            bytes += raw.len();
+            items.push(document);
+            Ok(true)
+        })?;
+        if exhausted {
+            // Everything up to the container's LSN has been seen.
+            after = after.max(current);
         }
         Ok(ChangePage {
             items,

@@ -47,7 +47,7 @@ impl FeedRequest {
 }
 
 /// Rows read from storage at a time while filling a page.
-pub(crate) const SCAN_CHUNK: usize = 256;
+const SCAN_CHUNK: usize = 256;
 
 /// Fills a page row by row; `decode` turns each row into zero or more items
 /// (a filtered-out row gives none, a query with a JOIN may give several, all
@@ -103,6 +103,44 @@ fn resume_key(start: &[u8], end: &[u8], request: &FeedRequest) -> Result<Vec<u8>
     }
 }
 
+/// Visits the rows in `[start, end)` in key order (descending when asked),
+/// reading `SCAN_CHUNK` at a time, until `visit` returns `false`. Returns
+/// whether every row of the range was visited.
+pub(crate) fn scan_each(
+    reader: &dyn KvRead,
+    start: &[u8],
+    end: &[u8],
+    descending: bool,
+    mut visit: impl FnMut(Vec<u8>, Vec<u8>) -> Result<bool>,
+) -> Result<bool> {
+    let (mut low, mut high) = (start.to_vec(), end.to_vec());
+    loop {
+        let rows = if descending {
+            reader.scan_rev(&low, &high, SCAN_CHUNK)?
+        } else {
+            reader.scan(&low, &high, SCAN_CHUNK)?
+        };
+        let exhausted = rows.len() < SCAN_CHUNK;
+        // The next chunk starts just past the last row of this one.
+        match rows.last() {
+            Some((last, _)) if descending => high = last.clone(),
+            Some((last, _)) => {
+                low = last.clone();
+                low.push(0);
+            }
+            None => {}
+        }
+        for (key, value) in rows {
+            if !visit(key, value)? {
+                return Ok(false);
+            }
+        }
+        if exhausted {
+            return Ok(true);
+        }
+    }
+}
+
 /// Reads one page of the rows in `[start, end)`.
 pub(crate) fn read_page(
     reader: &dyn KvRead,
@@ -111,23 +149,12 @@ pub(crate) fn read_page(
     request: &FeedRequest,
     mut decode: impl FnMut(&[u8]) -> Result<Vec<Value>>,
 ) -> Result<FeedPage> {
-    let mut resume = resume_key(start, end, request)?;
+    let resume = resume_key(start, end, request)?;
     let mut filler = PageFiller::new(request);
-    loop {
-        let rows = reader.scan(&resume, end, SCAN_CHUNK)?;
-        let exhausted = rows.len() < SCAN_CHUNK;
-        for (key, value) in rows {
-            if !filler.offer(&key, &value, &mut decode)? {
-                return Ok(filler.page);
-            }
-            resume = key;
-            // The smallest key after the one just read.
-            resume.push(0);
-        }
-        if exhausted {
-            return Ok(filler.page);
-        }
-    }
+    scan_each(reader, &resume, end, false, |key, value| {
+        filler.offer(&key, &value, &mut decode)
+    })?;
+    Ok(filler.page)
 }
 
 /// Reads one page of the rows at `keys` (an index's answer) that lie in `[start, end)`.
@@ -176,3 +203,43 @@ pub(crate) fn page_of_results(results: Vec<Value>, request: &FeedRequest) -> Res
 }
 
 const RESULT_OFFSET_MARK: &str = "r";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cosmonaut_storage::{Backend, RedbBackend};
+
+    #[test]
+    fn scan_each_crosses_chunks_both_ways_and_stops_when_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = RedbBackend::open(&dir.path().join("data.redb")).expect("open");
+        let rows = SCAN_CHUNK * 2 + 17;
+        let key = |i: usize| (i as u32).to_be_bytes().to_vec();
+        let writes = (0..rows).map(|i| (key(i), Some(Vec::new()))).collect();
+        backend.commit(writes).expect("commit");
+        let snapshot = backend.snapshot().expect("snapshot");
+        let (start, end) = (key(0), key(rows));
+        for descending in [false, true] {
+            let mut seen = Vec::new();
+            let all = scan_each(snapshot.as_ref(), &start, &end, descending, |k, _| {
+                seen.push(k);
+                Ok(true)
+            })
+            .expect("scan");
+            let mut expected: Vec<_> = (0..rows).map(key).collect();
+            if descending {
+                expected.reverse();
+            }
+            assert!(all);
+            assert_eq!(seen, expected, "descending: {descending}");
+        }
+        let mut count = 0;
+        let all = scan_each(snapshot.as_ref(), &start, &end, false, |_, _| {
+            count += 1;
+            Ok(count < SCAN_CHUNK + 3)
+        })
+        .expect("scan");
+        assert!(!all);
+        assert_eq!(count, SCAN_CHUNK + 3);
+    }
+}

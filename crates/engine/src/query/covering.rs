@@ -13,7 +13,7 @@ use cosmonaut_storage::KvRead;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::feed::SCAN_CHUNK;
+use crate::feed::scan_each;
 use crate::index::{self, IndexPolicy, Lookup, Segment};
 use crate::keys;
 
@@ -116,36 +116,21 @@ pub(crate) fn covered_documents(
     let inverted: Vec<bool> = covering.parts.iter().map(|(_, d)| *d).collect();
     let mut documents = Vec::new();
     for (low, high) in ranges {
-        let mut low = low.clone();
-        loop {
-            let entries = reader.scan(&low, high, SCAN_CHUNK)?;
-            let exhausted = entries.len() < SCAN_CHUNK;
-            if let Some((last, _)) = entries.last() {
-                low = last.clone();
-                low.push(0);
-            }
-            for (entry, value) in entries {
-                let Some(item_key) =
-                    index::entry_item_key(container_rid, &covering.prefix, &entry, &value)
-                else {
-                    continue;
-                };
-                if item_key.as_slice() < start || item_key.as_slice() >= end {
-                    continue;
-                }
-                let Some(values) = index::entry_values(&covering.prefix, &entry, &inverted) else {
-                    continue;
-                };
+        scan_each(reader, low, high, false, |entry, value| {
+            let item_key = index::entry_item_key(container_rid, &covering.prefix, &entry, &value);
+            let in_scope = item_key.is_some_and(|k| k.as_slice() >= start && k.as_slice() < end);
+            let values = in_scope
+                .then(|| index::entry_values(&covering.prefix, &entry, &inverted))
+                .flatten();
+            if let Some(values) = values {
                 let mut document = Value::Object(Map::new());
                 for ((path, _), value) in covering.parts.iter().zip(values) {
                     set_path(&mut document, path, value);
                 }
                 documents.push(document);
             }
-            if exhausted {
-                break;
-            }
-        }
+            Ok(true)
+        })?;
     }
     Ok(documents)
 }

@@ -14,7 +14,7 @@ use cosmonaut_storage::KvRead;
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
-use crate::feed::{FeedPage, FeedRequest, MAX_PAGE_BYTES, SCAN_CHUNK};
+use crate::feed::{scan_each, FeedPage, FeedRequest, MAX_PAGE_BYTES};
 use crate::hex::{decode_hex, encode_hex};
 use crate::index::{self, IndexPolicy, Segment, ValueRange};
 use crate::keys;
@@ -162,7 +162,7 @@ pub(crate) fn read_ordered_page(
             (count, Some(key))
         }
     };
-    let (mut low, mut high) = match (resume, order.backwards) {
+    let (low, high) = match (resume, order.backwards) {
         (None, _) => (low, high),
         (Some(key), false) => (key, high),
         (Some(mut key), true) => {
@@ -173,56 +173,40 @@ pub(crate) fn read_ordered_page(
     let limit = request.page_items();
     let mut page = FeedPage::default();
     let mut bytes = 0;
-    loop {
-        let entries = if order.backwards {
-            reader.scan_rev(&low, &high, SCAN_CHUNK)?
-        } else {
-            reader.scan(&low, &high, SCAN_CHUNK)?
+    scan_each(reader, &low, &high, order.backwards, |entry, value| {
+        if stop.is_some_and(|s| produced >= s) {
+            return Ok(false);
+        }
+        let Some(item_key) = index::entry_item_key(container_rid, &order.prefix, &entry, &value)
+        else {
+            return Ok(true);
         };
-        let exhausted = entries.len() < SCAN_CHUNK;
-        for (entry, value) in entries {
+        if item_key.as_slice() < start || item_key.as_slice() >= end {
+            return Ok(true);
+        }
+        let Some(document) = reader.get(&item_key)? else {
+            return Ok(true);
+        };
+        if page.items.len() >= limit
+            || (bytes + document.len() > MAX_PAGE_BYTES && !page.items.is_empty())
+        {
+            page.continuation = Some(format!("{TOKEN_MARK}{produced}.{}", encode_hex(&entry)));
+            return Ok(false);
+        }
+        page.documents_read += 1;
+        for row in run(&document)? {
             if stop.is_some_and(|s| produced >= s) {
-                return Ok(page);
+                break;
             }
-            if order.backwards {
-                high = entry.clone();
-            } else {
-                low = entry.clone();
-                low.push(0);
+            if produced >= skip {
+                bytes += document.len();
+                page.items.push(row);
             }
-            let Some(item_key) =
-                index::entry_item_key(container_rid, &order.prefix, &entry, &value)
-            else {
-                continue;
-            };
-            if item_key.as_slice() < start || item_key.as_slice() >= end {
-                continue;
-            }
-            let Some(document) = reader.get(&item_key)? else {
-                continue;
-            };
-            if page.items.len() >= limit
-                || (bytes + document.len() > MAX_PAGE_BYTES && !page.items.is_empty())
-            {
-                page.continuation = Some(format!("{TOKEN_MARK}{produced}.{}", encode_hex(&entry)));
-                return Ok(page);
-            }
-            page.documents_read += 1;
-            for row in run(&document)? {
-                if stop.is_some_and(|s| produced >= s) {
-                    break;
-                }
-                if produced >= skip {
-                    bytes += document.len();
-                    page.items.push(row);
-                }
-                produced += 1;
-            }
+            produced += 1;
         }
-        if exhausted {
-            return Ok(page);
-        }
-    }
+        Ok(true)
+    })?;
+    Ok(page)
 }
 
 /// Marks an ordered-walk token, so it is never taken for another kind.
