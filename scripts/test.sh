@@ -4,7 +4,8 @@
 #   2. the SDK conformance suites (Python azure-cosmos, JavaScript @azure/cosmos,
 #      Rust azure_data_cosmos) against a real `cosmonaut serve` process over
 #      HTTPS, once with 1 and once with 4 physical partitions per container;
-#   3. the crash tests (kill -9 under load), which start servers of their own.
+#   3. the crash tests (kill -9 under load), which start servers of their own;
+#   4. the backup tests, against a folder, Azurite (Azure Blob) and moto (S3).
 # It installs the suites' own dependencies (a Python venv, npm packages) when
 # they are missing; system packages are .ci/run's business.
 set -euo pipefail
@@ -15,8 +16,10 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Test dependencies"
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk-python/requirements.txt
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk-python/requirements.txt \
+  -r tests/backup/requirements.txt
 (cd tests/sdk-js && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/backup && npm ci --no-audit --no-fund --loglevel=error)
 
 step "Format and lint"
 cargo fmt --all --check
@@ -77,5 +80,8 @@ for partitions in 1 4; do
   wait "$SERVER_PID" && echo "server exited cleanly"
   SERVER_PID=""
 done
+
+step "Backup and restore (folder, Azurite, moto S3)"
+(cd tests/backup && "$ROOT/.venv/bin/python" -m pytest -q)
 
 step "All tests passed"

@@ -1,6 +1,10 @@
-"""Durability: every acknowledged write survives kill -9 and restart."""
+"""Durability: every acknowledged write survives kill -9 and restart, and
+nothing unacknowledged is half there (batches are whole, indexes agree)."""
+import os
 import threading
 import time
+
+from azure.cosmos import CosmosClient
 
 from conftest import KEY
 from rest import RestClient
@@ -27,7 +31,7 @@ def writer(endpoint, worker, cycle, acked, stop):
         pk = f"p{n % 7}"
         try:
             r = rest.request("POST", f"/{LINK}/docs", "docs", LINK,
-                             body={"id": item_id, "pk": pk, "payload": "x" * 200},
+                             body={"id": item_id, "pk": pk, "w": worker, "payload": "x" * 200},
                              headers={"x-ms-documentdb-partitionkey": f'["{pk}"]'})
             if r.status_code == 201:
                 acked["items"].append((item_id, pk))
@@ -41,14 +45,34 @@ def writer(endpoint, worker, cycle, acked, stop):
             return
 
 
+def batch_writer(endpoint, cycle, acked, stop):
+    """Writes pairs of items in transactional batches: after a crash each pair
+    is there whole or not at all."""
+    container = CosmosClient(endpoint, KEY, connection_verify=False, retry_total=0) \
+        .get_database_client(DB).get_container_client(COLL)
+    n = 0
+    while not stop.is_set():
+        n += 1
+        pair = [f"b{cycle}-{n}-a", f"b{cycle}-{n}-b"]
+        try:
+            container.execute_item_batch(
+                [("create", ({"id": i, "pk": "batch", "payload": "y" * 100},)) for i in pair],
+                partition_key="batch")
+            acked["pairs"].append(pair)
+        except Exception:
+            return
+
+
 def test_acknowledged_writes_survive_kill_9(tmp_path):
     data_dir = str(tmp_path / "data")
-    acked = {"items": [], "counters": {}}
+    acked = {"items": [], "counters": {}, "pairs": []}
     server = Server(data_dir, partitions=4).start()
     setup(RestClient(server.endpoint, KEY))
-    for cycle in range(3):
+    cycles = int(os.environ.get("COSMONAUT_CRASH_CYCLES", "8"))
+    for cycle in range(cycles):
         stop = threading.Event()
-        threads = [threading.Thread(target=writer, args=(server.endpoint, w, cycle, acked, stop)) for w in range(6)]
+        threads = [threading.Thread(target=writer, args=(server.endpoint, w, cycle, acked, stop)) for w in range(5)]
+        threads.append(threading.Thread(target=batch_writer, args=(server.endpoint, cycle, acked, stop)))
         for t in threads:
             t.start()
         time.sleep(1.5)
@@ -76,10 +100,29 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
         for worker, (c, n) in acked["counters"].items():
             doc = stored[f"counter-w{worker}"]
             assert (doc["cycle"], doc["value"]) >= (c, n), "an acknowledged replace was lost"
-        # Nothing half-written: every stored item is whole.
+        # Nothing half-written: every stored item is whole...
         for doc in stored.values():
             assert "_etag" in doc and "pk" in doc
+        # ...every batch is all there or not at all...
+        for pair in acked["pairs"]:
+            assert pair[0] in stored and pair[1] in stored, f"acknowledged batch {pair} lost"
+        halves = {i[:-2] for i in stored if i.startswith("b")}
+        for stem in halves:
+            assert f"{stem}-a" in stored and f"{stem}-b" in stored, f"batch {stem} is half applied"
+        # ...and the index agrees with the items.
+        for w in (0, 3):
+            r = rest.request("POST", f"/{LINK}/docs", "docs", LINK,
+                             body={"query": f"SELECT VALUE c.id FROM c WHERE c.w = {w}", "parameters": []},
+                             headers={"content-type": "application/query+json",
+                                      "x-ms-documentdb-isquery": "True",
+                                      "x-ms-documentdb-query-enablecrosspartition": "True",
+                                      "x-ms-max-item-count": "-1"})
+            assert r.status_code == 200, r.text
+            indexed = set(r.json()["Documents"])
+            scanned = {i for i, d in stored.items() if d.get("w") == w}
+            assert indexed == scanned, f"index and items disagree for w={w}"
     assert len(acked["items"]) > 100, "the load was too light to mean anything"
+    assert len(acked["pairs"]) > 10, "too few batches to mean anything"
     assert server.stop() == 0
 
 
@@ -101,3 +144,27 @@ def test_graceful_shutdown_keeps_everything_and_exits_zero(tmp_path):
     assert r.status_code == 200
     assert "documentsCount=50" in r.headers["x-ms-resource-usage"]
     assert server.stop() == 0
+
+
+def test_a_damaged_data_file_is_refused_at_start(tmp_path):
+    data_dir = str(tmp_path / "data")
+    server = Server(data_dir).start()
+    rest = RestClient(server.endpoint, KEY)
+    setup(rest)
+    for i in range(300):
+        rest.request("POST", f"/{LINK}/docs", "docs", LINK, body={"id": str(i), "pk": "p", "pad": "y" * 500},
+                     headers={"x-ms-documentdb-partitionkey": '["p"]'})
+    assert server.stop() == 0
+    path = tmp_path / "data" / "cosmonaut.redb"
+    data = bytearray(path.read_bytes())
+    for offset in range(8192, len(data), 4096):
+        data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    damaged = Server(data_dir)
+    try:
+        damaged.start()
+        raise AssertionError("a damaged data file was served")
+    except RuntimeError as err:
+        message = str(err)
+    assert "is damaged" in message and "cosmonaut restore" in message, message
+    assert "panicked" not in message

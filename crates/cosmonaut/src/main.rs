@@ -1,5 +1,6 @@
 //! `cosmonaut`: the server and its tools.
 
+mod backup;
 mod serve;
 mod tls;
 
@@ -28,10 +29,27 @@ struct Cli {
 enum Command {
     /// Serve the Cosmos DB REST API.
     Serve(serve::ServeArgs),
+    /// Restore a data dir from a backup location, to its newest state or a point in time.
+    Restore(backup::RestoreArgs),
+    /// Inspect a backup location.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// Manage the TLS certificate.
     Cert {
         #[command(subcommand)]
         command: CertCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Show the generations (writer epochs), snapshots and log a location holds.
+    List {
+        /// The backup location (file://, az://, s3://).
+        #[arg(long)]
+        from: String,
     },
 }
 
@@ -57,6 +75,10 @@ fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
+        Command::Restore(args) => backup::run_restore(args),
+        Command::Backup {
+            command: BackupCommand::List { from },
+        } => backup::run_list(&from),
         Command::Cert {
             command: CertCommand::Export { data_dir, out },
         } => tls::export(&data_dir, out.as_deref()),

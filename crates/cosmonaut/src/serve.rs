@@ -10,7 +10,9 @@ use axum_server::Handle;
 use cosmonaut_engine::{Engine, EngineConfig};
 use cosmonaut_gateway::auth::MasterKey;
 use cosmonaut_gateway::{Gateway, GatewayConfig};
+use cosmonaut_storage::{Backend, RedbBackend, Store};
 
+use crate::backup::{self, BackupArgs};
 use crate::{tls, WELL_KNOWN_KEY};
 
 #[derive(clap::Args)]
@@ -43,6 +45,13 @@ pub struct ServeArgs {
     /// request units per second than its provisioned throughput, as the service does.
     #[arg(long, env = "COSMONAUT_RATE_LIMIT")]
     rate_limit: bool,
+    /// Skip the checksum check of the data file at start. The check reads
+    /// the whole file once; skipping it starts large stores faster but
+    /// trusts the file as it is.
+    #[arg(long, env = "COSMONAUT_SKIP_VERIFY")]
+    skip_verify: bool,
+    #[command(flatten)]
+    backup: BackupArgs,
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -60,20 +69,53 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     if let Some(secondary) = &args.secondary_key {
         keys.push(MasterKey::from_base64(secondary)?);
     }
-    let engine = Engine::open(
-        &args.data_dir,
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data dir {}: {e}",
+            args.data_dir.display()
+        )
+    })?;
+    // With a backup location: take the writer lease, restore an empty data dir.
+    let backup = match &args.backup.backup {
+        Some(url) => Some(backup::prepare(&args.backup, url, &args.data_dir).await?),
+        None => None,
+    };
+    let cannot_open = |e: &dyn std::fmt::Display| {
+        format!("cannot open the data dir {}: {e}", args.data_dir.display())
+    };
+    let file = args.data_dir.join(RedbBackend::FILE_NAME);
+    let opened = if args.skip_verify {
+        RedbBackend::open(&file)
+    } else {
+        RedbBackend::open_verified(&file)
+    };
+    let backend: Arc<dyn Backend> = Arc::new(opened.map_err(|e| cannot_open(&e))?);
+    let store = Store::with_observer(
+        Arc::clone(&backend),
+        backup.as_ref().map(backup::Prepared::observer),
+    )
+    .map_err(|e| cannot_open(&e))?;
+    let engine = Arc::new(Engine::from_store(
+        store,
         EngineConfig {
             partitions_per_container: args.partitions,
         },
-    )
-    .map_err(|e| format!("cannot open the data dir {}: {e}", args.data_dir.display()))?;
-    let engine = Arc::new(engine);
+    ));
+    let metrics = backup.as_ref().map(|b| {
+        let stats = Arc::clone(&b.stats);
+        Arc::new(move || stats.render()) as Arc<dyn Fn() -> String + Send + Sync>
+    });
+    let backup_service = match backup {
+        Some(prepared) => Some(prepared.start(Arc::clone(&backend)).await?),
+        None => None,
+    };
     let gateway = Gateway::new(
         Arc::clone(&engine),
         GatewayConfig {
             keys,
             region: args.region.clone(),
             rate_limit: args.rate_limit,
+            metrics,
         },
     );
 
@@ -119,6 +161,11 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     drop(gateway);
     // The last handle closes the store: queued writes are committed first.
     drop(engine);
+    if let Some(service) = backup_service {
+        // Ships every commit the store made, then releases the lease.
+        service.shutdown().await;
+        println!("Backup up to date");
+    }
     println!("Cosmonaut stopped");
     Ok(())
 }

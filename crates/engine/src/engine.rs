@@ -40,11 +40,14 @@ impl Engine {
                 data_dir.display()
             ))
         })?;
-        let backend = RedbBackend::open(&data_dir.join("cosmonaut.redb"))?;
-        Ok(Self {
-            store: Store::new(Arc::new(backend))?,
-            config,
-        })
+        let backend = RedbBackend::open(&data_dir.join(RedbBackend::FILE_NAME))?;
+        Ok(Self::from_store(Store::new(Arc::new(backend))?, config))
+    }
+
+    /// An engine over a store built by the caller (with a commit observer,
+    /// for continuous backup).
+    pub fn from_store(store: Store, config: EngineConfig) -> Self {
+        Self { store, config }
     }
 
     /// Storage counters: commits versus transactions shows group commit at work.

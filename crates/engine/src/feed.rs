@@ -215,8 +215,8 @@ mod tests {
         let backend = RedbBackend::open(&dir.path().join("data.redb")).expect("open");
         let rows = SCAN_CHUNK * 2 + 17;
         let key = |i: usize| (i as u32).to_be_bytes().to_vec();
-        let writes = (0..rows).map(|i| (key(i), Some(Vec::new()))).collect();
-        backend.commit(writes).expect("commit");
+        let writes: Vec<_> = (0..rows).map(|i| (key(i), Some(Vec::new()))).collect();
+        backend.commit(&writes).expect("commit");
         let snapshot = backend.snapshot().expect("snapshot");
         let (start, end) = (key(0), key(rows));
         for descending in [false, true] {

@@ -39,6 +39,8 @@ pub struct GatewayConfig {
     pub region: String,
     /// Answer 429 when a container spends more than its RU/s.
     pub rate_limit: bool,
+    /// More Prometheus text for `/metrics` (backup telemetry, from the binary).
+    pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
 }
 
 /// Shared state of every listener.
@@ -61,12 +63,36 @@ impl Gateway {
     /// The router of one listener; `scheme` is how clients reach it.
     pub fn router(&self, scheme: &'static str) -> Router {
         Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(
+                    |State(gateway): State<Gateway>| async move { gateway.metrics() },
+                ),
+            )
             .fallback(
                 move |State(gateway): State<Gateway>, request: Request<Body>| async move {
                     gateway.serve(scheme, request).await
                 },
             )
             .with_state(self.clone())
+    }
+
+    /// Operational counters in Prometheus text format. They carry no data,
+    /// so scrapers need no key.
+    fn metrics(&self) -> String {
+        let (commits, transactions) = self.engine.storage_stats();
+        let mut out = format!(
+            "# HELP cosmonaut_storage_commits_total Group commits (one fsync each).\n\
+             # TYPE cosmonaut_storage_commits_total counter\n\
+             cosmonaut_storage_commits_total {commits}\n\
+             # HELP cosmonaut_storage_transactions_total Write transactions committed.\n\
+             # TYPE cosmonaut_storage_transactions_total counter\n\
+             cosmonaut_storage_transactions_total {transactions}\n"
+        );
+        if let Some(extra) = &self.config.metrics {
+            out.push_str(&extra());
+        }
+        out
     }
 
     async fn serve(&self, scheme: &'static str, request: Request<Body>) -> Response<Body> {

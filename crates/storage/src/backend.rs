@@ -3,6 +3,9 @@ use crate::Result;
 /// One key and its value.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// One write of a commit: a key and its new value, `None` to delete it.
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
 /// Reading the key space: what snapshots and write transactions share.
 pub trait KvRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
@@ -26,5 +29,5 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Applies all writes atomically; `None` deletes the key. Returns once the
     /// batch is durable.
-    fn commit(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>;
+    fn commit(&self, writes: &[Write]) -> Result<()>;
 }

@@ -6,6 +6,11 @@ use thiserror::Error;
 pub enum StorageError {
     #[error("storage backend error: {0}")]
     Backend(String),
+    #[error(
+        "the data file {path} is damaged ({reason}); restore it from a backup \
+         (cosmonaut restore) or move it away"
+    )]
+    Corrupt { path: String, reason: String },
     #[error("the storage writer has stopped")]
     WriterStopped,
     #[error("storage I/O error: {0}")]

@@ -9,14 +9,20 @@
 //!   snapshot; writes are closures queued to a single writer thread that runs
 //!   many of them against one backend transaction and commits them with one
 //!   fsync (group commit), acknowledging each only after the commit is durable.
+//! - [`CommitPosition`] and [`CommitObserver`]: every commit is numbered and
+//!   timed, and can be observed in order (continuous backup builds on this).
 
 mod backend;
+mod commit_log;
 mod error;
 mod redb_backend;
 mod store;
 mod txn;
 
-pub use backend::{Backend, KeyValue, KvRead, Snapshot};
+pub use backend::{Backend, KeyValue, KvRead, Snapshot, Write};
+pub use commit_log::{
+    Commit, CommitObserver, CommitPosition, DATA_END, DATA_START, RESERVED_PREFIX,
+};
 pub use error::StorageError;
 pub use redb_backend::RedbBackend;
 pub use store::{Store, StoreStats};

@@ -1,8 +1,10 @@
 use std::path::Path;
 
-use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::backend::{Backend, KeyValue, KvRead, Snapshot};
+use redb::{Builder, Database, ReadOnlyTable, ReadableDatabase, TableDefinition};
+
+use crate::backend::{Backend, KeyValue, KvRead, Snapshot, Write};
 use crate::{Result, StorageError};
 
 /// The whole key space lives in one table; key prefixes separate resource kinds.
@@ -16,8 +18,43 @@ pub struct RedbBackend {
 }
 
 impl RedbBackend {
+    /// The file's name inside a data dir.
+    pub const FILE_NAME: &'static str = "cosmonaut.redb";
+
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path).map_err(StorageError::backend)?;
+        Self::open_with(path, false)
+    }
+
+    /// Opens the file after verifying the checksum of every page, so a file
+    /// damaged outside Cosmonaut (a bad disk, a stray write) is refused at
+    /// start instead of being served. Reads the whole file once.
+    pub fn open_verified(path: &Path) -> Result<Self> {
+        Self::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, verify: bool) -> Result<Self> {
+        let corrupt = |reason: String| StorageError::Corrupt {
+            path: path.display().to_string(),
+            reason,
+        };
+        // A plain open of a damaged file may panic inside redb; say so instead.
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            Builder::new()
+                .set_check_integrity_on_open(verify)
+                .create(path)
+        }))
+        .map_err(|panic| {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unreadable page".into());
+            corrupt(reason)
+        })?;
+        let db = opened.map_err(|e| match e {
+            redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => corrupt(reason),
+            other => StorageError::backend(other),
+        })?;
         // Create the table up front so snapshots never see it missing.
         let txn = db.begin_write().map_err(StorageError::backend)?;
         txn.open_table(KV).map_err(StorageError::backend)?;
@@ -86,11 +123,11 @@ impl Backend for RedbBackend {
         Ok(Box::new(RedbSnapshot { table }))
     }
 
-    fn commit(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+    fn commit(&self, writes: &[Write]) -> Result<()> {
         let txn = self.db.begin_write().map_err(StorageError::backend)?;
         {
             let mut table = txn.open_table(KV).map_err(StorageError::backend)?;
-            for (key, value) in &writes {
+            for (key, value) in writes {
                 match value {
                     Some(v) => {
                         table
@@ -106,5 +143,39 @@ impl Backend for RedbBackend {
             }
         }
         txn.commit().map_err(StorageError::backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_file_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(RedbBackend::FILE_NAME);
+        {
+            let backend = RedbBackend::open(&path).expect("open");
+            let writes: Vec<_> = (0..2000u32)
+                .map(|i| {
+                    (
+                        [&[1u8][..], &i.to_be_bytes()].concat(),
+                        Some(vec![7u8; 100]),
+                    )
+                })
+                .collect();
+            backend.commit(&writes).expect("commit");
+        }
+        RedbBackend::open_verified(&path).expect("an intact file opens verified");
+        let mut bytes = std::fs::read(&path).expect("read");
+        for offset in (8192..bytes.len()).step_by(4096) {
+            bytes[offset] ^= 0xFF;
+        }
+        std::fs::write(&path, bytes).expect("damage");
+        let err = RedbBackend::open_verified(&path)
+            .err()
+            .expect("a damaged file must not open");
+        assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("cosmonaut restore"));
     }
 }

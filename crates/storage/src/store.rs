@@ -6,6 +6,7 @@ use std::thread;
 use tokio::sync::oneshot;
 
 use crate::backend::{Backend, Snapshot};
+use crate::commit_log::{Commit, CommitObserver, CommitPosition};
 use crate::txn::{Staged, Txn};
 use crate::{Result, StorageError};
 
@@ -39,13 +40,26 @@ pub struct Store {
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Result<Self> {
+        Self::with_observer(backend, None)
+    }
+
+    /// A store whose every durable commit is also handed to `observer`, in order.
+    pub fn with_observer(
+        backend: Arc<dyn Backend>,
+        observer: Option<Arc<dyn CommitObserver>>,
+    ) -> Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let stats = Arc::new(StoreStats::default());
-        let writer_backend = Arc::clone(&backend);
-        let writer_stats = Arc::clone(&stats);
+        let position = CommitPosition::read(backend.snapshot()?.as_ref())?;
+        let mut writer = Writer {
+            backend: Arc::clone(&backend),
+            stats: Arc::clone(&stats),
+            observer,
+            position,
+        };
         let writer = thread::Builder::new()
             .name("cosmonaut-writer".into())
-            .spawn(move || run_writer(writer_backend.as_ref(), &queue, &writer_stats))?;
+            .spawn(move || writer.run(&queue))?;
         Ok(Self {
             backend,
             jobs: Some(jobs),
@@ -108,71 +122,161 @@ impl Drop for Store {
     }
 }
 
-fn run_writer(backend: &dyn Backend, queue: &mpsc::Receiver<Job>, stats: &StoreStats) {
-    // Blocks for the first job, then takes whatever else has queued up meanwhile:
-    // the longer a commit takes, the more the next one carries.
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+/// The single writer thread's state.
+struct Writer {
+    backend: Arc<dyn Backend>,
+    stats: Arc<StoreStats>,
+    observer: Option<Arc<dyn CommitObserver>>,
+    /// The last durable commit.
+    position: CommitPosition,
+}
+
+impl Writer {
+    fn run(&mut self, queue: &mpsc::Receiver<Job>) {
+        // Blocks for the first job, then takes whatever else has queued up meanwhile:
+        // the longer a commit takes, the more the next one carries.
+        while let Ok(first) = queue.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.run_group(group);
+        }
+    }
+
+    fn run_group(&mut self, group: Vec<Job>) {
+        let snapshot = match self.backend.snapshot() {
+            Ok(s) => s,
+            Err(err) => {
+                tracing::error!(%err, "cannot open a snapshot for a write group");
+                // Dropping the jobs drops their reply channels: callers see WriterStopped.
+                return;
+            }
+        };
+        let mut batch = Staged::new();
+        let mut finishers = Vec::with_capacity(group.len());
+        for job in group {
+            let mut txn = Txn::new(snapshot.as_ref(), &batch);
+            // A bug in one closure must not take the writer (and every later write) down.
+            let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut txn)));
+            match outcome {
+                Ok(outcome) => {
+                    if outcome.keep {
+                        let writes = txn.into_writes();
+                        batch.extend(writes);
+                    }
+                    finishers.push(outcome.finish);
+                }
+                Err(_) => tracing::error!("a write transaction panicked; its writes were dropped"),
             }
         }
-        run_group(backend, group, stats);
+        drop(snapshot);
+        let result = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.commit(batch.into_iter().collect())
+        };
+        self.stats
+            .transactions
+            .fetch_add(finishers.len() as u64, Ordering::Relaxed);
+        if let Err(err) = &result {
+            tracing::error!(%err, "group commit failed");
+        }
+        for finish in finishers {
+            finish(result.clone());
+        }
+    }
+
+    /// Commits `writes` with the next commit position, then tells the observer.
+    fn commit(&mut self, mut writes: Vec<crate::Write>) -> Result<(), Arc<StorageError>> {
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        let position = self.position.next(now_ms());
+        writes.push(position.to_write());
+        self.backend.commit(&writes).map_err(Arc::new)?;
+        self.position = position;
+        writes.pop();
+        if let Some(observer) = &self.observer {
+            observer.committed(Commit { position, writes });
+        }
+        Ok(())
     }
 }
 
-fn run_group(backend: &dyn Backend, group: Vec<Job>, stats: &StoreStats) {
-    let snapshot = match backend.snapshot() {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::error!(%err, "cannot open a snapshot for a write group");
-            // Dropping the jobs drops their reply channels: callers see WriterStopped.
-            return;
-        }
-    };
-    let mut batch = Staged::new();
-    let mut finishers = Vec::with_capacity(group.len());
-    for job in group {
-        let mut txn = Txn::new(snapshot.as_ref(), &batch);
-        // A bug in one closure must not take the writer (and every later write) down.
-        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut txn)));
-        match outcome {
-            Ok(outcome) => {
-                if outcome.keep {
-                    let writes = txn.into_writes();
-                    batch.extend(writes);
-                }
-                finishers.push(outcome.finish);
-            }
-            Err(_) => tracing::error!("a write transaction panicked; its writes were dropped"),
-        }
-    }
-    drop(snapshot);
-    let result = if batch.is_empty() {
-        Ok(())
-    } else {
-        stats.commits.fetch_add(1, Ordering::Relaxed);
-        backend
-            .commit(batch.into_iter().collect())
-            .map_err(Arc::new)
-    };
-    stats
-        .transactions
-        .fetch_add(finishers.len() as u64, Ordering::Relaxed);
-    if let Err(err) = &result {
-        tracing::error!(%err, "group commit failed");
-    }
-    for finish in finishers {
-        finish(result.clone());
-    }
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Backend, KeyValue, KvRead, RedbBackend, Snapshot};
+    use crate::{Backend, KeyValue, KvRead, RedbBackend, Snapshot, DATA_END, DATA_START};
+    use std::sync::Mutex;
+
+    /// Collects what the writer reports.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Commit>>);
+
+    impl CommitObserver for Recorder {
+        fn committed(&self, commit: Commit) {
+            self.0.lock().expect("lock").push(commit);
+        }
+    }
+
+    #[tokio::test]
+    async fn commits_are_numbered_observed_in_order_and_survive_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data.redb");
+        let recorder = Arc::new(Recorder::default());
+        {
+            let backend = Arc::new(RedbBackend::open(&path).expect("open"));
+            let observer: Arc<dyn CommitObserver> = recorder.clone();
+            let store = Store::with_observer(backend, Some(observer)).expect("store");
+            for i in 0..3u8 {
+                store
+                    .transact(move |t| {
+                        t.put(vec![1, i], vec![i]);
+                        Ok::<_, StorageError>(())
+                    })
+                    .await
+                    .expect("commit");
+            }
+            // A transaction that writes nothing commits nothing.
+            store
+                .transact(|_| Ok::<_, StorageError>(()))
+                .await
+                .expect("empty");
+        }
+        let seen = recorder.0.lock().expect("lock").clone();
+        let seqs: Vec<u64> = seen.iter().map(|c| c.position.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(seen[2].writes, vec![(vec![1, 2], Some(vec![2]))]);
+        assert!(seen
+            .windows(2)
+            .all(|w| w[0].position.time_ms <= w[1].position.time_ms));
+        let backend = Arc::new(RedbBackend::open(&path).expect("reopen"));
+        let snapshot = backend.snapshot().expect("snap");
+        assert_eq!(
+            CommitPosition::read(snapshot.as_ref()).expect("position"),
+            seen[2].position
+        );
+        drop(snapshot);
+        let store = Store::new(backend).expect("store");
+        store
+            .transact(|t| {
+                t.put(vec![1, 9], vec![9]);
+                Ok::<_, StorageError>(())
+            })
+            .await
+            .expect("commit");
+        let position = CommitPosition::read(store.snapshot().expect("snap").as_ref()).expect("pos");
+        assert_eq!(position.seq, 4, "numbering continues after a restart");
+    }
 
     fn open(dir: &tempfile::TempDir) -> Store {
         let backend = RedbBackend::open(&dir.path().join("data.redb")).expect("open");
@@ -197,7 +301,7 @@ mod tests {
         }
         let store = open(&dir);
         let snap = store.snapshot().expect("snap");
-        let all = snap.scan(b"", b"\xff", 10).expect("scan");
+        let all = snap.scan(DATA_START, DATA_END, 10).expect("scan");
         assert_eq!(all.len(), 2);
     }
 
@@ -261,7 +365,7 @@ mod tests {
             self.0.snapshot()
         }
 
-        fn commit(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+        fn commit(&self, writes: &[crate::Write]) -> Result<()> {
             std::thread::sleep(std::time::Duration::from_millis(50));
             self.0.commit(writes)
         }
@@ -279,7 +383,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 store
                     .transact(move |t| {
-                        t.put(i.to_be_bytes().to_vec(), b"v".to_vec());
+                        t.put([&[1u8][..], &i.to_be_bytes()].concat(), b"v".to_vec());
                         Ok::<_, StorageError>(())
                     })
                     .await
@@ -297,7 +401,7 @@ mod tests {
         let rows = store
             .snapshot()
             .expect("snap")
-            .scan(b"", b"\xff", 100)
+            .scan(DATA_START, DATA_END, 100)
             .expect("scan");
         assert_eq!(rows.len(), writers as usize);
     }

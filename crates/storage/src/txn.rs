@@ -33,6 +33,10 @@ impl<'a> Txn<'a> {
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        debug_assert!(
+            key.first().is_some_and(|b| *b != crate::RESERVED_PREFIX),
+            "keys starting with 0x00 belong to storage"
+        );
         self.own.insert(key, Some(value));
     }
 

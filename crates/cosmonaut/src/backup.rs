@@ -1,0 +1,248 @@
+//! Continuous backup wiring for `serve`, and the `restore` and `backup`
+//! commands.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use cosmonaut_backup::{
+    restore, BackupConfig, BackupError, BackupService, BackupStats, Catalog, Claimant,
+    CommitBuffer, Lease, RestorePoint, Target, DEFAULT_CAP_BYTES,
+};
+use cosmonaut_storage::{Backend, CommitObserver, RedbBackend};
+
+/// `serve`'s backup settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BackupArgs {
+    /// Back up continuously to this location: file:///path, az://container/prefix
+    /// or s3://bucket/prefix (credentials from AZURE_STORAGE_* / AWS_* variables).
+    /// With an empty data dir, the newest backup is restored before serving.
+    #[arg(long, env = "COSMONAUT_BACKUP")]
+    pub backup: Option<String>,
+    /// How often committed writes ship: at most this much acknowledged work
+    /// (plus one upload) is lost if the machine vanishes.
+    #[arg(long, env = "COSMONAUT_BACKUP_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub backup_interval: Duration,
+    /// How often a snapshot is taken (when anything changed).
+    #[arg(long, env = "COSMONAUT_SNAPSHOT_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub snapshot_interval: Duration,
+    /// How long snapshots and the log are kept (the newest snapshot always is).
+    #[arg(long, env = "COSMONAUT_BACKUP_RETENTION", default_value = "7days", value_parser = humantime::parse_duration)]
+    pub backup_retention: Duration,
+    /// How long the writer lease outlives its holder's last renewal.
+    #[arg(long, env = "COSMONAUT_LEASE_TTL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Duration,
+    /// Do not restore into an empty data dir; start with an empty database.
+    #[arg(long, env = "COSMONAUT_SKIP_RESTORE")]
+    pub skip_restore: bool,
+}
+
+/// A backup location taken for writing: the lease is held and the data dir
+/// restored if it was empty.
+pub struct Prepared {
+    target: Target,
+    lease: Lease,
+    config: BackupConfig,
+    pub buffer: Arc<CommitBuffer>,
+    pub stats: Arc<BackupStats>,
+}
+
+impl Prepared {
+    pub fn observer(&self) -> Arc<dyn CommitObserver> {
+        self.buffer.clone()
+    }
+
+    /// Starts the backup; its first snapshot is taken before this returns.
+    pub async fn start(self, backend: Arc<dyn Backend>) -> Result<BackupService, String> {
+        BackupService::start(
+            self.target,
+            backend,
+            self.lease,
+            self.buffer,
+            self.config,
+            self.stats,
+        )
+        .await
+        .map_err(|e| format!("cannot start the backup: {e}"))
+    }
+}
+
+/// Takes the writer lease and restores an empty data dir.
+pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Prepared, String> {
+    let target = Target::from_url(url).map_err(|e| e.to_string())?;
+    let claimant = Claimant {
+        holder: holder_description(data_dir),
+        instance: instance_id(data_dir)?,
+        ttl: args.lease_ttl,
+    };
+    let lease = Lease::acquire(&target, &claimant)
+        .await
+        .map_err(|e| format!("cannot become the writer of {url}: {e}"))?;
+    let file = data_dir.join(RedbBackend::FILE_NAME);
+    if file.exists() {
+        tracing::info!("data dir has a store; not restoring");
+    } else if args.skip_restore {
+        println!("Not restoring (--skip-restore): starting with an empty database");
+    } else {
+        match restore(&target, &file, RestorePoint::Latest).await {
+            Ok(report) => println!(
+                "Restored from {url}: snapshot {} plus {} commits from {} segments, up to commit {}",
+                report.snapshot.name(),
+                report.commits,
+                report.segments,
+                report.position.seq
+            ),
+            Err(BackupError::NoBackup(_)) => {
+                println!("No backup at {url} yet: starting with an empty database")
+            }
+            Err(err) => {
+                let _ = lease.release(&target).await;
+                return Err(format!("cannot restore from {url}: {err}"));
+            }
+        }
+    }
+    let stats = Arc::new(BackupStats::default());
+    Ok(Prepared {
+        buffer: Arc::new(CommitBuffer::new(DEFAULT_CAP_BYTES, Arc::clone(&stats))),
+        target,
+        lease,
+        config: BackupConfig {
+            interval: args.backup_interval,
+            snapshot_every: args.snapshot_interval,
+            retention: args.backup_retention,
+            lease_ttl: args.lease_ttl,
+        },
+        stats,
+    })
+}
+
+/// The data dir's identity, kept in the data dir: a restart on the same
+/// data dir may take over its own lease at once.
+fn instance_id(data_dir: &Path) -> Result<String, String> {
+    let path = data_dir.join("instance-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_string());
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    std::fs::write(&path, &id).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(id)
+}
+
+fn holder_description(data_dir: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|| "unknown host".into());
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    format!(
+        "host {host}, pid {}, data dir {}",
+        std::process::id(),
+        dir.display()
+    )
+}
+
+/// `cosmonaut restore`.
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    /// The backup location.
+    #[arg(long)]
+    from: String,
+    /// Restore the state as of this time (RFC 3339, e.g. 2026-01-01T12:00:00Z);
+    /// the newest state when absent.
+    #[arg(long)]
+    to_time: Option<String>,
+    /// An empty (or missing) data dir to restore into.
+    #[arg(long, env = "COSMONAUT_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
+    let point = match &args.to_time {
+        None => RestorePoint::Latest,
+        Some(text) => {
+            let time = humantime::parse_rfc3339_weak(text).map_err(|e| {
+                format!("--to-time {text}: {e} (expected e.g. 2026-01-01T12:00:00Z)")
+            })?;
+            let ms = time
+                .duration_since(UNIX_EPOCH)
+                .map_err(|_| format!("--to-time {text} is before 1970"))?
+                .as_millis() as u64;
+            RestorePoint::At(ms)
+        }
+    };
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
+    let runtime = runtime()?;
+    let report = runtime.block_on(async {
+        let target = Target::from_url(&args.from).map_err(|e| e.to_string())?;
+        restore(&target, &args.data_dir.join(RedbBackend::FILE_NAME), point)
+            .await
+            .map_err(|e| e.to_string())
+    })?;
+    println!(
+        "Restored snapshot {} ({} entries) and {} commits from {} segments into {}; the store is at commit {} of {}",
+        report.snapshot.name(),
+        report.snapshot_entries,
+        report.commits,
+        report.segments,
+        args.data_dir.display(),
+        report.position.seq,
+        format_ms(report.position.time_ms),
+    );
+    if let Some(seq) = report.gap_after {
+        println!("warning: the log is missing segments after commit {seq}; later commits were not restored");
+    }
+    Ok(())
+}
+
+/// `cosmonaut backup list`.
+pub fn run_list(from: &str) -> Result<(), String> {
+    let runtime = runtime()?;
+    let catalog = runtime.block_on(async {
+        let target = Target::from_url(from).map_err(|e| e.to_string())?;
+        Catalog::read(&target).await.map_err(|e| e.to_string())
+    })?;
+    let generations = catalog.generations();
+    if generations.is_empty() {
+        println!("No backup at {from}");
+        return Ok(());
+    }
+    let chunk_bytes: u64 = catalog.chunks.iter().map(|(_, size)| size).sum();
+    println!(
+        "{} chunks ({} bytes) shared by {} snapshots",
+        catalog.chunks.len(),
+        chunk_bytes,
+        catalog.snapshots.len()
+    );
+    for generation in generations {
+        println!("generation {}:", generation.epoch);
+        for snapshot in &generation.snapshots {
+            println!(
+                "  snapshot at {}  commit {}",
+                format_ms(snapshot.name.taken_ms),
+                snapshot.name.seq
+            );
+        }
+        if let Some((first, last, last_ms)) = generation.log {
+            println!(
+                "  log: commits {first}..={last} in {} segments ({} bytes), last at {}",
+                generation.segments,
+                generation.segment_bytes,
+                format_ms(last_ms)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn format_ms(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))
+}

@@ -1,0 +1,245 @@
+"""Continuous backup against real targets: a folder, Azurite and moto's S3.
+
+Each test runs real `cosmonaut serve` processes with --backup, drives them
+with the Python SDK, and restores into empty data dirs."""
+import datetime
+import os
+import random
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+from azure.cosmos import CosmosClient, PartitionKey
+
+from server import BINARY, Server
+
+KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+SYSTEM = ("_rid", "_self", "_etag", "_ts", "_attachments")
+
+
+def backup_server(data_dir, target, *extra, partitions=1, lease_ttl="3s"):
+    url, env = target
+    args = ["--backup", url, "--lease-ttl", lease_ttl, *extra]
+    return Server(str(data_dir), partitions=partitions, extra_args=args, env=env)
+
+
+def cosmos(server):
+    return CosmosClient(server.endpoint, KEY, connection_verify=False)
+
+
+def container_of(server, db="shop", coll="orders"):
+    return cosmos(server).get_database_client(db).get_container_client(coll)
+
+
+def create_container(server, **options):
+    db = cosmos(server).create_database("shop")
+    return db.create_container("orders", PartitionKey("/pk"), **options)
+
+
+def dump(container):
+    """Every item, with its system properties: a restore must bring back the same etags and times."""
+    return {d["id"]: d for d in container.query_items("SELECT * FROM c", enable_cross_partition_query=True)}
+
+
+def cli(*args, env=None):
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, **(env or {})))
+
+
+def write_load(container, seconds, prefix, acked, threads=4):
+    """Creates, replaces and deletes items from several threads, recording
+    (acknowledgement time, id) for every create the server acknowledged and
+    kept (deleted ones are left out)."""
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def worker(w):
+        n = 0
+        while not stop.is_set():
+            n += 1
+            item = {"id": f"{prefix}-{w}-{n}", "pk": f"p{n % 5}", "n": n, "payload": "x" * 300}
+            try:
+                container.create_item(item)
+                if n % 7 == 0:
+                    container.delete_item(item["id"], partition_key=item["pk"])
+                    continue
+                with lock:
+                    acked.append((time.time(), item["id"]))
+                if n % 4 == 0:
+                    container.upsert_item(dict(item, n=-n))
+            except Exception:
+                return
+
+    pool = [threading.Thread(target=worker, args=(w,)) for w in range(threads)]
+    for t in pool:
+        t.start()
+    time.sleep(seconds)
+    return stop, pool
+
+
+def finish(stop, pool):
+    stop.set()
+    for t in pool:
+        t.join(timeout=60)
+
+
+def test_restore_on_start_brings_back_every_item_and_setting(tmp_path, target):
+    source = backup_server(tmp_path / "a", target, partitions=4).start()
+    assert any("No backup" in line for line in source.output)
+    policy = {"indexingMode": "consistent", "includedPaths": [{"path": "/*"}],
+              "excludedPaths": [{"path": "/payload/?"}, {"path": '/"_etag"/?'}]}
+    container = create_container(source, indexing_policy=policy, offer_throughput=800)
+    acked = []
+    finish(*write_load(container, 2.0, "load", acked))
+    before = dump(container)
+    assert len(before) > 50
+    settings = container.read()
+    assert source.stop() == 0
+
+    restored = backup_server(tmp_path / "b", target, partitions=4).start()
+    assert any("Restored from" in line for line in restored.output), restored.output
+    again = container_of(restored)
+    assert dump(again) == before
+    assert again.read()["indexingPolicy"] == settings["indexingPolicy"]
+    assert again.get_throughput().offer_throughput == 800
+    # The index came back too: an indexed query finds what a scan finds.
+    some = next(iter(before.values()))
+    hits = list(again.query_items("SELECT VALUE c.id FROM c WHERE c.n = @n",
+                                  parameters=[{"name": "@n", "value": some["n"]}],
+                                  enable_cross_partition_query=True))
+    assert some["id"] in hits
+    again.create_item({"id": "after-restore", "pk": "p0"})
+    assert restored.stop() == 0
+
+
+def test_kill_9_loses_at_most_about_one_shipping_interval(tmp_path, target):
+    source = backup_server(tmp_path / "a", target, "--backup-interval", "1s", lease_ttl="2s").start()
+    container = create_container(source)
+    acked = []
+    # A random phase against the one-second shipping tick.
+    stop, pool = write_load(container, 3.0 + random.random(), "k", acked)
+    killed_at = time.time()
+    source.kill()
+    finish(stop, pool)
+    time.sleep(2.5)  # the dead writer's lease expires
+
+    restored = backup_server(tmp_path / "b", target, lease_ttl="2s").start()
+    stored = dump(container_of(restored))
+    lost = [(t, i) for t, i in acked if i not in stored]
+    window = killed_at - min(t for t, _ in lost) if lost else 0.0
+    print(f"\n{target[0].split(':')[0]}: {len(acked)} acknowledged creates, {len(lost)} lost "
+          f"in the last {window:.2f} s before kill -9")
+    old = [i for t, i in lost if t < killed_at - 3.0]
+    assert not old, f"{len(old)} writes acknowledged more than 3 s before the kill were lost"
+    assert all("payload" in doc for doc in stored.values())
+    assert len(acked) > 50
+    assert restored.stop() == 0
+
+
+def test_point_in_time_restore_between_two_writes(tmp_path, target):
+    url, env = target
+    source = backup_server(tmp_path / "a", target).start()
+    container = create_container(source)
+    for i in range(20):
+        container.create_item({"id": str(i), "pk": "p", "version": 1})
+    time.sleep(1.2)
+    between = datetime.datetime.now(datetime.timezone.utc)
+    time.sleep(1.2)
+    for i in range(20):
+        container.upsert_item({"id": str(i), "pk": "p", "version": 2})
+    container.create_item({"id": "later", "pk": "p", "version": 2})
+    container.delete_item("0", partition_key="p")
+    assert source.stop() == 0
+
+    listing = cli("backup", "list", "--from", url, env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert "generation 1" in listing.stdout and "snapshot at" in listing.stdout
+
+    restored_dir = tmp_path / "pitr"
+    stamp = between.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    result = cli("restore", "--from", url, "--to-time", stamp, "--data-dir", str(restored_dir), env=env)
+    assert result.returncode == 0, result.stderr
+    server = Server(str(restored_dir)).start()
+    items = dump(container_of(server))
+    assert sorted(items) == sorted(str(i) for i in range(20))
+    assert {d["version"] for d in items.values()} == {1}
+    assert server.stop() == 0
+
+    latest_dir = tmp_path / "latest"
+    assert cli("restore", "--from", url, "--data-dir", str(latest_dir), env=env).returncode == 0
+    server = Server(str(latest_dir)).start()
+    items = dump(container_of(server))
+    assert "later" in items and "0" not in items
+    assert {d["version"] for d in items.values()} == {2}
+    assert server.stop() == 0
+
+
+def test_a_second_instance_refuses_to_become_writer(tmp_path, target):
+    first = backup_server(tmp_path / "a", target).start()
+    create_container(first).create_item({"id": "x", "pk": "p"})
+    second = backup_server(tmp_path / "b", target)
+    with pytest.raises(RuntimeError) as refused:
+        second.start()
+    message = str(refused.value)
+    assert "held by another writer" in message
+    assert f"pid {first.process.pid}" in message
+    assert first.stop() == 0
+    # Released at shutdown: the next writer starts at once and restores.
+    second = backup_server(tmp_path / "c", target).start()
+    assert "x" in dump(container_of(second))
+    assert second.stop() == 0
+
+
+def test_a_restart_on_the_same_data_dir_takes_its_lease_back_at_once(tmp_path, folder_target):
+    server = backup_server(tmp_path / "a", folder_target, lease_ttl="60s").start()
+    create_container(server).create_item({"id": "x", "pk": "p"})
+    server.kill()
+    server = backup_server(tmp_path / "a", folder_target, lease_ttl="60s").start()
+    assert "x" in dump(container_of(server))
+    assert server.stop() == 0
+
+
+def test_corrupt_backup_objects_are_refused(tmp_path, folder_target):
+    url, _ = folder_target
+    server = backup_server(tmp_path / "a", folder_target).start()
+    container = create_container(server)
+    for i in range(10):
+        container.create_item({"id": str(i), "pk": "p"})
+    assert server.stop() == 0
+    segments = tmp_path / "backup" / "segments"
+    victim = sorted(segments.iterdir())[-1]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x20
+    victim.write_bytes(bytes(data))
+
+    result = cli("restore", "--from", url, "--data-dir", str(tmp_path / "r"))
+    assert result.returncode != 0
+    assert "corrupt backup object segments/" in result.stderr and "checksum" in result.stderr
+    assert not (tmp_path / "r" / "cosmonaut.redb").exists()
+    refused = backup_server(tmp_path / "s", folder_target)
+    with pytest.raises(RuntimeError) as err:
+        refused.start()
+    assert "corrupt backup object" in str(err.value)
+
+
+def test_skip_restore_starts_empty_and_metrics_show_progress(tmp_path, folder_target):
+    server = backup_server(tmp_path / "a", folder_target).start()
+    container = create_container(server)
+    for i in range(5):
+        container.create_item({"id": str(i), "pk": "p"})
+    time.sleep(1.5)
+    metrics = requests.get(server.endpoint + "metrics", verify=False).text
+    values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+              if line and not line.startswith("#")}
+    assert values["cosmonaut_backup_last_shipped_sequence"] >= 6
+    assert values["cosmonaut_backup_snapshots_total"] >= 1
+    assert values["cosmonaut_backup_lease_epoch"] == 1
+    assert values["cosmonaut_backup_failures_total"] == 0
+    assert values["cosmonaut_backup_lag_milliseconds"] < 5000
+    assert server.stop() == 0
+
+    fresh = backup_server(tmp_path / "b", folder_target, "--skip-restore").start()
+    assert list(cosmos(fresh).list_databases()) == []
+    assert fresh.stop() == 0
