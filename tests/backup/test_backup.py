@@ -243,3 +243,27 @@ def test_skip_restore_starts_empty_and_metrics_show_progress(tmp_path, folder_ta
     fresh = backup_server(tmp_path / "b", folder_target, "--skip-restore").start()
     assert list(cosmos(fresh).list_databases()) == []
     assert fresh.stop() == 0
+
+
+def test_two_instances_racing_for_an_empty_location_one_wins(tmp_path, target):
+    servers = [backup_server(tmp_path / f"r{i}", target) for i in range(3)]
+    outcomes = [None] * len(servers)
+
+    def race(i):
+        try:
+            servers[i].start()
+            outcomes[i] = "writer"
+        except RuntimeError as err:
+            outcomes[i] = str(err)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(len(servers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    winners = [i for i, o in enumerate(outcomes) if o == "writer"]
+    assert len(winners) == 1, outcomes
+    for i, outcome in enumerate(outcomes):
+        if i not in winners:
+            assert "held by another writer" in outcome, outcome
+    assert servers[winners[0]].stop() == 0

@@ -143,13 +143,13 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
         servers.spawn(server);
     }
 
+    tokio::spawn(shutdown_on_signal(handle)?);
     println!("Cosmonaut ready in {} ms", started.elapsed().as_millis());
     for endpoint in &endpoints {
         println!("  listening on {endpoint}");
         println!("  AccountEndpoint={endpoint};AccountKey={};", args.key);
     }
 
-    tokio::spawn(shutdown_on_signal(handle));
     tokio::spawn(purge_expired_items(Arc::downgrade(&engine)));
     while let Some(result) = servers.join_next().await {
         match result {
@@ -204,25 +204,33 @@ fn display_host(addr: SocketAddr) -> String {
     }
 }
 
-async fn shutdown_on_signal(handle: Handle) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Listens for SIGTERM and SIGINT (Ctrl-C). The listeners are installed
+/// when this is called, before the ready line is printed, so a signal sent
+/// right after it still shuts down gracefully.
+fn shutdown_on_signal(handle: Handle) -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+        (
+            listen(SignalKind::terminate())?,
+            listen(SignalKind::interrupt())?,
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
-    handle.graceful_shutdown(Some(GRACE));
+    Ok(async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = signals;
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
+        handle.graceful_shutdown(Some(GRACE));
+    })
 }
