@@ -1,6 +1,7 @@
 //! `cosmonaut`: the server and its tools.
 
 mod backup;
+mod keys;
 mod serve;
 mod tls;
 
@@ -28,13 +29,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Cosmos DB REST API.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Restore a data dir from a backup location, to its newest state or a point in time.
     Restore(backup::RestoreArgs),
     /// Inspect a backup location.
     Backup {
         #[command(subcommand)]
         command: BackupCommand,
+    },
+    /// Show or rotate the account keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// Manage the TLS certificate.
     Cert {
@@ -74,8 +80,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Restore(args) => backup::run_restore(args),
+        Command::Keys { command } => keys::run(command),
         Command::Backup {
             command: BackupCommand::List { from },
         } => backup::run_list(&from),

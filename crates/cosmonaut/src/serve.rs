@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use cosmonaut_engine::{Engine, EngineConfig};
-use cosmonaut_gateway::auth::MasterKey;
+use cosmonaut_gateway::auth::KeyRing;
+use cosmonaut_gateway::firewall::{Firewall, IpRange};
 use cosmonaut_gateway::{Gateway, GatewayConfig};
 use cosmonaut_storage::{Backend, RedbBackend, Store};
 
 use crate::backup::{self, BackupArgs};
-use crate::{tls, WELL_KNOWN_KEY};
+use crate::{keys, tls};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -29,12 +30,24 @@ pub struct ServeArgs {
     /// Also serve plain HTTP on this port. Off unless asked for.
     #[arg(long, env = "COSMONAUT_HTTP_PORT")]
     http_port: Option<u16>,
-    /// The account's primary key (base64).
-    #[arg(long, env = "COSMONAUT_KEY", default_value = WELL_KNOWN_KEY, hide_env_values = true, hide_default_value = true)]
-    key: String,
-    /// An optional secondary key, also accepted.
+    /// Set the account's primary key (base64). Keys live in the data dir's
+    /// keys.json; on first start the primary is the emulator's well-known key
+    /// unless this is given, and the other three keys are random.
+    #[arg(long, env = "COSMONAUT_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// Set the account's secondary key (base64).
     #[arg(long, env = "COSMONAUT_SECONDARY_KEY", hide_env_values = true)]
     secondary_key: Option<String>,
+    /// Accept requests only from these addresses or CIDR ranges
+    /// (comma-separated or repeated); all when absent.
+    #[arg(long, env = "COSMONAUT_ALLOW_IP", value_delimiter = ',')]
+    allow_ip: Vec<String>,
+    /// Serve this certificate chain (PEM) instead of a self-signed one.
+    #[arg(long, env = "COSMONAUT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "COSMONAUT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Physical partitions per new container (more if its throughput needs them).
     #[arg(long, env = "COSMONAUT_PARTITIONS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     partitions: u32,
@@ -65,10 +78,26 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
-    let mut keys = vec![MasterKey::from_base64(&args.key)?];
-    if let Some(secondary) = &args.secondary_key {
-        keys.push(MasterKey::from_base64(secondary)?);
-    }
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data dir {}: {e}",
+            args.data_dir.display()
+        )
+    })?;
+    let account = keys::load_or_create(
+        &args.data_dir,
+        args.key.as_deref(),
+        args.secondary_key.as_deref(),
+    )?;
+    let primary_key = keys::primary(&account);
+    let key_ring = Arc::new(KeyRing::new(account));
+    let firewall = Firewall::new(
+        args.allow_ip
+            .iter()
+            .map(|text| IpRange::parse(text))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("--allow-ip: {e}"))?,
+    );
     std::fs::create_dir_all(&args.data_dir).map_err(|e| {
         format!(
             "cannot create the data dir {}: {e}",
@@ -112,14 +141,18 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     let gateway = Gateway::new(
         Arc::clone(&engine),
         GatewayConfig {
-            keys,
+            keys: Arc::clone(&key_ring),
+            firewall,
             region: args.region.clone(),
             rate_limit: args.rate_limit,
             metrics,
         },
     );
 
-    let tls_config = tls::server_config(&args.data_dir)?;
+    let tls_config = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => tls::config_from_files(cert, key)?,
+        _ => tls::server_config(&args.data_dir)?,
+    };
     let https = bind(SocketAddr::new(args.bind, args.port))?;
     let https_addr = https.local_addr().map_err(|e| e.to_string())?;
     let http = args
@@ -131,7 +164,11 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     let mut servers = tokio::task::JoinSet::new();
     let https_server = axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config))
         .handle(handle.clone())
-        .serve(gateway.router("https").into_make_service());
+        .serve(
+            gateway
+                .router("https")
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        );
     servers.spawn(https_server);
     let mut endpoints = vec![format!("https://{}/", display_host(https_addr))];
     if let Some(listener) = http {
@@ -139,7 +176,11 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
         endpoints.push(format!("http://{}/", display_host(addr)));
         let server = axum_server::from_tcp(listener)
             .handle(handle.clone())
-            .serve(gateway.router("http").into_make_service());
+            .serve(
+                gateway
+                    .router("http")
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            );
         servers.spawn(server);
     }
 
@@ -147,10 +188,14 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     println!("Cosmonaut ready in {} ms", started.elapsed().as_millis());
     for endpoint in &endpoints {
         println!("  listening on {endpoint}");
-        println!("  AccountEndpoint={endpoint};AccountKey={};", args.key);
+        println!("  AccountEndpoint={endpoint};AccountKey={primary_key};");
     }
 
     tokio::spawn(purge_expired_items(Arc::downgrade(&engine)));
+    tokio::spawn(keys::watch(
+        args.data_dir.clone(),
+        Arc::downgrade(&key_ring),
+    ));
     while let Some(result) = servers.join_next().await {
         match result {
             Ok(Ok(())) => {}

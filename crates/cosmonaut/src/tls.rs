@@ -18,10 +18,16 @@ pub fn server_config(data_dir: &Path) -> Result<Arc<ServerConfig>, String> {
     if !cert_path.exists() || !key_path.exists() {
         generate(&cert_path, &key_path)?;
     }
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+    config_from_files(&cert_path, &key_path)
+}
+
+/// A TLS set-up from a certificate chain and its private key (PEM files):
+/// TLS 1.2 and 1.3 only.
+pub fn config_from_files(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConfig>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .and_then(|it| it.collect())
         .map_err(|e| format!("cannot read {}: {e}", cert_path.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&key_path)
+    let key = PrivateKeyDer::from_pem_file(key_path)
         .map_err(|e| format!("cannot read {}: {e}", key_path.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -51,7 +57,7 @@ fn generate(cert_path: &Path, key_path: &Path) -> Result<(), String> {
 }
 
 /// Writes a secret readable by its owner only.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -210,10 +210,9 @@ impl Engine {
                     ),
                     "_etag": new_etag(),
                     "_ts": now_seconds(),
-                    // Opaque to clients; what it grants is checked against this record.
-                    "_token": format!("type=resource&ver=1.0&sig={}", uuid::Uuid::new_v4().simple()),
                 });
-                if let Some(key_values) = body.get("resourcePartitionKey").filter(|v| !v.is_null()) {
+                if let Some(key_values) = body.get("resourcePartitionKey").filter(|v| !v.is_null())
+                {
                     permission["resourcePartitionKey"] = key_values.clone();
                 }
                 txn.put(key, encode(&permission)?);

@@ -8,24 +8,28 @@ pub mod auth;
 pub mod binary_json;
 mod charge;
 pub mod error;
+pub mod firewall;
 mod handlers;
 mod reply;
 mod request;
 mod throttle;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::{to_bytes, Body};
-use axum::extract::State;
-use axum::http::{Request, Response};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Method, Request, Response};
+use axum::response::IntoResponse;
 use axum::Router;
 use cosmonaut_engine::validation::MAX_ITEM_BYTES;
 use cosmonaut_engine::Engine;
 
 use address::Address;
-use auth::MasterKey;
+use auth::{Access, Credential, Grant, KeyRing, Principal};
 use error::ApiError;
+use firewall::Firewall;
 use reply::Reply;
 use request::RequestContext;
 
@@ -33,8 +37,10 @@ use request::RequestContext;
 const MAX_REQUEST_BYTES: usize = MAX_ITEM_BYTES + 64 * 1024;
 
 pub struct GatewayConfig {
-    /// Keys that may sign requests (primary and secondary).
-    pub keys: Vec<MasterKey>,
+    /// The account's keys; replaced in place when they rotate.
+    pub keys: Arc<KeyRing>,
+    /// Addresses allowed to connect; empty allows all.
+    pub firewall: Firewall,
     /// The region name the account reports.
     pub region: String,
     /// Answer 429 when a container spends more than its RU/s.
@@ -66,12 +72,20 @@ impl Gateway {
             .route(
                 "/metrics",
                 axum::routing::get(
-                    |State(gateway): State<Gateway>| async move { gateway.metrics() },
+                    |State(gateway): State<Gateway>,
+                     ConnectInfo(client): ConnectInfo<SocketAddr>| async move {
+                        match gateway.config.firewall.admit(client.ip()) {
+                            Ok(()) => gateway.metrics().into_response(),
+                            Err(err) => Reply::from(err).into_response(&new_activity_id()),
+                        }
+                    },
                 ),
             )
             .fallback(
-                move |State(gateway): State<Gateway>, request: Request<Body>| async move {
-                    gateway.serve(scheme, request).await
+                move |State(gateway): State<Gateway>,
+                      ConnectInfo(client): ConnectInfo<SocketAddr>,
+                      request: Request<Body>| async move {
+                    gateway.serve(scheme, client, request).await
                 },
             )
             .with_state(self.clone())
@@ -95,17 +109,26 @@ impl Gateway {
         out
     }
 
-    async fn serve(&self, scheme: &'static str, request: Request<Body>) -> Response<Body> {
+    async fn serve(
+        &self,
+        scheme: &'static str,
+        client: SocketAddr,
+        request: Request<Body>,
+    ) -> Response<Body> {
         let activity_id = request
             .headers()
             .get("x-ms-activity-id")
             .and_then(|v| v.to_str().ok())
             .filter(|v| uuid::Uuid::parse_str(v).is_ok())
             .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            .unwrap_or_else(new_activity_id);
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let reply = match self.dispatch(scheme, request).await {
+        let outcome = match self.config.firewall.admit(client.ip()) {
+            Ok(()) => self.dispatch(scheme, request).await,
+            Err(err) => Err(err),
+        };
+        let reply = match outcome {
             Ok(reply) => reply,
             Err(err) => {
                 if err.status.is_server_error() {
@@ -132,13 +155,17 @@ impl Gateway {
             tracing::trace!(method = %parts.method, path = %parts.uri.path(), headers = ?shown, "request");
         }
         let address = Address::parse(parts.uri.path())?;
-        auth::authorize(
-            &self.config.keys,
+        let credential = auth::authenticate(
+            &self.config.keys.current(),
             parts.method.as_str(),
             &address,
             &parts.headers,
             SystemTime::now(),
         )?;
+        let principal = match credential {
+            Credential::Key(kind) => Principal::Key(kind),
+            Credential::ResourceToken(claims) => Principal::Resource(self.grant(&claims)?),
+        };
         let body = to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
             ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,6 +191,22 @@ impl Gateway {
             body,
             scheme,
         };
+        let path = percent_encoding::percent_decode_str(parts.uri.path())
+            .decode_utf8_lossy()
+            .trim_matches('/')
+            .to_string();
+        let write = !(ctx.method == Method::GET
+            || ctx.method == Method::HEAD
+            || (ctx.method == Method::POST && ctx.is_query()));
+        auth::authorize(
+            &principal,
+            &Access {
+                address: &address,
+                path: &path,
+                write,
+                partition_key: ctx.header("x-ms-documentdb-partitionkey"),
+            },
+        )?;
         let container = address.container().filter(|_| self.config.rate_limit);
         if let Some((db, coll)) = container {
             let engine = &self.engine;
@@ -177,6 +220,34 @@ impl Gateway {
             self.throttle.spend(db, coll, reply.request_charge());
         }
         reply
+    }
+
+    /// What a resource token's permission grants now; a deleted permission
+    /// revokes its tokens.
+    fn grant(&self, claims: &auth::Claims) -> Result<Grant, ApiError> {
+        let permission = self
+            .engine
+            .read_permission(&claims.db, &claims.user, &claims.permission)
+            .map_err(|_| {
+                ApiError::unauthorized(format!(
+                    "The permission behind this resource token (dbs/{}/users/{}/permissions/{}) \
+                     no longer exists.",
+                    claims.db, claims.user, claims.permission
+                ))
+            })?;
+        Ok(Grant {
+            resource: permission["resource"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            read_only: !permission["permissionMode"]
+                .as_str()
+                .is_some_and(|m| m.eq_ignore_ascii_case("all")),
+            partition_key: permission
+                .get("resourcePartitionKey")
+                .filter(|v| !v.is_null())
+                .cloned(),
+        })
     }
 
     async fn route(&self, address: &Address, ctx: &RequestContext) -> Result<Reply, ApiError> {
@@ -206,4 +277,8 @@ impl Gateway {
             Address::Item { db, coll, id } => handlers::items::one(self, ctx, db, coll, id).await,
         }
     }
+}
+
+fn new_activity_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }

@@ -5,6 +5,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
 use super::feed_reply;
+use crate::auth;
 use crate::charge::METADATA;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -75,13 +76,22 @@ pub async fn permissions(
             } else {
                 StatusCode::CREATED
             };
+            let validity = token_validity(ctx)?;
             let permission = engine
                 .write_permission(db, user, body, existing.as_deref())
                 .await?;
-            Ok(resource(status, permission))
+            Ok(resource(
+                status,
+                with_token(gateway, db, user, permission, validity),
+            ))
         }
         Method::GET => {
-            let (page, owner) = engine.list_permissions(db, user, &ctx.feed_request()?)?;
+            let validity = token_validity(ctx)?;
+            let (mut page, owner) = engine.list_permissions(db, user, &ctx.feed_request()?)?;
+            page.items = std::mem::take(&mut page.items)
+                .into_iter()
+                .map(|p| with_token(gateway, db, user, p, validity))
+                .collect();
             Ok(feed_reply("Permissions", &owner, page))
         }
         _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
@@ -98,20 +108,60 @@ pub async fn permission(
 ) -> Result<Reply, ApiError> {
     let engine = &gateway.engine;
     match ctx.method {
-        Method::GET => Ok(resource(
-            StatusCode::OK,
-            engine.read_permission(db, user, id)?,
-        )),
-        Method::PUT => Ok(resource(
-            StatusCode::OK,
-            engine
+        Method::GET => {
+            let permission = engine.read_permission(db, user, id)?;
+            let validity = token_validity(ctx)?;
+            Ok(resource(
+                StatusCode::OK,
+                with_token(gateway, db, user, permission, validity),
+            ))
+        }
+        Method::PUT => {
+            let validity = token_validity(ctx)?;
+            let permission = engine
                 .write_permission(db, user, ctx.json_body()?, Some(id))
-                .await?,
-        )),
+                .await?;
+            Ok(resource(
+                StatusCode::OK,
+                with_token(gateway, db, user, permission, validity),
+            ))
+        }
         Method::DELETE => {
             engine.delete_permission(db, user, id).await?;
             Ok(Reply::empty(StatusCode::NO_CONTENT).charge(METADATA))
         }
         _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
     }
+}
+
+/// How long the resource tokens in this reply stay valid:
+/// `x-ms-documentdb-expiry-seconds`, one hour by default, at most five.
+fn token_validity(ctx: &RequestContext) -> Result<u64, ApiError> {
+    let Some(text) = ctx.header("x-ms-documentdb-expiry-seconds") else {
+        return Ok(auth::DEFAULT_VALIDITY_SECONDS);
+    };
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=auth::MAX_VALIDITY_SECONDS).contains(s))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "x-ms-documentdb-expiry-seconds '{text}' is invalid: a resource token lives 1 to {} seconds.",
+                auth::MAX_VALIDITY_SECONDS
+            ))
+        })
+}
+
+/// A permission as clients see it: with a fresh resource token.
+fn with_token(
+    gateway: &Gateway,
+    db: &str,
+    user: &str,
+    mut permission: Value,
+    seconds: u64,
+) -> Value {
+    let id = permission["id"].as_str().unwrap_or_default().to_string();
+    let keys = gateway.config.keys.current();
+    permission["_token"] = Value::String(auth::issue_resource_token(&keys, db, user, &id, seconds));
+    permission
 }

@@ -1,4 +1,4 @@
-//! Master-key authorization: `type=master&ver=1.0&sig=...`, an HMAC-SHA256
+//! Master-key signatures: `type=master&ver=1.0&sig=...`, an HMAC-SHA256
 //! over the verb, resource type, resource link and date, keyed with the
 //! base64-decoded account key.
 
@@ -8,9 +8,9 @@ use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 
+use super::keys::{AccountKeys, KeyKind};
 use crate::address::Address;
 use crate::error::ApiError;
 
@@ -41,6 +41,17 @@ impl MasterKey {
         STANDARD.encode(mac.finalize().into_bytes())
     }
 
+    /// Makes a new random key, as `cosmonaut keys rotate` does.
+    pub fn generate() -> Result<Self, String> {
+        let mut bytes = vec![0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a key: {e}"))?;
+        Ok(MasterKey(bytes))
+    }
+
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(&self.0)
+    }
+
     fn verify(&self, payload: &str, signature: &[u8]) -> bool {
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
@@ -59,47 +70,20 @@ pub fn string_to_sign(verb: &str, resource_type: &str, resource_link: &str, date
     )
 }
 
-/// Checks the request's authorization against the account keys.
-pub fn authorize(
-    keys: &[MasterKey],
+/// Checks a master-key signature and the request date; says which key signed.
+pub(crate) fn check(
+    keys: &AccountKeys,
     verb: &str,
     address: &Address,
     headers: &HeaderMap,
+    signature: &str,
     now: SystemTime,
-) -> Result<(), ApiError> {
-    let raw = header(headers, "authorization").ok_or_else(|| {
-        ApiError::unauthorized(
-            "Required Header authorization is missing. Ensure a valid Authorization token is passed.",
-        )
-    })?;
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| malformed_token())?;
-    let mut kind = None;
-    let mut signature = None;
-    for part in decoded.split('&') {
-        match part.split_once('=') {
-            Some(("type", v)) => kind = Some(v),
-            Some(("sig", v)) => signature = Some(v),
-            Some(("ver", _)) => {}
-            _ => return Err(malformed_token()),
-        }
-    }
-    match kind {
-        Some(k) if k.eq_ignore_ascii_case("master") => {}
-        Some(other) => {
-            return Err(ApiError::unauthorized(format!(
-            "The authorization type '{other}' is not supported by this server; use a master key."
-        )))
-        }
-        None => return Err(malformed_token()),
-    }
-    let signature = signature
-        .and_then(|s| STANDARD.decode(s).ok())
-        .ok_or_else(malformed_token)?;
-
-    let date = header(headers, "x-ms-date")
-        .or_else(|| header(headers, "date"))
+) -> Result<KeyKind, ApiError> {
+    let signature = STANDARD
+        .decode(signature)
+        .map_err(|_| super::malformed_token())?;
+    let date = super::header(headers, "x-ms-date")
+        .or_else(|| super::header(headers, "date"))
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "The request has no date: send x-ms-date (RFC 1123) and sign it.",
@@ -128,8 +112,12 @@ pub fn authorize(
         &address.resource_link(),
         date,
     );
-    if keys.iter().any(|k| k.verify(&payload, &signature)) {
-        return Ok(());
+    if let Some((kind, _)) = keys
+        .keys
+        .iter()
+        .find(|(_, key)| key.verify(&payload, &signature))
+    {
+        return Ok(*kind);
     }
     Err(ApiError::unauthorized(format!(
         "The input authorization token can't serve the request. The wrong key is being used or \
@@ -139,23 +127,27 @@ pub fn authorize(
     )))
 }
 
-fn malformed_token() -> ApiError {
-    ApiError::unauthorized(
-        "The authorization header is malformed: expected 'type=master&ver=1.0&sig=<base64 signature>', URL-encoded.",
-    )
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{authenticate, Credential};
     use axum::http::HeaderValue;
 
     const KEY: &str =
         "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+
+    fn account(readonly: &str) -> AccountKeys {
+        AccountKeys {
+            keys: vec![
+                (KeyKind::Primary, MasterKey::from_base64(KEY).expect("key")),
+                (
+                    KeyKind::PrimaryReadOnly,
+                    MasterKey::from_base64(readonly).expect("key"),
+                ),
+            ],
+            token_secret: b"secret".to_vec(),
+        }
+    }
 
     fn signed(verb: &str, address: &Address, date: &str, key: &str) -> HeaderMap {
         let key = MasterKey::from_base64(key).expect("key");
@@ -179,28 +171,36 @@ mod tests {
     }
 
     #[test]
-    fn accepts_good_and_refuses_bad_signatures() {
-        let keys = vec![MasterKey::from_base64(KEY).expect("key")];
+    fn accepts_good_and_refuses_bad_signatures_and_names_the_key() {
+        let keys = account("AAAA");
         let now = SystemTime::now();
         let date = httpdate::fmt_http_date(now);
         let address = Address::parse("/dbs/db/colls/c/docs/x").expect("address");
         let good = signed("GET", &address, &date, KEY);
-        assert!(authorize(&keys, "GET", &address, &good, now).is_ok());
+        assert!(matches!(
+            authenticate(&keys, "GET", &address, &good, now),
+            Ok(Credential::Key(KeyKind::Primary))
+        ));
         // The same signature does not cover another verb or resource.
-        assert!(authorize(&keys, "DELETE", &address, &good, now).is_err());
+        assert!(authenticate(&keys, "DELETE", &address, &good, now).is_err());
         let other = Address::parse("/dbs/db/colls/c/docs/y").expect("address");
-        assert!(authorize(&keys, "GET", &other, &good, now).is_err());
-        let wrong_key = signed("GET", &address, &date, "AAAA");
-        assert!(authorize(&keys, "GET", &address, &wrong_key, now).is_err());
+        assert!(authenticate(&keys, "GET", &other, &good, now).is_err());
+        let read_only = signed("GET", &address, &date, "AAAA");
+        assert!(matches!(
+            authenticate(&keys, "GET", &address, &read_only, now),
+            Ok(Credential::Key(KeyKind::PrimaryReadOnly))
+        ));
+        let wrong_key = signed("GET", &address, &date, "BBBB");
+        assert!(authenticate(&keys, "GET", &address, &wrong_key, now).is_err());
     }
 
     #[test]
     fn refuses_stale_dates_and_garbage() {
-        let keys = vec![MasterKey::from_base64(KEY).expect("key")];
+        let keys = account("AAAA");
         let now = SystemTime::now();
         let address = Address::Account;
         let old = httpdate::fmt_http_date(now - Duration::from_secs(16 * 60));
-        let err = authorize(
+        let err = authenticate(
             &keys,
             "GET",
             &address,
@@ -211,7 +211,7 @@ mod tests {
         assert!(err.message.contains("not valid at the current time"));
         let mut headers = HeaderMap::new();
         headers.insert("authorization", HeaderValue::from_static("garbage"));
-        assert!(authorize(&keys, "GET", &address, &headers, now).is_err());
-        assert!(authorize(&keys, "GET", &address, &HeaderMap::new(), now).is_err());
+        assert!(authenticate(&keys, "GET", &address, &headers, now).is_err());
+        assert!(authenticate(&keys, "GET", &address, &HeaderMap::new(), now).is_err());
     }
 }

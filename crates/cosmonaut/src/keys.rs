@@ -1,0 +1,205 @@
+//! The account keys, kept in the data dir (`keys.json`, readable by its
+//! owner only), rotated by `cosmonaut keys rotate` while the server runs:
+//! the server rereads the file when it changes.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use cosmonaut_gateway::auth::{AccountKeys, KeyKind, KeyRing, MasterKey};
+use serde::{Deserialize, Serialize};
+
+use crate::WELL_KNOWN_KEY;
+
+const FILE: &str = "keys.json";
+
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct KeysFile {
+    primary: String,
+    secondary: String,
+    primary_read_only: String,
+    secondary_read_only: String,
+    /// Signs resource tokens; rotating the primary key renews it.
+    token_secret: String,
+}
+
+impl KeysFile {
+    fn get_mut(&mut self, kind: KeyKind) -> &mut String {
+        match kind {
+            KeyKind::Primary => &mut self.primary,
+            KeyKind::Secondary => &mut self.secondary,
+            KeyKind::PrimaryReadOnly => &mut self.primary_read_only,
+            KeyKind::SecondaryReadOnly => &mut self.secondary_read_only,
+        }
+    }
+
+    fn to_account_keys(&self) -> Result<AccountKeys, String> {
+        let mut file = self.clone();
+        let keys = KeyKind::ALL
+            .into_iter()
+            .map(|kind| {
+                MasterKey::from_base64(file.get_mut(kind))
+                    .map(|key| (kind, key))
+                    .map_err(|e| format!("the {} key in {FILE}: {e}", kind.name()))
+            })
+            .collect::<Result<_, _>>()?;
+        let token_secret = base64::engine::general_purpose::STANDARD
+            .decode(&self.token_secret)
+            .map_err(|e| format!("the token secret in {FILE}: {e}"))?;
+        Ok(AccountKeys { keys, token_secret })
+    }
+}
+
+fn random_key() -> Result<String, String> {
+    Ok(MasterKey::generate()?.to_base64())
+}
+
+fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE)
+}
+
+fn read(data_dir: &Path) -> Result<Option<KeysFile>, String> {
+    let path = path(data_dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("{} is not a keys file: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Writes the file whole under a temporary name, then renames it, so a
+/// reader never sees half a file.
+fn write(data_dir: &Path, file: &KeysFile) -> Result<(), String> {
+    let path = path(data_dir);
+    let partial = path.with_extension("json.new");
+    let bytes = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
+    crate::tls::write_private(&partial, &bytes)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The account's keys: from the data dir, created on first start. `--key`
+/// and `--secondary-key`, when given, set those keys (the emulator's
+/// well-known key is the primary unless told otherwise); the read-only keys
+/// and the token secret are random.
+pub fn load_or_create(
+    data_dir: &Path,
+    primary: Option<&str>,
+    secondary: Option<&str>,
+) -> Result<AccountKeys, String> {
+    for given in [primary, secondary].into_iter().flatten() {
+        MasterKey::from_base64(given)?;
+    }
+    let mut file = match read(data_dir)? {
+        Some(file) => file,
+        None => KeysFile {
+            primary: WELL_KNOWN_KEY.to_string(),
+            secondary: random_key()?,
+            primary_read_only: random_key()?,
+            secondary_read_only: random_key()?,
+            token_secret: random_key()?,
+        },
+    };
+    let before = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
+    if let Some(key) = primary {
+        file.primary = key.to_string();
+    }
+    if let Some(key) = secondary {
+        file.secondary = key.to_string();
+    }
+    let keys = file.to_account_keys()?;
+    let unchanged = read(data_dir)?.is_some()
+        && serde_json::to_vec(&file).map_err(|e| e.to_string())? == before;
+    if !unchanged {
+        write(data_dir, &file)?;
+    }
+    Ok(keys)
+}
+
+/// The primary key, for the connection string the server prints.
+pub fn primary(keys: &AccountKeys) -> String {
+    keys.keys
+        .iter()
+        .find(|(kind, _)| *kind == KeyKind::Primary)
+        .map(|(_, key)| key.to_base64())
+        .unwrap_or_default()
+}
+
+/// Rereads the keys file whenever it changes, for as long as `ring` lives.
+pub async fn watch(data_dir: PathBuf, ring: std::sync::Weak<KeyRing>) {
+    let modified = |dir: &Path| -> Option<SystemTime> {
+        std::fs::metadata(path(dir)).and_then(|m| m.modified()).ok()
+    };
+    let mut seen = modified(&data_dir);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(ring) = ring.upgrade() else { return };
+        let now = modified(&data_dir);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match read(&data_dir).and_then(|f| {
+            f.ok_or_else(|| "the keys file is gone".to_string())?
+                .to_account_keys()
+        }) {
+            Ok(keys) => {
+                ring.replace(keys);
+                tracing::info!("account keys reloaded");
+            }
+            Err(err) => tracing::warn!(%err, "keeping the current account keys"),
+        }
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Show the account's keys.
+    List {
+        #[arg(long, env = "COSMONAUT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Replace one key with a new random one. Rotating the primary key also
+    /// revokes every resource token handed out, as on the service. A running
+    /// server picks the change up within a second.
+    Rotate {
+        /// primary, secondary, primary-readonly or secondary-readonly.
+        kind: String,
+        #[arg(long, env = "COSMONAUT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+pub fn run(command: KeysCommand) -> Result<(), String> {
+    match command {
+        KeysCommand::List { data_dir } => {
+            std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+            load_or_create(&data_dir, None, None)?;
+            let mut file = read(&data_dir)?.ok_or("no keys file")?;
+            for kind in KeyKind::ALL {
+                println!("{:<19} {}", kind.name(), file.get_mut(kind));
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { kind, data_dir } => {
+            let kind = KeyKind::parse(&kind).ok_or_else(|| {
+                format!("unknown key '{kind}': use primary, secondary, primary-readonly or secondary-readonly")
+            })?;
+            std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+            load_or_create(&data_dir, None, None)?;
+            let mut file = read(&data_dir)?.ok_or("no keys file")?;
+            let key = random_key()?;
+            *file.get_mut(kind) = key.clone();
+            if kind == KeyKind::Primary {
+                file.token_secret = random_key()?;
+            }
+            write(&data_dir, &file)?;
+            println!("{} key rotated: {key}", kind.name());
+            Ok(())
+        }
+    }
+}
