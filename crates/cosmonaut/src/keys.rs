@@ -3,7 +3,6 @@
 //! the server rereads the file when it changes.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use cosmonaut_gateway::auth::{AccountKeys, KeyKind, KeyRing, MasterKey};
@@ -130,30 +129,12 @@ pub fn primary(keys: &AccountKeys) -> String {
 
 /// Rereads the keys file whenever it changes, for as long as `ring` lives.
 pub async fn watch(data_dir: PathBuf, ring: std::sync::Weak<KeyRing>) {
-    let modified = |dir: &Path| -> Option<SystemTime> {
-        std::fs::metadata(path(dir)).and_then(|m| m.modified()).ok()
-    };
-    let mut seen = modified(&data_dir);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let Some(ring) = ring.upgrade() else { return };
-        let now = modified(&data_dir);
-        if now == seen {
-            continue;
-        }
-        seen = now;
-        match read(&data_dir).and_then(|f| {
-            f.ok_or_else(|| "the keys file is gone".to_string())?
-                .to_account_keys()
-        }) {
-            Ok(keys) => {
-                ring.replace(keys);
-                tracing::info!("account keys reloaded");
-            }
-            Err(err) => tracing::warn!(%err, "keeping the current account keys"),
-        }
-    }
+    crate::reload::on_change(path(&data_dir), ring, "account keys", |_| {
+        read(&data_dir)?
+            .ok_or_else(|| "the keys file is gone".to_string())?
+            .to_account_keys()
+    })
+    .await
 }
 
 #[derive(clap::Subcommand)]

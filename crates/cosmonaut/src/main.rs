@@ -1,7 +1,9 @@
 //! `cosmonaut`: the server and its tools.
 
+mod aad;
 mod backup;
 mod keys;
+mod reload;
 mod serve;
 mod tls;
 
@@ -41,6 +43,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Manage Entra ID role definitions and assignments.
+    Rbac {
+        #[command(subcommand)]
+        command: aad::RbacCommand,
     },
     /// Manage the TLS certificate.
     Cert {
@@ -83,6 +90,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Restore(args) => backup::run_restore(args),
         Command::Keys { command } => keys::run(command),
+        Command::Rbac { command } => aad::run(command),
         Command::Backup {
             command: BackupCommand::List { from },
         } => backup::run_list(&from),

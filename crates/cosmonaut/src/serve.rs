@@ -65,6 +65,8 @@ pub struct ServeArgs {
     skip_verify: bool,
     #[command(flatten)]
     backup: BackupArgs,
+    #[command(flatten)]
+    aad: crate::aad::AadArgs,
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -143,6 +145,7 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
         GatewayConfig {
             keys: Arc::clone(&key_ring),
             firewall,
+            aad: crate::aad::settings(&args.aad, &args.data_dir).await?,
             region: args.region.clone(),
             rate_limit: args.rate_limit,
             metrics,

@@ -27,7 +27,7 @@ use cosmonaut_engine::validation::MAX_ITEM_BYTES;
 use cosmonaut_engine::Engine;
 
 use address::Address;
-use auth::{Access, Credential, Grant, KeyRing, Principal};
+use auth::{AadSettings, Access, Credential, Grant, KeyRing, Principal};
 use error::ApiError;
 use firewall::Firewall;
 use reply::Reply;
@@ -41,6 +41,8 @@ pub struct GatewayConfig {
     pub keys: Arc<KeyRing>,
     /// Addresses allowed to connect; empty allows all.
     pub firewall: Firewall,
+    /// Entra ID token verification and role assignments, when configured.
+    pub aad: Option<AadSettings>,
     /// The region name the account reports.
     pub region: String,
     /// Answer 429 when a container spends more than its RU/s.
@@ -155,8 +157,10 @@ impl Gateway {
             tracing::trace!(method = %parts.method, path = %parts.uri.path(), headers = ?shown, "request");
         }
         let address = Address::parse(parts.uri.path())?;
+        let aad = self.config.aad.as_ref().map(|a| a.config.current());
         let credential = auth::authenticate(
             &self.config.keys.current(),
+            aad.as_deref(),
             parts.method.as_str(),
             &address,
             &parts.headers,
@@ -165,6 +169,7 @@ impl Gateway {
         let principal = match credential {
             Credential::Key(kind) => Principal::Key(kind),
             Credential::ResourceToken(claims) => Principal::Resource(self.grant(&claims)?),
+            Credential::Aad(identity) => Principal::Aad(identity),
         };
         let body = to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
             ApiError::new(
@@ -207,6 +212,10 @@ impl Gateway {
                 partition_key: ctx.header("x-ms-documentdb-partitionkey"),
             },
         )?;
+        if let (Principal::Aad(identity), Some(aad)) = (&principal, &self.config.aad) {
+            let requested = auth::requested(&address, &ctx)?;
+            auth::authorize_aad(&aad.rbac.current(), identity, requested, &path)?;
+        }
         let container = address.container().filter(|_| self.config.rate_limit);
         if let Some((db, coll)) = container {
             let engine = &self.engine;

@@ -2,8 +2,6 @@
 //! service has, plus the secret resource tokens are signed with. The set is
 //! swapped whole when keys rotate, so a request sees one consistent set.
 
-use std::sync::{Arc, RwLock};
-
 use super::master::MasterKey;
 
 /// Which of the account's keys signed a request.
@@ -51,28 +49,4 @@ pub struct AccountKeys {
 }
 
 /// The keys in force, replaceable while the server runs.
-pub struct KeyRing {
-    current: RwLock<Arc<AccountKeys>>,
-}
-
-impl KeyRing {
-    pub fn new(keys: AccountKeys) -> Self {
-        Self {
-            current: RwLock::new(Arc::new(keys)),
-        }
-    }
-
-    pub fn current(&self) -> Arc<AccountKeys> {
-        match self.current.read() {
-            Ok(keys) => Arc::clone(&keys),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
-    pub fn replace(&self, keys: AccountKeys) {
-        match self.current.write() {
-            Ok(mut current) => *current = Arc::new(keys),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
-        }
-    }
-}
+pub type KeyRing = super::Live<AccountKeys>;

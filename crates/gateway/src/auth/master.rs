@@ -178,20 +178,20 @@ mod tests {
         let address = Address::parse("/dbs/db/colls/c/docs/x").expect("address");
         let good = signed("GET", &address, &date, KEY);
         assert!(matches!(
-            authenticate(&keys, "GET", &address, &good, now),
+            authenticate(&keys, None, "GET", &address, &good, now),
             Ok(Credential::Key(KeyKind::Primary))
         ));
         // The same signature does not cover another verb or resource.
-        assert!(authenticate(&keys, "DELETE", &address, &good, now).is_err());
+        assert!(authenticate(&keys, None, "DELETE", &address, &good, now).is_err());
         let other = Address::parse("/dbs/db/colls/c/docs/y").expect("address");
-        assert!(authenticate(&keys, "GET", &other, &good, now).is_err());
+        assert!(authenticate(&keys, None, "GET", &other, &good, now).is_err());
         let read_only = signed("GET", &address, &date, "AAAA");
         assert!(matches!(
-            authenticate(&keys, "GET", &address, &read_only, now),
+            authenticate(&keys, None, "GET", &address, &read_only, now),
             Ok(Credential::Key(KeyKind::PrimaryReadOnly))
         ));
         let wrong_key = signed("GET", &address, &date, "BBBB");
-        assert!(authenticate(&keys, "GET", &address, &wrong_key, now).is_err());
+        assert!(authenticate(&keys, None, "GET", &address, &wrong_key, now).is_err());
     }
 
     #[test]
@@ -202,6 +202,7 @@ mod tests {
         let old = httpdate::fmt_http_date(now - Duration::from_secs(16 * 60));
         let err = authenticate(
             &keys,
+            None,
             "GET",
             &address,
             &signed("GET", &address, &old, KEY),
@@ -211,7 +212,7 @@ mod tests {
         assert!(err.message.contains("not valid at the current time"));
         let mut headers = HeaderMap::new();
         headers.insert("authorization", HeaderValue::from_static("garbage"));
-        assert!(authenticate(&keys, "GET", &address, &headers, now).is_err());
-        assert!(authenticate(&keys, "GET", &address, &HeaderMap::new(), now).is_err());
+        assert!(authenticate(&keys, None, "GET", &address, &headers, now).is_err());
+        assert!(authenticate(&keys, None, "GET", &address, &HeaderMap::new(), now).is_err());
     }
 }

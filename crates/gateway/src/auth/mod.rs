@@ -6,28 +6,74 @@
 //! `Read` permissions may only read and query, and a resource token reaches
 //! only its permission's resource (and partition key).
 
+mod aad;
+mod data_actions;
 mod keys;
 mod master;
+mod rbac;
 mod resource_token;
 
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
+pub use aad::{AadConfig, AadIdentity};
+pub use data_actions::{requested, Requested};
 pub use keys::{AccountKeys, KeyKind, KeyRing};
 pub use master::{string_to_sign, MasterKey};
+pub use rbac::{
+    action_matches, built_in_roles, Rbac, RoleAssignment, RoleDefinition, DATA_CONTRIBUTOR_ID,
+    DATA_READER_ID,
+};
 pub use resource_token::{Claims, DEFAULT_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS};
 
 use crate::address::Address;
 use crate::error::ApiError;
+
+/// A value the server replaces while it runs (keys after a rotation, the
+/// Entra ID key set, role assignments); readers always see one whole value.
+pub struct Live<T> {
+    current: RwLock<Arc<T>>,
+}
+
+impl<T> Live<T> {
+    pub fn new(value: T) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(value)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<T> {
+        match self.current.read() {
+            Ok(value) => Arc::clone(&value),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn replace(&self, value: T) {
+        match self.current.write() {
+            Ok(mut current) => *current = Arc::new(value),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(value),
+        }
+    }
+}
+
+/// Entra ID settings: which tokens to trust and who may do what.
+#[derive(Clone)]
+pub struct AadSettings {
+    pub config: Arc<Live<AadConfig>>,
+    pub rbac: Arc<Live<Rbac>>,
+}
 
 /// A verified credential.
 #[derive(Debug, Clone)]
 pub enum Credential {
     Key(KeyKind),
     ResourceToken(Claims),
+    Aad(AadIdentity),
 }
 
 /// What a resource token's permission grants, as stored now.
@@ -44,6 +90,7 @@ pub struct Grant {
 pub enum Principal {
     Key(KeyKind),
     Resource(Grant),
+    Aad(AadIdentity),
 }
 
 /// What a request does, as access rules see it.
@@ -59,6 +106,7 @@ pub struct Access<'a> {
 /// Verifies the `authorization` header.
 pub fn authenticate(
     keys: &AccountKeys,
+    aad: Option<&AadConfig>,
     verb: &str,
     address: &Address,
     headers: &HeaderMap,
@@ -95,10 +143,13 @@ pub fn authenticate(
             resource_token::verify(&keys.token_secret, signature, now)
                 .map(Credential::ResourceToken)
         }
-        Some("aad") => Err(ApiError::unauthorized(
-            "This server does not accept Entra ID (AAD) tokens: no token issuer is configured. \
-             Sign requests with an account key or a resource token.",
-        )),
+        Some("aad") => match aad {
+            Some(config) => aad::verify(config, signature).map(Credential::Aad),
+            None => Err(ApiError::unauthorized(
+                "This server does not accept Entra ID (AAD) tokens: no token issuer is configured \
+                 (--aad-jwks, --aad-issuer). Sign requests with an account key or a resource token.",
+            )),
+        },
         Some(other) => Err(ApiError::unauthorized(format!(
             "The authorization type '{other}' is not supported: use master or resource."
         ))),
@@ -141,7 +192,40 @@ pub fn authorize(principal: &Principal, access: &Access<'_>) -> Result<(), ApiEr
             Ok(())
         }
         Principal::Resource(grant) => authorize_grant(grant, access),
+        // Entra ID principals are checked against role assignments instead.
+        Principal::Aad(_) => Ok(()),
     }
+}
+
+/// Checks an Entra ID principal's role assignments for what a request needs.
+pub fn authorize_aad(
+    rbac: &Rbac,
+    identity: &AadIdentity,
+    requested: Requested,
+    path: &str,
+) -> Result<(), ApiError> {
+    let needed = match requested {
+        Requested::Management => {
+            return Err(forbidden(format!(
+                "Request blocked by Auth: the request on '{path}' is a management operation \
+                 (databases, containers, throughput, users, permissions), which cannot be \
+                 authorized by an Entra ID (AAD) token in the data plane. Use an account key."
+            )))
+        }
+        Requested::Actions(actions) => actions,
+    };
+    for action in needed {
+        if !rbac.allows(&identity.object_id, action, path) {
+            return Err(forbidden(format!(
+                "Request blocked by Auth: principal [{}] does not have the required RBAC \
+                 permission [{action}] on '{}'. Assign it a role that grants it \
+                 (cosmonaut rbac assign).",
+                identity.object_id,
+                if path.is_empty() { "/" } else { path }
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn authorize_grant(grant: &Grant, access: &Access<'_>) -> Result<(), ApiError> {
