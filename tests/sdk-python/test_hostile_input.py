@@ -76,6 +76,31 @@ def test_deep_and_wide_documents(container):
     assert container.create_item(wide)["k19999"] == 19999
 
 
+def query(rest, link, text):
+    return rest.request("POST", f"/{link}/docs", "docs", link, body={"query": text, "parameters": []},
+                        headers={"content-type": "application/query+json", "x-ms-documentdb-isquery": "True",
+                                 "x-ms-documentdb-partitionkey": '["p"]'})
+
+
+def test_query_limits(seeded, rest):
+    container, link = seeded
+    huge = "SELECT * FROM c WHERE " + " OR ".join(["c.v = 1"] * 80_000)
+    r = query(rest, link, huge)
+    assert r.status_code == 413 and "limit is 524288 bytes" in r.json()["message"]
+    joins = " ".join(f"JOIN t{i} IN c.tags" for i in range(11))
+    r = query(rest, link, f"SELECT c.id FROM c {joins}")
+    assert r.status_code == 400 and "at most 10" in r.json()["message"]
+    ten = " ".join(f"JOIN t{i} IN c.tags" for i in range(10))
+    assert query(rest, link, f"SELECT c.id FROM c {ten}").status_code == 200
+    assert_intact(container)
+
+
+def test_too_many_headers_are_refused(rest):
+    headers = {f"x-junk-{i}": "y" for i in range(150)}
+    r = rest.request("GET", "/dbs", "dbs", "", headers=headers)
+    assert r.status_code == 431
+
+
 def test_server_still_serves(client):
     db = client.create_database(unique("alive"))
     client.delete_database(db.id)

@@ -193,3 +193,35 @@ def test_bring_your_own_certificate_tls_12_and_up(tmp_path):
             with old.wrap_socket(sock):
                 pass
     assert server.stop() == 0
+
+
+def test_a_client_that_trickles_its_headers_is_cut_off(tmp_path):
+    server = Server(str(tmp_path / "d"), extra_args=["--http-port", "0"]).start()
+    line = ""
+    while "listening on http://" not in line:
+        line = server.process.stdout.readline()
+        assert line, "no plain HTTP listener"
+    port = int(line.strip().rstrip("/").rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /dbs HTTP/1.1\r\nHost: x\r\n")
+        sock.settimeout(20)
+        started = time.time()
+        try:
+            data = sock.recv(1024)
+        except ConnectionResetError:
+            data = b""
+        assert time.time() - started < 15, "the server waited on a slow client"
+        assert not data or data.startswith(b"HTTP/1.1 408")
+    assert server.stop() == 0
+
+
+def test_queries_past_the_time_limit_get_408(tmp_path):
+    server = Server(str(tmp_path / "d"), extra_args=["--query-timeout", "0s"]).start()
+    client = CosmosClient(server.endpoint, KEY, connection_verify=False, retry_total=0)
+    container = client.create_database("q").create_container("c", PartitionKey(path="/pk"))
+    container.create_item({"id": "1", "pk": "p"})
+    assert container.read_item("1", partition_key="p")["id"] == "1"
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        list(container.query_items("SELECT * FROM c", partition_key="p"))
+    assert err.value.status_code == 408 and "time limit" in err.value.message
+    assert server.stop() == 0

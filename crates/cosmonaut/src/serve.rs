@@ -63,6 +63,12 @@ pub struct ServeArgs {
     /// trusts the file as it is.
     #[arg(long, env = "COSMONAUT_SKIP_VERIFY")]
     skip_verify: bool,
+    /// How long one query page may compute before it is refused with 408.
+    #[arg(long, env = "COSMONAUT_QUERY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    query_timeout: Duration,
+    /// Requests served at once; more get 429 with x-ms-retry-after-ms.
+    #[arg(long, env = "COSMONAUT_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    max_concurrent_requests: usize,
     #[command(flatten)]
     backup: BackupArgs,
     #[command(flatten)]
@@ -130,6 +136,7 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
         store,
         EngineConfig {
             partitions_per_container: args.partitions,
+            query_time_limit: args.query_timeout,
         },
     ));
     let metrics = backup.as_ref().map(|b| {
@@ -146,6 +153,7 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
             keys: Arc::clone(&key_ring),
             firewall,
             aad: crate::aad::settings(&args.aad, &args.data_dir).await?,
+            max_concurrent_requests: args.max_concurrent_requests,
             region: args.region.clone(),
             rate_limit: args.rate_limit,
             metrics,
@@ -165,25 +173,26 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
 
     let handle = Handle::new();
     let mut servers = tokio::task::JoinSet::new();
-    let https_server = axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config))
-        .handle(handle.clone())
-        .serve(
-            gateway
-                .router("https")
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        );
+    let mut https_server =
+        axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config));
+    limit_http(https_server.http_builder());
+    let https_server = https_server.handle(handle.clone()).serve(
+        gateway
+            .router("https")
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    );
     servers.spawn(https_server);
     let mut endpoints = vec![format!("https://{}/", display_host(https_addr))];
     if let Some(listener) = http {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         endpoints.push(format!("http://{}/", display_host(addr)));
-        let server = axum_server::from_tcp(listener)
-            .handle(handle.clone())
-            .serve(
-                gateway
-                    .router("http")
-                    .into_make_service_with_connect_info::<SocketAddr>(),
-            );
+        let mut server = axum_server::from_tcp(listener);
+        limit_http(server.http_builder());
+        let server = server.handle(handle.clone()).serve(
+            gateway
+                .router("http")
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        );
         servers.spawn(server);
     }
 
@@ -232,6 +241,25 @@ async fn purge_expired_items(engine: std::sync::Weak<Engine>) {
             Err(err) => tracing::warn!(%err, "purging expired items failed"),
         }
     }
+}
+
+/// Bounds what one connection can make the server hold: 100 headers of at
+/// most 64 KiB in all, sent within 10 seconds (a client that trickles its
+/// headers is cut off), and 100 concurrent HTTP/2 streams.
+fn limit_http(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_headers(100)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_header_list_size(64 * 1024)
+        .max_concurrent_streams(100);
 }
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, String> {

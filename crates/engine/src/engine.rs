@@ -13,12 +13,15 @@ use crate::records::{decode, ContainerRecord, DatabaseRecord};
 pub struct EngineConfig {
     /// Physical partitions of a new container, unless its throughput needs more.
     pub partitions_per_container: u32,
+    /// How long one query page may compute before it is refused with 408.
+    pub query_time_limit: std::time::Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             partitions_per_container: 1,
+            query_time_limit: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Gone,
     /// Not run, or rolled back, because another operation of its transactional batch failed.
     FailedDependency,
+    /// The operation ran past its time limit (a query's execution time).
+    RequestTimeout,
     Internal,
 }
 

@@ -12,6 +12,7 @@ fn open(dir: &std::path::Path, partitions: u32) -> Engine {
         dir,
         EngineConfig {
             partitions_per_container: partitions,
+            ..EngineConfig::default()
         },
     )
     .expect("open engine")

@@ -89,6 +89,7 @@ impl From<EngineError> for ApiError {
             ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Gone => StatusCode::GONE,
             ErrorKind::FailedDependency => StatusCode::FAILED_DEPENDENCY,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self {

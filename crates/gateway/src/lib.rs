@@ -43,6 +43,9 @@ pub struct GatewayConfig {
     pub firewall: Firewall,
     /// Entra ID token verification and role assignments, when configured.
     pub aad: Option<AadSettings>,
+    /// Requests served at once; more get 429 (bodies are held in memory,
+    /// so this bounds what clients can make the server hold).
+    pub max_concurrent_requests: usize,
     /// The region name the account reports.
     pub region: String,
     /// Answer 429 when a container spends more than its RU/s.
@@ -57,12 +60,16 @@ pub struct Gateway {
     engine: Arc<Engine>,
     config: Arc<GatewayConfig>,
     throttle: Arc<throttle::Throttle>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
     pub fn new(engine: Arc<Engine>, config: GatewayConfig) -> Self {
         Self {
             engine,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_requests.max(1),
+            )),
             config: Arc::new(config),
             throttle: Arc::default(),
         }
@@ -126,9 +133,13 @@ impl Gateway {
             .unwrap_or_else(new_activity_id);
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let outcome = match self.config.firewall.admit(client.ip()) {
-            Ok(()) => self.dispatch(scheme, request).await,
-            Err(err) => Err(err),
+        let outcome = match (
+            self.config.firewall.admit(client.ip()),
+            Arc::clone(&self.in_flight).try_acquire_owned(),
+        ) {
+            (Err(err), _) => Err(err),
+            (Ok(()), Err(_)) => Err(self.overloaded()),
+            (Ok(()), Ok(_permit)) => self.dispatch(scheme, request).await,
         };
         let reply = match outcome {
             Ok(reply) => reply,
@@ -229,6 +240,19 @@ impl Gateway {
             self.throttle.spend(db, coll, reply.request_charge());
         }
         reply
+    }
+
+    fn overloaded(&self) -> ApiError {
+        let mut err = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "The server is serving its limit of {} requests at once. Retry after the time \
+                 in x-ms-retry-after-ms.",
+                self.config.max_concurrent_requests
+            ),
+        );
+        err.retry_after = Some(std::time::Duration::from_millis(100));
+        err
     }
 
     /// What a resource token's permission grants now; a deleted permission

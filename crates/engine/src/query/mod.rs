@@ -13,6 +13,7 @@
 //! merging partitions is the client's, guided by the query plan.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use cosmonaut_query::{Parameters, Query, QueryError};
 use cosmonaut_storage::KvRead;
@@ -20,7 +21,7 @@ use serde_json::Value;
 
 use crate::containers::{computed_properties, read_counters};
 use crate::engine::{now_seconds, require_container, Engine};
-use crate::error::{substatus, EngineError, Result};
+use crate::error::{substatus, EngineError, ErrorKind, Result};
 use crate::feed::{page_of_results, read_keys_page, read_page, FeedPage, FeedRequest};
 use crate::index::{self, IndexPolicy, Lookup, ValueRange};
 use crate::items::{scope_keys, ItemPage, ItemScope};
@@ -77,6 +78,8 @@ impl Engine {
             start,
             end,
             now: now_seconds(),
+            deadline: Instant::now() + self.config.query_time_limit,
+            time_limit: self.config.query_time_limit,
         };
         let (page, index_path) = if query.is_streaming() {
             run.streaming(request)?
@@ -125,6 +128,9 @@ struct QueryRun<'a> {
     end: Vec<u8>,
     /// The clock reading expiry is judged by.
     now: u64,
+    /// When the page must be done; reading past it is refused with 408.
+    deadline: Instant,
+    time_limit: Duration,
 }
 
 /// A page and the index (as a policy names it) that produced it.
@@ -135,7 +141,24 @@ type Answer = (FeedPage, Option<String>);
 type Input = (Vec<Value>, usize, Option<String>);
 
 impl QueryRun<'_> {
+    /// Refuses the query once it has run past its time limit, so one query
+    /// cannot hold a worker (and a storage snapshot) indefinitely.
+    fn check_time(&self) -> Result<()> {
+        if Instant::now() < self.deadline {
+            return Ok(());
+        }
+        Err(EngineError::new(
+            ErrorKind::RequestTimeout,
+            format!(
+                "The query ran past its time limit of {} ms. Filter on an indexed path, ask for \
+                 smaller pages, or raise the server's --query-timeout.",
+                self.time_limit.as_millis()
+            ),
+        ))
+    }
+
     fn run_document(&self, bytes: &[u8]) -> Result<Vec<Value>> {
+        self.check_time()?;
         let document: Value = decode(bytes)?;
         if self.is_expired(&document) {
             return Ok(Vec::new());
@@ -197,6 +220,7 @@ impl QueryRun<'_> {
             Some(answer) => answer,
             None => self.documents()?,
         };
+        self.check_time()?;
         // Rows that tie keep the order the index walk would give them.
         if order.is_some_and(|o| o.backwards) {
             documents.reverse();
@@ -240,13 +264,19 @@ impl QueryRun<'_> {
                 .candidates(l)?
                 .iter()
                 .filter_map(|k| self.reader.get(k).transpose())
-                .map(|bytes| decode::<Value>(&bytes?))
+                .map(|bytes| {
+                    self.check_time()?;
+                    decode::<Value>(&bytes?)
+                })
                 .collect::<Result<_>>()?,
             (None, true) => self
                 .reader
                 .scan(&self.start, &self.end, usize::MAX)?
                 .into_iter()
-                .map(|(_, bytes)| decode::<Value>(&bytes))
+                .map(|(_, bytes)| {
+                    self.check_time()?;
+                    decode::<Value>(&bytes)
+                })
                 .collect::<Result<_>>()?,
         };
         let read = documents.len();

@@ -9,6 +9,7 @@ pub async fn engine_with_database(dir: &std::path::Path, partitions: u32) -> Eng
         dir,
         EngineConfig {
             partitions_per_container: partitions,
+            ..EngineConfig::default()
         },
     )
     .expect("engine");

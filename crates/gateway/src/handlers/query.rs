@@ -13,11 +13,24 @@ use crate::request::RequestContext;
 use crate::Gateway;
 
 /// The query text and parameters of a query request body.
+/// The service's limits on a query's text and its JOINs.
+const MAX_QUERY_BYTES: usize = 512 * 1024;
+const MAX_JOINS: usize = 10;
+
 pub(crate) fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), ApiError> {
     let body = ctx.json_body()?;
     let text = body.get("query").and_then(Value::as_str).ok_or_else(|| {
         ApiError::bad_request("The query request body must have a string 'query'.")
     })?;
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The query text is {} bytes; the limit is {MAX_QUERY_BYTES} bytes.",
+                text.len()
+            ),
+        ));
+    }
     let mut parameters = Parameters::new();
     if let Some(list) = body.get("parameters").filter(|v| !v.is_null()) {
         let list = list.as_array().ok_or_else(|| {
@@ -34,6 +47,12 @@ pub(crate) fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), Ap
         }
     }
     let query = cosmonaut_query::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let joins = query.from.as_ref().map_or(0, |f| f.joins.len());
+    if joins > MAX_JOINS {
+        return Err(ApiError::bad_request(format!(
+            "The query has {joins} JOINs; at most {MAX_JOINS} are allowed."
+        )));
+    }
     Ok((query, parameters))
 }
 
