@@ -27,7 +27,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Rust unit and integration tests"
 cargo test --quiet
-cargo build --quiet -p cosmonaut
+cargo build --quiet -p cosmonaut -p cosmonaut-bench
 cargo test --quiet -p sdk-rust-conformance --no-run
 
 SERVER_PID=""
@@ -74,6 +74,12 @@ for partitions in 1 4; do
   # that way and in text mode.
   cargo test --quiet -p sdk-rust-conformance
   AZURE_COSMOS_BINARY_ENCODING_ENABLED=false cargo test --quiet -p sdk-rust-conformance
+
+  if [ "$partitions" = 1 ]; then
+    step "Load generator smoke run"
+    "$ROOT/target/debug/cosmonaut-bench" run --endpoint "$COSMONAUT_ENDPOINT" \
+      --clients 4 --duration 1s --items 200
+  fi
 
   step "Graceful shutdown"
   kill -TERM "$SERVER_PID"

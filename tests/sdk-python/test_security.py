@@ -225,3 +225,22 @@ def test_queries_past_the_time_limit_get_408(tmp_path):
         list(container.query_items("SELECT * FROM c", partition_key="p"))
     assert err.value.status_code == 408 and "time limit" in err.value.message
     assert server.stop() == 0
+
+
+def test_connections_beyond_the_limit_are_closed(tmp_path):
+    server = Server(str(tmp_path / "d"), extra_args=["--max-connections", "2"]).start()
+    port = int(server.endpoint.rstrip("/").rsplit(":", 1)[1])
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    time.sleep(0.2)
+    extra = socket.create_connection(("127.0.0.1", port))
+    extra.settimeout(5)
+    try:
+        assert extra.recv(1) == b"", "a third connection was kept open"
+    except ConnectionResetError:
+        pass
+    extra.close()
+    for sock in held:
+        sock.close()
+    time.sleep(0.2)
+    assert RestClient(server.endpoint, KEY).request("GET", "/dbs", "dbs", "").status_code == 200
+    assert server.stop() == 0

@@ -2,6 +2,7 @@
 
 mod aad;
 mod backup;
+mod connections;
 mod keys;
 mod reload;
 mod serve;

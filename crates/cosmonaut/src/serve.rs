@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// How long one query page may compute before it is refused with 408.
     #[arg(long, env = "COSMONAUT_QUERY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     query_timeout: Duration,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    #[arg(long, env = "COSMONAUT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Requests served at once; more get 429 with x-ms-retry-after-ms.
     #[arg(long, env = "COSMONAUT_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     max_concurrent_requests: usize,
@@ -173,8 +176,11 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
 
     let handle = Handle::new();
     let mut servers = tokio::task::JoinSet::new();
+    let acceptor = crate::connections::LimitedAcceptor::new(args.max_connections);
+    let limited = acceptor.clone();
     let mut https_server =
-        axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config));
+        axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config))
+            .map(|tls| tls.acceptor(limited));
     limit_http(https_server.http_builder());
     let https_server = https_server.handle(handle.clone()).serve(
         gateway
@@ -186,7 +192,7 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     if let Some(listener) = http {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         endpoints.push(format!("http://{}/", display_host(addr)));
-        let mut server = axum_server::from_tcp(listener);
+        let mut server = axum_server::from_tcp(listener).acceptor(acceptor.clone());
         limit_http(server.http_builder());
         let server = server.handle(handle.clone()).serve(
             gateway

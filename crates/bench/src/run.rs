@@ -1,0 +1,296 @@
+//! `cosmonaut-bench run`: set up a database, preload items, run each
+//! workload for a fixed time with N clients, and report.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use crate::client::{Client, Outcome};
+use crate::report::{self, Measured};
+use crate::workload::{item, Rng, Workload, PARTITION_KEYS};
+use crate::WELL_KNOWN_KEY;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The endpoint to measure, e.g. https://localhost:8081/.
+    #[arg(long)]
+    endpoint: String,
+    #[arg(long, default_value = WELL_KNOWN_KEY, hide_default_value = true)]
+    key: String,
+    /// A second endpoint to run the same workloads against, for ratios.
+    #[arg(long)]
+    compare_endpoint: Option<String>,
+    #[arg(long, default_value = WELL_KNOWN_KEY, hide_default_value = true)]
+    compare_key: String,
+    /// Workloads to run (all when absent).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    workload: Vec<Workload>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    clients: u64,
+    /// How long each workload runs.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Items preloaded for reads, replaces and queries.
+    #[arg(long, default_value_t = 10_000)]
+    items: u64,
+    /// Approximate size of each item in bytes (1024 and 10240 are the reference sizes).
+    #[arg(long, default_value_t = 1024)]
+    item_size: usize,
+    /// Keep the benchmark database afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+pub const DB: &str = "cosmonaut-bench";
+pub const COLL: &str = "items";
+
+/// The shape of a load: shared by `run` and `footprint`.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub clients: u64,
+    pub duration: Duration,
+    pub items: u64,
+    pub item_size: usize,
+}
+
+impl RunArgs {
+    fn load(&self) -> Load {
+        Load {
+            clients: self.clients,
+            duration: self.duration,
+            items: self.items,
+            item_size: self.item_size,
+        }
+    }
+}
+
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let workloads = if args.workload.is_empty() {
+        Workload::ALL.to_vec()
+    } else {
+        args.workload.clone()
+    };
+    println!(
+        "{} clients, {} per workload, {} preloaded items of about {} bytes",
+        args.clients,
+        humantime::format_duration(args.duration),
+        args.items,
+        args.item_size
+    );
+    let first = measure(&args.endpoint, &args.key, &args, &workloads).await?;
+    let mut failed: u64 = first.iter().map(|m| m.errors).sum();
+    if let Some(other) = &args.compare_endpoint {
+        let second = measure(other, &args.compare_key, &args, &workloads).await?;
+        report::ratios(&first, &second, (&args.endpoint, other));
+        failed += second.iter().map(|m| m.errors).sum::<u64>();
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} operations failed (see the first errors above)"
+        )),
+    }
+}
+
+async fn measure(
+    endpoint: &str,
+    key: &str,
+    args: &RunArgs,
+    workloads: &[Workload],
+) -> Result<Vec<Measured>, String> {
+    let client = Client::new(endpoint, key)?;
+    let load = args.load();
+    setup(&client, &load).await?;
+    report::header(endpoint);
+    let mut results = Vec::new();
+    let next_id = Arc::new(AtomicU64::new(args.items));
+    for workload in workloads {
+        let measured = run_workload(&client, *workload, &load, Arc::clone(&next_id)).await;
+        report::row(&measured);
+        results.push(measured);
+    }
+    if !args.keep {
+        let _ = client.delete_database(DB).await;
+    }
+    Ok(results)
+}
+
+fn expect(outcome: Outcome, what: &str, ok: &[u16]) -> Result<(), String> {
+    match outcome {
+        Ok(status) if ok.contains(&status.as_u16()) => Ok(()),
+        Ok(status) => Err(format!("{what}: {status}")),
+        Err(e) => Err(format!("{what}: {e}")),
+    }
+}
+
+/// A fresh database and container, with `args.items` items loaded.
+pub async fn setup(client: &Client, args: &Load) -> Result<(), String> {
+    let _ = client.delete_database(DB).await;
+    expect(
+        client.create_database(DB).await,
+        "creating the database",
+        &[201],
+    )?;
+    expect(
+        client.create_container(DB, COLL).await,
+        "creating the container",
+        &[201],
+    )?;
+    let started = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients.max(1) {
+        let (client, next, items, size) = (
+            client.clone(),
+            Arc::clone(&next),
+            args.items,
+            args.item_size,
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Relaxed);
+                if n >= items {
+                    return Ok::<(), String>(());
+                }
+                expect(
+                    client.create(DB, COLL, &item(n, size, 0)).await,
+                    "preloading",
+                    &[201],
+                )?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "preloaded {} items in {seconds:.1} s ({:.0} creates/s)",
+        args.items,
+        args.items as f64 / seconds
+    );
+    Ok(())
+}
+
+pub async fn run_workload(
+    client: &Client,
+    workload: Workload,
+    args: &Load,
+    next_id: Arc<AtomicU64>,
+) -> Measured {
+    let deadline = Instant::now() + args.duration;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..args.clients.max(1) {
+        let client = client.clone();
+        let next_id = Arc::clone(&next_id);
+        let (items, size) = (args.items.max(1), args.item_size);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng::new(c + 1);
+            let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+                .unwrap_or_else(|_| unreachable!("valid bounds"));
+            let (mut ops, mut errors, mut first_error) = (0u64, 0u64, None);
+            while Instant::now() < deadline {
+                let n = rng.below(items);
+                let begun = Instant::now();
+                let outcome = one_operation(&client, workload, n, size, &mut rng, &next_id).await;
+                let micros = begun.elapsed().as_micros() as u64;
+                match outcome {
+                    Ok(status) if status.is_success() => {
+                        ops += 1;
+                        let _ = latency.record(micros.max(1));
+                    }
+                    other => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| match other {
+                            Ok(status) => status.to_string(),
+                            Err(e) => e,
+                        });
+                    }
+                }
+            }
+            (ops, errors, latency, first_error)
+        }));
+    }
+    let mut measured = Measured {
+        workload,
+        operations: 0,
+        errors: 0,
+        seconds: 0.0,
+        latency: Histogram::new_with_bounds(1, 60_000_000, 3)
+            .unwrap_or_else(|_| unreachable!("valid bounds")),
+        first_error: None,
+    };
+    for task in tasks {
+        if let Ok((ops, errors, latency, first_error)) = task.await {
+            measured.operations += ops;
+            measured.errors += errors;
+            let _ = measured.latency.add(&latency);
+            if measured.first_error.is_none() {
+                measured.first_error = first_error;
+            }
+        }
+    }
+    measured.seconds = started.elapsed().as_secs_f64();
+    measured
+}
+
+async fn one_operation(
+    client: &Client,
+    workload: Workload,
+    n: u64,
+    size: usize,
+    rng: &mut Rng,
+    next_id: &AtomicU64,
+) -> Outcome {
+    let id = format!("i{n}");
+    let pk = format!("p{}", n % PARTITION_KEYS);
+    match workload {
+        Workload::Read | Workload::MixedC => client.read(DB, COLL, &id, &pk).await,
+        Workload::Create => {
+            let fresh = next_id.fetch_add(1, Relaxed);
+            client.create(DB, COLL, &item(fresh, size, 0)).await
+        }
+        Workload::Upsert => {
+            client
+                .upsert(DB, COLL, &item(n, size, rng.below(1 << 30)))
+                .await
+        }
+        Workload::Replace => {
+            client
+                .replace(DB, COLL, &item(n, size, rng.below(1 << 30)))
+                .await
+        }
+        Workload::QuerySingle => {
+            let params = json!([{"name": "@n", "value": n}]);
+            client
+                .query(
+                    DB,
+                    COLL,
+                    "SELECT * FROM c WHERE c.n = @n",
+                    params,
+                    Some(&pk),
+                )
+                .await
+        }
+        Workload::QueryCross => {
+            let params = json!([{"name": "@n", "value": n}]);
+            client
+                .query(DB, COLL, "SELECT * FROM c WHERE c.n = @n", params, None)
+                .await
+        }
+        Workload::MixedA | Workload::MixedB => {
+            if rng.below(100) < workload.update_percent() {
+                client
+                    .upsert(DB, COLL, &item(n, size, rng.below(1 << 30)))
+                    .await
+            } else {
+                client.read(DB, COLL, &id, &pk).await
+            }
+        }
+    }
+}
