@@ -190,7 +190,7 @@ fn read_snapshot(
         let Some((last, _)) = page.last() else { break };
         start = last.clone();
         start.push(0);
-        let full = page.len() < SCAN_PAGE;
+        let last_page = page.len() < SCAN_PAGE;
         for (key, value) in page {
             let size = key.len() + value.len();
             entries += 1;
@@ -203,7 +203,7 @@ fn read_snapshot(
                 chunk_bytes = 0;
             }
         }
-        if full {
+        if last_page {
             break;
         }
     }

@@ -46,9 +46,15 @@ async fn load_jwks(source: &str) -> Result<JwkSet, String> {
             .map_err(|e| format!("cannot fetch the JWKS {source}: {e}"))?
             .to_vec()
     } else {
-        std::fs::read(source).map_err(|e| format!("cannot read the JWKS {source}: {e}"))?
+        return read_jwks_file(Path::new(source));
     };
     serde_json::from_slice(&bytes).map_err(|e| format!("{source} is not a JWKS: {e}"))
+}
+
+fn read_jwks_file(path: &Path) -> Result<JwkSet, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read the JWKS {}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))
 }
 
 /// The Entra ID settings, or `None` when no JWKS is configured. The role
@@ -97,9 +103,7 @@ pub async fn settings(args: &AadArgs, data_dir: &Path) -> Result<Option<AadSetti
             weak,
             "Entra ID keys",
             move |path| {
-                let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-                let jwks = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-                Ok(AadConfig {
+                read_jwks_file(path).map(|jwks| AadConfig {
                     jwks,
                     ..base.clone()
                 })
@@ -122,11 +126,8 @@ fn read_rbac(path: &Path) -> Result<Rbac, String> {
 }
 
 fn write_rbac(path: &Path, rbac: &Rbac) -> Result<(), String> {
-    let partial = path.with_extension("json.new");
     let bytes = serde_json::to_vec_pretty(rbac).map_err(|e| e.to_string())?;
-    crate::tls::write_private(&partial, &bytes)
-        .and_then(|()| std::fs::rename(&partial, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::tls::replace_private(path, &bytes)
 }
 
 #[derive(clap::Subcommand)]

@@ -69,15 +69,9 @@ fn read(data_dir: &Path) -> Result<Option<KeysFile>, String> {
     }
 }
 
-/// Writes the file whole under a temporary name, then renames it, so a
-/// reader never sees half a file.
 fn write(data_dir: &Path, file: &KeysFile) -> Result<(), String> {
-    let path = path(data_dir);
-    let partial = path.with_extension("json.new");
     let bytes = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
-    crate::tls::write_private(&partial, &bytes)
-        .and_then(|()| std::fs::rename(&partial, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::tls::replace_private(&path(data_dir), &bytes)
 }
 
 /// The account's keys: from the data dir, created on first start. `--key`
@@ -89,33 +83,46 @@ pub fn load_or_create(
     primary: Option<&str>,
     secondary: Option<&str>,
 ) -> Result<AccountKeys, String> {
+    load_file(data_dir, primary, secondary)?.to_account_keys()
+}
+
+/// The keys file as [`load_or_create`] leaves it, written only when it was
+/// missing or a flag changed a key.
+fn load_file(
+    data_dir: &Path,
+    primary: Option<&str>,
+    secondary: Option<&str>,
+) -> Result<KeysFile, String> {
     for given in [primary, secondary].into_iter().flatten() {
         MasterKey::from_base64(given)?;
     }
-    let mut file = match read(data_dir)? {
-        Some(file) => file,
-        None => KeysFile {
-            primary: WELL_KNOWN_KEY.to_string(),
-            secondary: random_key()?,
-            primary_read_only: random_key()?,
-            secondary_read_only: random_key()?,
-            token_secret: random_key()?,
-        },
+    let (mut file, mut changed) = match read(data_dir)? {
+        Some(file) => (file, false),
+        None => (
+            KeysFile {
+                primary: WELL_KNOWN_KEY.to_string(),
+                secondary: random_key()?,
+                primary_read_only: random_key()?,
+                secondary_read_only: random_key()?,
+                token_secret: random_key()?,
+            },
+            true,
+        ),
     };
-    let before = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
-    if let Some(key) = primary {
-        file.primary = key.to_string();
+    for (slot, given) in [
+        (&mut file.primary, primary),
+        (&mut file.secondary, secondary),
+    ] {
+        if let Some(key) = given.filter(|key| *key != slot.as_str()) {
+            *slot = key.to_string();
+            changed = true;
+        }
     }
-    if let Some(key) = secondary {
-        file.secondary = key.to_string();
-    }
-    let keys = file.to_account_keys()?;
-    let unchanged = read(data_dir)?.is_some()
-        && serde_json::to_vec(&file).map_err(|e| e.to_string())? == before;
-    if !unchanged {
+    file.to_account_keys()?;
+    if changed {
         write(data_dir, &file)?;
     }
-    Ok(keys)
+    Ok(file)
 }
 
 /// The primary key, for the connection string the server prints.
@@ -159,8 +166,7 @@ pub fn run(command: KeysCommand) -> Result<(), String> {
     match command {
         KeysCommand::List { data_dir } => {
             std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
-            load_or_create(&data_dir, None, None)?;
-            let mut file = read(&data_dir)?.ok_or("no keys file")?;
+            let mut file = load_file(&data_dir, None, None)?;
             for kind in KeyKind::ALL {
                 println!("{:<19} {}", kind.name(), file.get_mut(kind));
             }
@@ -171,8 +177,7 @@ pub fn run(command: KeysCommand) -> Result<(), String> {
                 format!("unknown key '{kind}': use primary, secondary, primary-readonly or secondary-readonly")
             })?;
             std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
-            load_or_create(&data_dir, None, None)?;
-            let mut file = read(&data_dir)?.ok_or("no keys file")?;
+            let mut file = load_file(&data_dir, None, None)?;
             let key = random_key()?;
             *file.get_mut(kind) = key.clone();
             if kind == KeyKind::Primary {

@@ -109,12 +109,6 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
             .collect::<Result<_, _>>()
             .map_err(|e| format!("--allow-ip: {e}"))?,
     );
-    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
-        format!(
-            "cannot create the data dir {}: {e}",
-            args.data_dir.display()
-        )
-    })?;
     // With a backup location: take the writer lease, restore an empty data dir.
     let backup = match &args.backup.backup {
         Some(url) => Some(backup::prepare(&args.backup, url, &args.data_dir).await?),

@@ -56,8 +56,17 @@ fn generate(cert_path: &Path, key_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Replaces a secret file whole: written readable by its owner only under a
+/// temporary name, then renamed, so a reader never sees half a file.
+pub(crate) fn replace_private(path: &Path, contents: &[u8]) -> Result<(), String> {
+    let partial = path.with_extension("new");
+    write_private(&partial, contents)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Writes a secret readable by its owner only.
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
