@@ -1,61 +1,8 @@
-//! The binary bodies of chunks and segments: length-prefixed byte strings
-//! and little-endian integers, read back with bounds checks (a restore reads
-//! data it did not write in this process).
+//! The binary bodies of chunks and segments, in storage's byte encoding
+//! (a restore reads data it did not write in this process).
 
-use cosmonaut_storage::{Commit, CommitPosition, KeyValue, Write};
-
-pub fn put_u64(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(&n.to_le_bytes());
-}
-
-pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(bytes);
-}
-
-/// Reads what the `put_*` functions wrote.
-pub struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.bytes.len() < n {
-            return Err("truncated body".into());
-        }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
-    }
-
-    pub fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub fn u32(&mut self) -> Result<u32, String> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    pub fn u64(&mut self) -> Result<u64, String> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(b))
-    }
-
-    pub fn bytes(&mut self) -> Result<&'a [u8], String> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-}
+use cosmonaut_storage::codec::{put_bytes, put_u64, put_writes, Reader};
+use cosmonaut_storage::{Commit, CommitPosition, KeyValue};
 
 /// A chunk: consecutive key-value pairs of a snapshot.
 pub fn encode_chunk(entries: &[KeyValue]) -> Vec<u8> {
@@ -79,9 +26,6 @@ pub fn decode_chunk(body: &[u8]) -> Result<Vec<KeyValue>, String> {
     Ok(entries)
 }
 
-const PUT: u8 = 1;
-const DELETE: u8 = 0;
-
 /// A segment: consecutive commits of one writer epoch.
 pub fn encode_segment(epoch: u64, commits: &[Commit]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -89,20 +33,7 @@ pub fn encode_segment(epoch: u64, commits: &[Commit]) -> Vec<u8> {
     for commit in commits {
         put_u64(&mut out, commit.position.seq);
         put_u64(&mut out, commit.position.time_ms);
-        out.extend_from_slice(&(commit.writes.len() as u32).to_le_bytes());
-        for (key, value) in &commit.writes {
-            match value {
-                Some(v) => {
-                    out.push(PUT);
-                    put_bytes(&mut out, key);
-                    put_bytes(&mut out, v);
-                }
-                None => {
-                    out.push(DELETE);
-                    put_bytes(&mut out, key);
-                }
-            }
-        }
+        put_writes(&mut out, &commit.writes);
     }
     out
 }
@@ -116,18 +47,7 @@ pub fn decode_segment(body: &[u8]) -> Result<(u64, Vec<Commit>), String> {
             seq: reader.u64()?,
             time_ms: reader.u64()?,
         };
-        let count = reader.u32()?;
-        let mut writes: Vec<Write> = Vec::new();
-        for _ in 0..count {
-            let op = reader.u8()?;
-            let key = reader.bytes()?.to_vec();
-            let value = match op {
-                PUT => Some(reader.bytes()?.to_vec()),
-                DELETE => None,
-                other => return Err(format!("unknown write kind {other}")),
-            };
-            writes.push((key, value));
-        }
+        let writes = reader.writes()?;
         commits.push(Commit { position, writes });
     }
     Ok((epoch, commits))

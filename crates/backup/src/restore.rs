@@ -96,6 +96,8 @@ pub async fn restore(target: &Target, file: &Path, point: RestorePoint) -> Resul
     };
     backend.commit(&[position.to_write()])?;
     drop(backend);
+    // A log left by the file being replaced belongs to it, not to this one.
+    RedbBackend::discard_log(file)?;
     std::fs::rename(&partial, file)?;
     Ok(RestoreReport {
         snapshot,

@@ -13,6 +13,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// glibc's allocator showed up as a fifth of the CPU of a point read (many
+/// small, short-lived allocations across threads); mimalloc's thread-local
+/// free lists serve that pattern far more cheaply.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The key of the official Cosmos DB emulator. Samples and SDK test suites
 /// use it, so it is the default; set your own with --key for anything shared.
 pub const WELL_KNOWN_KEY: &str =

@@ -13,7 +13,6 @@ use crate::feed::{scan_each, FeedRequest, MAX_PAGE_BYTES};
 use crate::items::{scope_keys, ItemScope};
 use crate::keys;
 use crate::records::decode;
-use crate::ttl::Ttl;
 
 /// Where a change feed read starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +56,7 @@ impl Engine {
             ChangeFeedStart::After(lsn) => (lsn, None),
             ChangeFeedStart::Since(second) => (0, Some(second)),
         };
-        let ttl = Ttl::from_container(&container.body);
+        let ttl = container.ttl();
         let now = now_seconds();
         let limit = request.page_items();
         let (mut items, mut bytes) = (Vec::new(), 0);

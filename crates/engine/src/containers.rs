@@ -144,14 +144,36 @@ fn parse_partition_key(body: &Value) -> Result<PartitionKeyDefinition> {
 
 impl ContainerRecord {
     pub(crate) fn partition_key(&self) -> Result<PartitionKeyDefinition> {
-        parse_partition_key(&self.body)
+        if let Some(def) = self.derived.partition_key.get() {
+            return Ok(def.clone());
+        }
+        let def = parse_partition_key(&self.body)?;
+        Ok(self.derived.partition_key.get_or_init(|| def).clone())
     }
 
     pub(crate) fn ranges(&self) -> Result<Vec<PartitionKeyRange>> {
-        Ok(range_boundaries(
-            &self.partition_key()?,
-            self.partition_count,
-        ))
+        if let Some(ranges) = self.derived.ranges.get() {
+            return Ok(ranges.clone());
+        }
+        let ranges = range_boundaries(&self.partition_key()?, self.partition_count);
+        Ok(self.derived.ranges.get_or_init(|| ranges).clone())
+    }
+
+    /// The indexing policy (with TTL and unique keys) the body sets.
+    pub(crate) fn index_policy(&self) -> &IndexPolicy {
+        self.derived
+            .index_policy
+            .get_or_init(|| IndexPolicy::from_container(&self.body))
+    }
+
+    pub(crate) fn ttl(&self) -> ttl::Ttl {
+        self.index_policy().ttl
+    }
+
+    /// Replaces the properties, forgetting what was derived from the old ones.
+    pub(crate) fn set_body(&mut self, body: Value) {
+        self.body = body;
+        self.derived = Default::default();
     }
 
     pub(crate) fn rid_text(&self) -> String {
@@ -186,11 +208,11 @@ fn clear(txn: &mut Txn<'_>, (start, end): (Vec<u8>, Vec<u8>)) -> Result<()> {
 /// Rewrites a container's index from its items, after its policy changed.
 fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
     clear(txn, keys::index(&container.rid))?;
-    let policy = IndexPolicy::from_container(&container.body);
+    let policy = container.index_policy();
     let (start, end) = keys::items(&container.rid);
     for (item_key, bytes) in txn.scan(&start, &end, usize::MAX)? {
         let document: Value = decode(&bytes)?;
-        let entries = index::entries(&container.rid, &item_key, &document, &policy);
+        let entries = index::entries(&container.rid, &item_key, &document, policy);
         index::apply(txn, &Default::default(), &entries)?;
     }
     Ok(())
@@ -232,6 +254,7 @@ impl Engine {
                     partition_count,
                     throughput: new.throughput,
                     body: Value::Object(props),
+                    derived: Default::default(),
                 };
                 txn.put(keys::meta(), encode(&meta)?);
                 txn.put(key, encode(&record)?);
@@ -249,7 +272,7 @@ impl Engine {
         let counters = read_counters(snapshot.as_ref(), &record.rid)?;
         Ok(ContainerInfo {
             rid: record.rid_text(),
-            body: record.body,
+            body: record.body.clone(),
             document_count: counters.document_count,
             document_bytes: counters.document_bytes,
             lsn: counters.lsn,
@@ -326,7 +349,7 @@ impl Engine {
                 let policy_changed = ["indexingPolicy", "defaultTtl"]
                     .iter()
                     .any(|k| props.get(*k) != record.body.get(*k));
-                record.body = Value::Object(props);
+                record.set_body(Value::Object(props));
                 if policy_changed {
                     rebuild_index(txn, &record)?;
                 }

@@ -1,5 +1,6 @@
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cosmonaut_storage::{KvRead, RedbBackend, Snapshot, Store};
@@ -91,11 +92,44 @@ pub(crate) fn load_container(
     snapshot: &dyn KvRead,
     db: &str,
     id: &str,
-) -> Result<Option<ContainerRecord>> {
+) -> Result<Option<Arc<ContainerRecord>>> {
+    let key = keys::container(db, id);
     snapshot
-        .get(&keys::container(db, id))?
-        .map(|bytes| decode(&bytes))
+        .get(&key)?
+        .map(|bytes| decoded_container(key, bytes))
         .transpose()
+}
+
+/// Decoded container records by key, with the bytes they were decoded from.
+/// Every item request loads its container; decoding the record (and parsing
+/// its policies) cost a third of a point read. A hit needs the stored bytes
+/// to be equal, so a replaced record is never served stale and no
+/// invalidation is needed, whichever engine (or test) wrote it.
+static CONTAINERS: LazyLock<Mutex<HashMap<Vec<u8>, CachedContainer>>> =
+    LazyLock::new(Default::default);
+
+/// A decoded record and the bytes it was decoded from.
+type CachedContainer = (Vec<u8>, Arc<ContainerRecord>);
+
+/// Records kept at most; past it the cache starts over.
+const CACHED_CONTAINERS: usize = 4096;
+
+fn decoded_container(key: Vec<u8>, bytes: Vec<u8>) -> Result<Arc<ContainerRecord>> {
+    if let Ok(cache) = CONTAINERS.lock() {
+        if let Some((cached, record)) = cache.get(&key) {
+            if *cached == bytes {
+                return Ok(Arc::clone(record));
+            }
+        }
+    }
+    let record = Arc::new(decode::<ContainerRecord>(&bytes)?);
+    if let Ok(mut cache) = CONTAINERS.lock() {
+        if cache.len() >= CACHED_CONTAINERS {
+            cache.clear();
+        }
+        cache.insert(key, (bytes, Arc::clone(&record)));
+    }
+    Ok(record)
 }
 
 /// The container an item operation addresses, or the service's 404 for a
@@ -104,7 +138,7 @@ pub(crate) fn require_container(
     snapshot: &dyn KvRead,
     db: &str,
     id: &str,
-) -> Result<ContainerRecord> {
+) -> Result<Arc<ContainerRecord>> {
     if let Some(c) = load_container(snapshot, db, id)? {
         return Ok(c);
     }

@@ -29,5 +29,6 @@ pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, ErrorKind, Result};
 pub use feed::{FeedPage, FeedRequest};
 pub use items::{
-    BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, WriteMode,
+    BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, StoredItem,
+    WriteMode,
 };

@@ -1,9 +1,13 @@
 //! What the engine stores for each resource besides items.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
+use crate::index::IndexPolicy;
+use crate::partition::{PartitionKeyDefinition, PartitionKeyRange};
 
 /// Account-wide sequence numbers for new resource ids.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -32,7 +36,19 @@ pub struct ContainerRecord {
     pub partition_count: u32,
     /// Provisioned RU/s, if any was given at creation.
     pub throughput: Option<u64>,
+    /// Whoever replaces `body` must reset `derived` (see [`ContainerRecord::set_body`]).
     pub body: Value,
+    #[serde(skip)]
+    pub(crate) derived: Derived,
+}
+
+/// What every request on a container would otherwise work out again from
+/// its body: parsed once per decoded record, on first use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Derived {
+    pub partition_key: OnceLock<PartitionKeyDefinition>,
+    pub ranges: OnceLock<Vec<PartitionKeyRange>>,
+    pub index_policy: OnceLock<IndexPolicy>,
 }
 
 /// Per-container counters, updated with every item write.

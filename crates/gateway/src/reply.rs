@@ -15,16 +15,33 @@ const SERVICE_VERSION: &str = "version=2.14.0.0";
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
-    pub body: Option<Value>,
+    body: Option<ReplyBody>,
     headers: Vec<(&'static str, String)>,
     charge: f64,
+}
+
+#[derive(Debug)]
+enum ReplyBody {
+    Json(Value),
+    /// JSON text as stored: a point read sends the item's bytes unparsed.
+    Text(Vec<u8>),
 }
 
 impl Reply {
     pub fn json(status: StatusCode, body: Value) -> Self {
         Self {
             status,
-            body: Some(body),
+            body: Some(ReplyBody::Json(body)),
+            headers: Vec::new(),
+            charge: 0.0,
+        }
+    }
+
+    /// A body that is already JSON text.
+    pub fn json_text(status: StatusCode, text: Vec<u8>) -> Self {
+        Self {
+            status,
+            body: Some(ReplyBody::Text(text)),
             headers: Vec::new(),
             charge: 0.0,
         }
@@ -56,12 +73,11 @@ impl Reply {
 
     /// `etag` from the body's `_etag`, as the service sends it.
     pub fn etag_from_body(self) -> Self {
-        match self
-            .body
-            .as_ref()
-            .and_then(|b| b.get("_etag"))
-            .and_then(Value::as_str)
-        {
+        let tag = match &self.body {
+            Some(ReplyBody::Json(body)) => body.get("_etag").and_then(Value::as_str),
+            _ => None,
+        };
+        match tag {
             Some(tag) => {
                 let tag = tag.to_string();
                 self.header("etag", tag)
@@ -71,11 +87,12 @@ impl Reply {
     }
 
     pub fn into_response(self, activity_id: &str) -> Response<Body> {
-        let bytes = self
-            .body
-            .as_ref()
-            .map(|b| serde_json::to_vec(b).unwrap_or_default())
-            .unwrap_or_default();
+        let has_body = self.body.is_some();
+        let bytes = match self.body {
+            Some(ReplyBody::Json(body)) => serde_json::to_vec(&body).unwrap_or_default(),
+            Some(ReplyBody::Text(text)) => text,
+            None => Vec::new(),
+        };
         let mut response = Response::new(Body::from(bytes));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
@@ -98,7 +115,7 @@ impl Reply {
                 headers.insert(n, v);
             }
         }
-        if self.body.is_some() {
+        if has_body {
             headers.insert("content-type", HeaderValue::from_static("application/json"));
         }
         response

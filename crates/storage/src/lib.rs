@@ -4,7 +4,8 @@
 //! transactions. This crate provides:
 //!
 //! - [`Backend`]: the small trait a storage engine implements (snapshot reads,
-//!   atomic batch commits). [`RedbBackend`] is the embedded default.
+//!   atomic batch commits). [`RedbBackend`] is the embedded default: a redb
+//!   B-tree made durable through a write-ahead log (`wal`) and checkpoints.
 //! - [`Store`]: the front the engine uses. Reads go straight to a backend
 //!   snapshot; writes are closures queued to a single writer thread that runs
 //!   many of them against one backend transaction and commits them with one
@@ -13,11 +14,13 @@
 //!   timed, and can be observed in order (continuous backup builds on this).
 
 mod backend;
+pub mod codec;
 mod commit_log;
 mod error;
 mod redb_backend;
 mod store;
 mod txn;
+mod wal;
 
 pub use backend::{Backend, KeyValue, KvRead, Snapshot, Write};
 pub use commit_log::{

@@ -25,7 +25,7 @@ impl Engine {
                 let mut purged = 0;
                 for (_, bytes) in txn.scan(&start, &end, usize::MAX)? {
                     let container: ContainerRecord = decode(&bytes)?;
-                    let ttl = Ttl::from_container(&container.body);
+                    let ttl = container.ttl();
                     if ttl == Ttl::Off {
                         continue;
                     }

@@ -64,6 +64,18 @@ pub struct ItemOutcome {
     pub created: bool,
 }
 
+/// An item as stored, for a point read that sends it on unparsed.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    /// The item's JSON text, system properties included.
+    pub text: Vec<u8>,
+    pub etag: String,
+    /// The container's log sequence number at the read.
+    pub lsn: u64,
+    /// The physical partition that owns the item.
+    pub range_id: String,
+}
+
 /// A page of items with the container state a response reports.
 #[derive(Debug, Clone)]
 pub struct ItemPage {
@@ -192,22 +204,47 @@ impl Engine {
     }
 
     pub fn read_item(&self, db: &str, coll: &str, id: &str, key: &ItemKey) -> Result<ItemOutcome> {
+        let stored = self.read_item_text(db, coll, id, key)?;
+        Ok(ItemOutcome {
+            document: decode(&stored.text)?,
+            lsn: stored.lsn,
+            range_id: stored.range_id,
+            created: false,
+        })
+    }
+
+    /// A point read that leaves the item as the JSON text it is stored as,
+    /// so a response can send it without parsing and printing it again.
+    pub fn read_item_text(
+        &self,
+        db: &str,
+        coll: &str,
+        id: &str,
+        key: &ItemKey,
+    ) -> Result<StoredItem> {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (_, epk) = point_key(&container, key)?;
-        let bytes = snapshot
+        let text = snapshot
             .get(&keys::item(&container.rid, &epk, id))?
             .ok_or_else(EngineError::not_found)?;
-        let document: Value = decode(&bytes)?;
-        if Ttl::from_container(&container.body).is_expired(&document, now_seconds()) {
+        let ttl = container.ttl();
+        if ttl != Ttl::Off && ttl.is_expired(&decode(&text)?, now_seconds()) {
             return Err(EngineError::not_found());
         }
+        // Only `_etag` is wanted: serde skips the rest without building it.
+        #[derive(serde::Deserialize)]
+        struct Etag {
+            #[serde(rename = "_etag")]
+            etag: String,
+        }
+        let Etag { etag } = decode(&text)?;
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
-        Ok(ItemOutcome {
-            document,
+        Ok(StoredItem {
+            text,
+            etag,
             lsn: counters.lsn,
             range_id: range_of(&container, &epk)?,
-            created: false,
         })
     }
 
@@ -301,7 +338,7 @@ impl Engine {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (start, end) = scope_keys(&container, scope)?;
-        let ttl = Ttl::from_container(&container.body);
+        let ttl = container.ttl();
         let now = now_seconds();
         let page = read_page(snapshot.as_ref(), &start, &end, request, |bytes| {
             let document: Value = decode(bytes)?;

@@ -2,6 +2,8 @@
 //! transactional batches run the same functions, so an operation behaves
 //! the same alone or in a batch.
 
+use std::sync::Arc;
+
 use cosmonaut_query::{Parameters, Query};
 use cosmonaut_storage::{KvRead, Txn};
 use serde_json::{Map, Value};
@@ -10,12 +12,12 @@ use super::WriteMode;
 use crate::containers::read_counters;
 use crate::engine::{new_etag, now_seconds, require_container};
 use crate::error::{EngineError, Result};
-use crate::index::{self, IndexPolicy};
+use crate::index;
 use crate::keys;
 use crate::partition::PartitionKeyValue;
 use crate::patch::{self, PatchOperation};
 use crate::records::{decode, encode, ContainerRecord};
-use crate::ttl::{self, Ttl};
+use crate::ttl;
 use crate::{rid, validation};
 
 /// A stored document and the container LSN its write reached.
@@ -29,7 +31,7 @@ pub(crate) fn same_container(
     db: &str,
     coll: &str,
     rid: &[u8; 8],
-) -> Result<ContainerRecord> {
+) -> Result<Arc<ContainerRecord>> {
     let current = require_container(txn, db, coll)?;
     if current.rid != *rid {
         return Err(EngineError::owner_not_found("container", coll));
@@ -55,7 +57,7 @@ fn stored(
     else {
         return Ok(None);
     };
-    if Ttl::from_container(&container.body).is_expired(&document, now_seconds()) {
+    if container.ttl().is_expired(&document, now_seconds()) {
         remove_document(txn, container, item_key, &document)?;
         return Ok(None);
     }
@@ -159,8 +161,8 @@ pub(crate) fn remove_document(
     counters.document_count = counters.document_count.saturating_sub(1);
     let old_len = encode(existing)?.len() as u64;
     counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
-    let policy = IndexPolicy::from_container(&container.body);
-    let old_entries = index::entries(&container.rid, item_key, existing, &policy);
+    let policy = container.index_policy();
+    let old_entries = index::entries(&container.rid, item_key, existing, policy);
     index::apply(txn, &old_entries, &Default::default())?;
     txn.delete(item_key.to_vec());
     txn.put(keys::counters(&container.rid), encode(&counters)?);
@@ -187,7 +189,7 @@ pub(crate) fn store_document(
             rid::encode(&rid::document(container.rid, counters.next_document))
         }
     };
-    let policy = IndexPolicy::from_container(&container.body);
+    let policy = container.index_policy();
     ttl::check_item_ttl(policy.ttl, &body)?;
     let document = with_system_properties(body, container, &doc_rid);
     let bytes = encode(&document)?;
@@ -201,9 +203,9 @@ pub(crate) fn store_document(
     }
     counters.document_bytes += bytes.len() as u64;
     let old_entries = existing
-        .map(|d| index::entries(&container.rid, item_key, d, &policy))
+        .map(|d| index::entries(&container.rid, item_key, d, policy))
         .unwrap_or_default();
-    let new_entries = index::entries(&container.rid, item_key, &document, &policy);
+    let new_entries = index::entries(&container.rid, item_key, &document, policy);
     index::apply(txn, &old_entries, &new_entries)?;
     txn.put(item_key.to_vec(), bytes);
     txn.put(keys::counters(&container.rid), encode(&counters)?);

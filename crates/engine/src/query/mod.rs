@@ -56,10 +56,10 @@ impl Engine {
         query.inline_computed(&computed_properties(&container.body)?);
         let query = &query;
         let (start, end) = scope_keys(&container, scope)?;
-        let policy = IndexPolicy::from_container(&container.body);
+        let policy = container.index_policy();
         let lookup = policy
             .enabled()
-            .then(|| index::plan_lookup(query, parameters, &policy))
+            .then(|| index::plan_lookup(query, parameters, policy))
             .flatten()
             .filter(|l| {
                 l.ranges
@@ -94,7 +94,7 @@ impl Engine {
                 )
                 .with_substatus(substatus::CROSS_PARTITION_QUERY_NOT_SERVABLE));
             }
-            let order = ordered::order_index(query, &run.policy, &container.rid)?;
+            let order = ordered::order_index(query, run.policy, &container.rid)?;
             match order.as_ref().map(|o| run.ordered_walk(o, request)) {
                 Some(walked) => match walked? {
                     Some(done) => done,
@@ -116,7 +116,7 @@ impl Engine {
 struct QueryRun<'a> {
     reader: &'a dyn KvRead,
     container: &'a ContainerRecord,
-    policy: IndexPolicy,
+    policy: &'a IndexPolicy,
     /// The index lookup that answers a `WHERE` conjunct, if any.
     lookup: Option<Lookup>,
     /// Items in the container, to compare with indexes' presence counters.
@@ -242,7 +242,7 @@ impl QueryRun<'_> {
             return Ok(None);
         }
         let rid = &self.container.rid;
-        let Some(cover) = covering::covering_index(self.query, &self.policy, rid) else {
+        let Some(cover) = covering::covering_index(self.query, self.policy, rid) else {
             return Ok(None);
         };
         let lookup = self.lookup.as_ref();

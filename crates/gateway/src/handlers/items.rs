@@ -22,14 +22,16 @@ fn item_reply(status: StatusCode, outcome: ItemOutcome, db: &str, coll: &str, ru
     } else {
         Reply::json(status, outcome.document).etag_from_body()
     };
+    session_headers(reply, &outcome.range_id, outcome.lsn, db, coll).charge(ru)
+}
+
+/// What every item response says about where the item lives and how far
+/// its container has got.
+fn session_headers(reply: Reply, range_id: &str, lsn: u64, db: &str, coll: &str) -> Reply {
     reply
-        .charge(ru)
-        .header(
-            "x-ms-session-token",
-            session_token(&outcome.range_id, outcome.lsn),
-        )
-        .header("lsn", outcome.lsn.to_string())
-        .header("x-ms-documentdb-partitionkeyrangeid", outcome.range_id)
+        .header("x-ms-session-token", session_token(range_id, lsn))
+        .header("lsn", lsn.to_string())
+        .header("x-ms-documentdb-partitionkeyrangeid", range_id)
         .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
 }
 
@@ -114,28 +116,25 @@ pub async fn one(
     let engine = &gateway.engine;
     match ctx.method {
         Method::GET => {
-            let outcome = engine.read_item(db, coll, id, &ctx.partition_key()?)?;
-            let etag = outcome
-                .document
-                .get("_etag")
-                .and_then(|v| v.as_str())
-                .map(str::to_string);
-            let size = outcome.document.to_string().len();
-            if ctx.if_none_match().is_some() && ctx.if_none_match() == etag.as_deref() {
-                let mut not_modified = outcome;
-                not_modified.document = serde_json::Value::Null;
-                return Ok(
-                    item_reply(StatusCode::NOT_MODIFIED, not_modified, db, coll, 1.0)
-                        .header("etag", etag.unwrap_or_default()),
-                );
-            }
-            Ok(item_reply(
-                StatusCode::OK,
-                outcome,
+            let stored = engine.read_item_text(db, coll, id, &ctx.partition_key()?)?;
+            let (status, body, charge) = if ctx.if_none_match() == Some(stored.etag.as_str()) {
+                (StatusCode::NOT_MODIFIED, None, 1.0)
+            } else {
+                let charge = charge::point_read(stored.text.len());
+                (StatusCode::OK, Some(stored.text), charge)
+            };
+            let reply = match body {
+                Some(text) => Reply::json_text(status, text),
+                None => Reply::empty(status),
+            };
+            Ok(session_headers(
+                reply.header("etag", stored.etag),
+                &stored.range_id,
+                stored.lsn,
                 db,
                 coll,
-                charge::point_read(size),
-            ))
+            )
+            .charge(charge))
         }
         Method::PUT => {
             let size = ctx.body.len();
