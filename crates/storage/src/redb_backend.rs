@@ -76,10 +76,8 @@ impl RedbBackend {
             redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => corrupt(reason),
             other => StorageError::backend(other),
         })?;
-        // Create the table up front so snapshots never see it missing.
-        let txn = db.begin_write().map_err(StorageError::backend)?;
-        txn.open_table(KV).map_err(StorageError::backend)?;
-        txn.commit().map_err(StorageError::backend)?;
+        // Creates the table up front, so snapshots never see it missing.
+        commit_tree(&db, [], Durability::Immediate)?;
         let (mut wal, records) = Wal::open(&Wal::path_for(path))?;
         if !records.is_empty() {
             let writes: usize = records.iter().map(Vec::len).sum();
@@ -88,14 +86,11 @@ impl RedbBackend {
                 writes,
                 "replaying the write-ahead log over the last checkpoint"
             );
-            let txn = db.begin_write().map_err(StorageError::backend)?;
-            {
-                let mut table = txn.open_table(KV).map_err(StorageError::backend)?;
-                for record in &records {
-                    apply(&mut table, record)?;
-                }
-            }
-            txn.commit().map_err(StorageError::backend)?;
+            commit_tree(
+                &db,
+                records.iter().map(Vec::as_slice),
+                Durability::Immediate,
+            )?;
             wal.clear()?;
         }
         Ok(Self {
@@ -125,15 +120,25 @@ impl RedbBackend {
     }
 }
 
-/// Commits `writes` to the B-tree, durably or (with the log already holding
-/// them) in memory only.
-fn commit_tree(db: &Database, writes: &[Write], durability: Durability) -> Result<()> {
+/// Commits lists of writes, in order, as one B-tree transaction: durably, or
+/// (with the log already holding them) in memory only.
+fn commit_tree<'w>(
+    db: &Database,
+    batches: impl IntoIterator<Item = &'w [Write]>,
+    durability: Durability,
+) -> Result<()> {
     let mut txn = db.begin_write().map_err(StorageError::backend)?;
     txn.set_durability(durability)
         .map_err(StorageError::backend)?;
     {
         let mut table = txn.open_table(KV).map_err(StorageError::backend)?;
-        apply(&mut table, writes)?;
+        for (key, value) in batches.into_iter().flatten() {
+            match value {
+                Some(v) => table.insert(key.as_slice(), v.as_slice()),
+                None => table.remove(key.as_slice()),
+            }
+            .map_err(StorageError::backend)?;
+        }
     }
     txn.commit().map_err(StorageError::backend)
 }
@@ -142,7 +147,7 @@ fn commit_tree(db: &Database, writes: &[Write], durability: Durability) -> Resul
 fn checkpoint(db: &Database, log: &mut Log) -> Result<()> {
     let started = Instant::now();
     let log_bytes = log.wal.len();
-    commit_tree(db, &[], Durability::Immediate)?;
+    commit_tree(db, [], Durability::Immediate)?;
     log.wal.clear()?;
     // Writers wait while this runs: worth seeing when tuning the interval.
     tracing::debug!(
@@ -151,17 +156,6 @@ fn checkpoint(db: &Database, log: &mut Log) -> Result<()> {
         "checkpoint"
     );
     log.last_checkpoint = Instant::now();
-    Ok(())
-}
-
-fn apply(table: &mut redb::Table<&'static [u8], &'static [u8]>, writes: &[Write]) -> Result<()> {
-    for (key, value) in writes {
-        match value {
-            Some(v) => table.insert(key.as_slice(), v.as_slice()),
-            None => table.remove(key.as_slice()),
-        }
-        .map_err(StorageError::backend)?;
-    }
     Ok(())
 }
 
@@ -247,7 +241,7 @@ impl Backend for RedbBackend {
             .map_err(|_| StorageError::Backend("the write-ahead log is poisoned".into()))?;
         let before = log.wal.len();
         log.wal.append(writes)?;
-        if let Err(err) = commit_tree(&self.db, writes, Durability::None) {
+        if let Err(err) = commit_tree(&self.db, [writes], Durability::None) {
             // The caller hears of a failure, so the log must not keep the record.
             if let Err(undo) = log.wal.truncate_to(before) {
                 tracing::error!(%undo, "cannot take a failed commit back out of the write-ahead log");

@@ -54,6 +54,12 @@ impl Wal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let (records, len) = parse(&bytes);
+        let mut wal = Self {
+            file,
+            path: path.to_path_buf(),
+            len,
+            buffer: Vec::new(),
+        };
         if (len as usize) < bytes.len() {
             if damaged_in_the_middle(&bytes, len as usize) {
                 return Err(StorageError::Corrupt {
@@ -67,15 +73,8 @@ impl Wal {
                 dropped = bytes.len() as u64 - len,
                 "the write-ahead log ends in an incomplete record (an append cut short by a crash, never acknowledged); dropping it"
             );
-            file.set_len(len)?;
-            file.sync_data()?;
+            wal.truncate_to(len)?;
         }
-        let wal = Self {
-            file,
-            path: path.to_path_buf(),
-            len,
-            buffer: Vec::new(),
-        };
         Ok((wal, records))
     }
 
@@ -101,16 +100,14 @@ impl Wal {
             Err(err) => {
                 // Whatever part reached the file must not be replayed later
                 // as a write its caller was told had failed.
-                let _ = self
-                    .file
-                    .set_len(self.len)
-                    .and_then(|_| self.file.sync_data());
+                let _ = self.truncate_to(self.len);
                 Err(err.into())
             }
         }
     }
 
-    /// Takes back the last record appended (`len` is the log's size before it).
+    /// Cuts the log back to `len` bytes: a torn tail, or the record of a
+    /// commit that failed (`len` is the log's size before it).
     pub(crate) fn truncate_to(&mut self, len: u64) -> Result<()> {
         self.file.set_len(len)?;
         self.file.sync_data()?;

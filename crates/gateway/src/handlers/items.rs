@@ -117,24 +117,20 @@ pub async fn one(
     match ctx.method {
         Method::GET => {
             let stored = engine.read_item_text(db, coll, id, &ctx.partition_key()?)?;
-            let (status, body, charge) = if ctx.if_none_match() == Some(stored.etag.as_str()) {
-                (StatusCode::NOT_MODIFIED, None, 1.0)
+            let reply = if ctx.if_none_match() == Some(stored.etag.as_str()) {
+                Reply::empty(StatusCode::NOT_MODIFIED).charge(1.0)
             } else {
                 let charge = charge::point_read(stored.text.len());
-                (StatusCode::OK, Some(stored.text), charge)
+                Reply::json_text(StatusCode::OK, stored.text).charge(charge)
             };
-            let reply = match body {
-                Some(text) => Reply::json_text(status, text),
-                None => Reply::empty(status),
-            };
+            let reply = reply.header("etag", stored.etag);
             Ok(session_headers(
-                reply.header("etag", stored.etag),
+                reply,
                 &stored.range_id,
                 stored.lsn,
                 db,
                 coll,
-            )
-            .charge(charge))
+            ))
         }
         Method::PUT => {
             let size = ctx.body.len();
