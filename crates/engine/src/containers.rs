@@ -193,6 +193,7 @@ pub(crate) fn delete_container_data(txn: &mut Txn<'_>, container: &ContainerReco
     clear(txn, keys::items(&container.rid))?;
     clear(txn, keys::index(&container.rid))?;
     clear(txn, keys::all_changes(&container.rid))?;
+    clear(txn, keys::all_scripts(&container.rid))?;
     txn.delete(keys::counters(&container.rid));
     Ok(())
 }

@@ -17,6 +17,7 @@ const INDEX: u8 = 0x50;
 const CHANGES: u8 = 0x60;
 const USER: u8 = 0x70;
 const PERMISSION: u8 = 0x71;
+const SCRIPT: u8 = 0x80;
 
 pub fn meta() -> Vec<u8> {
     vec![META]
@@ -89,6 +90,27 @@ pub fn permissions(db: &str, user: &str) -> (Vec<u8>, Vec<u8>) {
 /// Every permission of every user of a database.
 pub fn database_permissions(db: &str) -> (Vec<u8>, Vec<u8>) {
     range_of(nested(PERMISSION, &[db]))
+}
+
+/// A container's stored procedure, trigger or user-defined function
+/// (`kind` tells which), by id.
+pub fn script(container_rid: &[u8; 8], kind: u8, id: &str) -> Vec<u8> {
+    let mut key = with_prefix(SCRIPT, container_rid);
+    key.push(kind);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// A container's scripts of one kind.
+pub fn scripts(container_rid: &[u8; 8], kind: u8) -> (Vec<u8>, Vec<u8>) {
+    let mut prefix = with_prefix(SCRIPT, container_rid);
+    prefix.push(kind);
+    range_of(prefix)
+}
+
+/// Every script of a container.
+pub fn all_scripts(container_rid: &[u8; 8]) -> (Vec<u8>, Vec<u8>) {
+    range_of(with_prefix(SCRIPT, container_rid))
 }
 
 pub fn counters(container_rid: &[u8; 8]) -> Vec<u8> {

@@ -19,6 +19,7 @@ pub mod patch;
 mod query;
 mod records;
 pub mod rid;
+mod scripts;
 pub mod ttl;
 mod users;
 pub mod validation;
@@ -32,3 +33,4 @@ pub use items::{
     BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, StoredItem,
     WriteMode,
 };
+pub use scripts::{ScriptKind, ScriptResult, Triggers, WriteOptions};

@@ -1,5 +1,6 @@
 //! Which resource a request path names, and how the auth signature names it.
 
+use cosmonaut_engine::ScriptKind;
 use percent_encoding::percent_decode_str;
 
 use crate::error::ApiError;
@@ -50,6 +51,18 @@ pub enum Address {
     },
     Offers,
     Offer {
+        id: String,
+    },
+    /// `.../sprocs`, `.../triggers` or `.../udfs` of a container.
+    Scripts {
+        db: String,
+        coll: String,
+        kind: ScriptKind,
+    },
+    Script {
+        db: String,
+        coll: String,
+        kind: ScriptKind,
         id: String,
     },
     /// `.../operations/partitionkeydelete`: delete a logical partition's items.
@@ -117,6 +130,23 @@ impl Address {
                 db: owned(db),
                 coll: owned(coll),
             },
+            ["dbs", db, "colls", coll, segment] if ScriptKind::from_segment(segment).is_some() => {
+                Address::Scripts {
+                    db: owned(db),
+                    coll: owned(coll),
+                    kind: script_kind(segment)?,
+                }
+            }
+            ["dbs", db, "colls", coll, segment, id]
+                if ScriptKind::from_segment(segment).is_some() =>
+            {
+                Address::Script {
+                    db: owned(db),
+                    coll: owned(coll),
+                    kind: script_kind(segment)?,
+                    id: owned(id),
+                }
+            }
             ["dbs", db, "colls", coll, "operations", "partitionkeydelete"] => {
                 Address::PartitionKeyDelete {
                     db: owned(db),
@@ -133,7 +163,8 @@ impl Address {
         match self {
             Address::Items { db, coll }
             | Address::Item { db, coll, .. }
-            | Address::PartitionKeyDelete { db, coll } => Some((db, coll)),
+            | Address::PartitionKeyDelete { db, coll }
+            | Address::Script { db, coll, .. } => Some((db, coll)),
             _ => None,
         }
     }
@@ -150,6 +181,7 @@ impl Address {
             Address::Permissions { .. } | Address::Permission { .. } => "permissions",
             // The SDKs sign this operation as one on the container.
             Address::PartitionKeyDelete { .. } => "colls",
+            Address::Scripts { kind, .. } | Address::Script { kind, .. } => kind.segment(),
         }
     }
 
@@ -174,8 +206,16 @@ impl Address {
             | Address::PartitionKeyRanges { db, coll }
             | Address::PartitionKeyDelete { db, coll } => format!("dbs/{db}/colls/{coll}"),
             Address::Item { db, coll, id } => format!("dbs/{db}/colls/{coll}/docs/{id}"),
+            Address::Scripts { db, coll, .. } => format!("dbs/{db}/colls/{coll}"),
+            Address::Script { db, coll, kind, id } => {
+                format!("dbs/{db}/colls/{coll}/{}/{id}", kind.segment())
+            }
         }
     }
+}
+
+fn script_kind(segment: &str) -> Result<ScriptKind, ApiError> {
+    ScriptKind::from_segment(segment).ok_or_else(|| ApiError::not_found_path(segment))
 }
 
 #[cfg(test)]

@@ -308,6 +308,12 @@ impl Gateway {
                 handlers::items::delete_partition(self, ctx, db, coll).await
             }
             Address::Item { db, coll, id } => handlers::items::one(self, ctx, db, coll, id).await,
+            Address::Scripts { db, coll, kind } => {
+                handlers::scripts::feed(self, ctx, db, coll, *kind).await
+            }
+            Address::Script { db, coll, kind, id } => {
+                handlers::scripts::one(self, ctx, db, coll, *kind, id).await
+            }
         }
     }
 }

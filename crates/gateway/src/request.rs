@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
 use cosmonaut_engine::partition::{parse_partition_key_header, Epk, PartitionKeyValue};
-use cosmonaut_engine::{FeedRequest, ItemScope};
+use cosmonaut_engine::{FeedRequest, ItemScope, Triggers, WriteOptions};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -83,6 +83,32 @@ impl RequestContext {
 
     pub fn if_match(&self) -> Option<String> {
         self.header("if-match").map(str::to_string)
+    }
+
+    /// The triggers a write names: comma-separated ids in
+    /// `x-ms-documentdb-pre-trigger-include` and `-post-trigger-include`.
+    pub fn triggers(&self) -> Triggers {
+        let names = |header: &str| -> Vec<String> {
+            self.header(header)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        Triggers {
+            pre: names("x-ms-documentdb-pre-trigger-include"),
+            post: names("x-ms-documentdb-post-trigger-include"),
+        }
+    }
+
+    /// The `If-Match` condition and triggers of an item write.
+    pub fn write_options(&self) -> WriteOptions {
+        WriteOptions {
+            if_match: self.if_match(),
+            triggers: self.triggers(),
+        }
     }
 
     pub fn if_none_match(&self) -> Option<&str> {

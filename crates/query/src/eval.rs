@@ -15,11 +15,35 @@ pub type Parameters = HashMap<String, Value>;
 /// `JOIN` produced. Later bindings shadow earlier ones.
 pub type Row = Vec<(String, Value)>;
 
+/// The container's user-defined functions, as `udf.name(...)` calls them.
+/// Arguments that are undefined arrive as `None`.
+pub trait UserFunctions {
+    fn call(&self, name: &str, arguments: &[Val]) -> Result<Val, QueryError>;
+}
+
 /// What evaluation needs besides the row.
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub parameters: &'a Parameters,
     /// The rows of the current group, when aggregates may be computed.
     pub group: Option<&'a [Row]>,
+    /// What `udf.` calls reach; without them such a call is an error.
+    pub functions: Option<&'a dyn UserFunctions>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(parameters: &'a Parameters, functions: Option<&'a dyn UserFunctions>) -> Self {
+        Self {
+            parameters,
+            group: None,
+            functions,
+        }
+    }
+
+    /// The same inputs, seeing `group` (or no group).
+    pub fn with_group(&self, group: Option<&'a [Row]>) -> Self {
+        Self { group, ..*self }
+    }
 }
 
 pub fn lookup<'r>(row: &'r Row, name: &str) -> Option<&'r Value> {
@@ -158,9 +182,14 @@ pub fn eval(expr: &Expr, row: &Row, ctx: &Context<'_>) -> Result<Val, QueryError
         },
         Expr::Call { name, args, udf } => {
             if *udf {
-                return Err(QueryError::Unsupported(format!(
-                    "the user-defined function udf.{name}"
-                )));
+                let functions = ctx.functions.ok_or_else(|| {
+                    QueryError::Semantic(format!("Unknown user-defined function 'udf.{name}'."))
+                })?;
+                let values = args
+                    .iter()
+                    .map(|a| eval(a, row, ctx))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return functions.call(name, &values);
             }
             if functions::is_aggregate(name) {
                 let group = ctx.group.ok_or_else(|| {
@@ -195,11 +224,9 @@ pub fn eval(expr: &Expr, row: &Row, ctx: &Context<'_>) -> Result<Val, QueryError
             }
             Some(Value::Object(map))
         }
-        Expr::Exists(q) => Some(Value::Bool(
-            !exec::run_nested(q, row, ctx.parameters)?.is_empty(),
-        )),
-        Expr::ArraySubquery(q) => Some(Value::Array(exec::run_nested(q, row, ctx.parameters)?)),
-        Expr::ScalarSubquery(q) => exec::run_nested(q, row, ctx.parameters)?.into_iter().next(),
+        Expr::Exists(q) => Some(Value::Bool(!exec::run_nested(q, row, ctx)?.is_empty())),
+        Expr::ArraySubquery(q) => Some(Value::Array(exec::run_nested(q, row, ctx)?)),
+        Expr::ScalarSubquery(q) => exec::run_nested(q, row, ctx)?.into_iter().next(),
     })
 }
 

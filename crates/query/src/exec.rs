@@ -37,10 +37,7 @@ impl Query {
     /// The rows `OFFSET`/`LIMIT` and `TOP` let through, as the number to
     /// skip and the most to return after them (`None`: no bound).
     pub fn window(&self, parameters: &Parameters) -> Result<(usize, Option<usize>), QueryError> {
-        let ctx = Context {
-            parameters,
-            group: None,
-        };
+        let ctx = Context::new(parameters, None);
         let (skip, limit) = match &self.offset_limit {
             Some((offset, limit)) => (
                 count(offset, &ctx, "OFFSET")?,
@@ -69,10 +66,16 @@ impl Query {
         document: Value,
         parameters: &Parameters,
     ) -> Result<Vec<Value>, QueryError> {
-        let ctx = Context {
-            parameters,
-            group: None,
-        };
+        self.run_document_with(document, &Context::new(parameters, None))
+    }
+
+    /// [`Query::run_document`] with user-defined functions.
+    pub fn run_document_with(
+        &self,
+        document: Value,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Value>, QueryError> {
+        let ctx = *ctx;
         let rows = self.bind_document(document, &ctx)?;
         let rows = self.filter_rows(rows, &ctx)?;
         let mut out = Vec::new();
@@ -91,10 +94,16 @@ impl Query {
         documents: impl IntoIterator<Item = Value>,
         parameters: &Parameters,
     ) -> Result<Vec<Value>, QueryError> {
-        let ctx = Context {
-            parameters,
-            group: None,
-        };
+        self.run_with(documents, &Context::new(parameters, None))
+    }
+
+    /// [`Query::run`] with user-defined functions.
+    pub fn run_with(
+        &self,
+        documents: impl IntoIterator<Item = Value>,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Value>, QueryError> {
+        let ctx = *ctx;
         let mut rows = Vec::new();
         if self.from.is_some() {
             for document in documents {
@@ -133,10 +142,7 @@ impl Query {
         let mut out = Vec::new();
         if self.has_aggregates() || !self.group_by.is_empty() {
             for group in self.groups(rows, ctx)? {
-                let group_ctx = Context {
-                    parameters: ctx.parameters,
-                    group: Some(&group),
-                };
+                let group_ctx = ctx.with_group(Some(&group));
                 let first = group.first().cloned().unwrap_or_default();
                 if let Some(v) = self.project(&first, &group_ctx, &mut names)? {
                     out.push(v);
@@ -244,12 +250,9 @@ impl Query {
 pub(crate) fn run_nested(
     query: &Query,
     outer: &Row,
-    parameters: &Parameters,
+    ctx: &Context<'_>,
 ) -> Result<Vec<Value>, QueryError> {
-    let ctx = Context {
-        parameters,
-        group: None,
-    };
+    let ctx = ctx.with_group(None);
     let rows = match &query.from {
         Some(from) => expand(from, outer.clone(), &ctx)?,
         None => vec![outer.clone()],

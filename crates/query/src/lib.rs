@@ -24,11 +24,12 @@ mod validate;
 mod value;
 
 pub use ast::*;
-pub use eval::Parameters;
+pub use eval::{Context, Parameters, UserFunctions};
 pub use parser::parse;
 pub use plan::{query_info, required_features, ORDER_BY_FILTER_PLACEHOLDER};
 pub use rewrite::ComputedProperty;
 pub use value::compare as compare_values;
+pub use value::Val;
 
 use thiserror::Error;
 

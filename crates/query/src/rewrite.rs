@@ -6,6 +6,15 @@
 use crate::ast::*;
 
 impl Query {
+    /// Whether the query calls a user-defined function (`udf.name(...)`).
+    pub fn calls_user_functions(&self) -> bool {
+        let mut found = false;
+        visit_query(&mut self.clone(), &mut |e| {
+            found |= matches!(e, Expr::Call { udf: true, .. })
+        });
+        found
+    }
+
     /// Replaces `alias.name` for each computed property `name` by its
     /// expression (written over its own root alias), so a query reads
     /// computed properties without them being stored in documents, and

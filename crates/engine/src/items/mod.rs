@@ -13,12 +13,13 @@ use crate::keys;
 use crate::partition::{effective_partition_key, Epk, PartitionKeyKind, PartitionKeyValue};
 use crate::patch::{self, PatchOperation};
 use crate::records::{decode, ContainerRecord};
+use crate::scripts::{self, TriggerMoment, WriteOptions};
 use crate::ttl::Ttl;
 use crate::validation;
 
 mod batch;
 mod expiry;
-mod ops;
+pub(crate) mod ops;
 
 pub use batch::{BatchOperation, BatchOutcome, BatchStep};
 
@@ -95,7 +96,10 @@ impl ItemPage {
 
 /// Resolves the key a point operation addresses: the header's, which must be
 /// a full key. The empty key `[]` addresses items without partition key values.
-fn point_key(container: &ContainerRecord, key: &ItemKey) -> Result<(Vec<PartitionKeyValue>, Epk)> {
+pub(crate) fn point_key(
+    container: &ContainerRecord,
+    key: &ItemKey,
+) -> Result<(Vec<PartitionKeyValue>, Epk)> {
     let def = container.partition_key()?;
     let values = key.clone().ok_or_else(|| {
         EngineError::bad_request("PartitionKey value must be supplied for this operation.")
@@ -106,7 +110,7 @@ fn point_key(container: &ContainerRecord, key: &ItemKey) -> Result<(Vec<Partitio
     Ok((values, epk))
 }
 
-fn range_of(container: &ContainerRecord, epk: &Epk) -> Result<String> {
+pub(crate) fn range_of(container: &ContainerRecord, epk: &Epk) -> Result<String> {
     Ok(container
         .ranges()?
         .into_iter()
@@ -116,7 +120,8 @@ fn range_of(container: &ContainerRecord, epk: &Epk) -> Result<String> {
 }
 
 impl Engine {
-    /// Creates, upserts or replaces one item.
+    /// Creates, upserts or replaces one item, running the triggers the
+    /// options name around it in the same transaction.
     pub async fn write_item(
         &self,
         db: &str,
@@ -124,8 +129,9 @@ impl Engine {
         mode: WriteMode,
         body: Value,
         key: ItemKey,
-        if_match: Option<String>,
+        options: impl Into<WriteOptions>,
     ) -> Result<ItemOutcome> {
+        let WriteOptions { if_match, triggers } = options.into();
         let id = validation::body_id(&body, validation::MAX_ITEM_ID_BYTES, true)?;
         if let WriteMode::Replace { id: addressed } = &mode {
             if *addressed != id {
@@ -155,9 +161,49 @@ impl Engine {
             .transact(move |txn| {
                 // The container may have been dropped (or dropped and re-made) since the check above.
                 let current = ops::same_container(txn, &db, &coll, &container.rid)?;
+                let operation = scripts::operation_of(&mode);
+                let (body, id) = if triggers.pre.is_empty() {
+                    (body, id)
+                } else {
+                    let (changed, _) = scripts::fire_triggers(
+                        txn,
+                        &current,
+                        &values,
+                        &epk,
+                        &triggers.pre,
+                        TriggerMoment::Pre,
+                        operation,
+                        (Some(body), None),
+                    )?;
+                    let changed = changed.unwrap_or(Value::Null);
+                    let new_id =
+                        validation::body_id(&changed, validation::MAX_ITEM_ID_BYTES, true)?;
+                    if current.partition_key()?.extract(&changed)? != values
+                        || (new_id != id && !matches!(mode, WriteMode::Create | WriteMode::Upsert))
+                    {
+                        return Err(EngineError::bad_request(
+                            "A pre-trigger cannot change the item's partition key, or the id of \
+                             the item a replace addresses.",
+                        ));
+                    }
+                    (changed, new_id)
+                };
                 let item_key = keys::item(&container.rid, &epk, &id);
-                let ((document, lsn), created) =
+                let ((mut document, lsn), created) =
                     ops::write(txn, &current, &item_key, &mode, body, if_match.as_deref())?;
+                if !triggers.post.is_empty() {
+                    let (_, response) = scripts::fire_triggers(
+                        txn,
+                        &current,
+                        &values,
+                        &epk,
+                        &triggers.post,
+                        TriggerMoment::Post,
+                        operation,
+                        (None, Some(document.clone())),
+                    )?;
+                    document = response.unwrap_or(document);
+                }
                 Ok(ItemOutcome {
                     document,
                     lsn,
@@ -248,18 +294,48 @@ impl Engine {
         })
     }
 
+    /// Deletes one item, running the triggers the options name around it.
     pub async fn delete_item(
         &self,
         db: &str,
         coll: &str,
         id: &str,
         key: &ItemKey,
-        if_match: Option<String>,
+        options: impl Into<WriteOptions>,
     ) -> Result<ItemOutcome> {
-        self.on_item(db, coll, id, key, move |txn, container, _, item_key| {
-            let lsn = ops::delete(txn, container, item_key, if_match.as_deref())?;
-            Ok((Value::Null, lsn))
-        })
+        let WriteOptions { if_match, triggers } = options.into();
+        self.on_item(
+            db,
+            coll,
+            id,
+            key,
+            move |txn, container, values, item_key| {
+                let epk = effective_partition_key(&container.partition_key()?, values);
+                let fire = |txn: &mut Txn<'_>, names: &[String], moment, body| {
+                    scripts::fire_triggers(
+                        txn, container, values, &epk, names, moment, "Delete", body,
+                    )
+                };
+                let existing = if triggers.is_empty() {
+                    None
+                } else {
+                    Some(ops::read(txn, container, item_key)?)
+                };
+                if !triggers.pre.is_empty() {
+                    fire(
+                        txn,
+                        &triggers.pre,
+                        TriggerMoment::Pre,
+                        (existing.clone(), None),
+                    )?;
+                }
+                let lsn = ops::delete(txn, container, item_key, if_match.as_deref())?;
+                if !triggers.post.is_empty() {
+                    fire(txn, &triggers.post, TriggerMoment::Post, (None, existing))?;
+                }
+                Ok((Value::Null, lsn))
+            },
+        )
         .await
     }
 

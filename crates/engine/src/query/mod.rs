@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cosmonaut_query::{Parameters, Query, QueryError};
+use cosmonaut_query::{Context, Parameters, Query, QueryError, UserFunctions};
 use cosmonaut_storage::KvRead;
 use serde_json::Value;
 
@@ -26,6 +26,7 @@ use crate::feed::{page_of_results, read_keys_page, read_page, FeedPage, FeedRequ
 use crate::index::{self, IndexPolicy, Lookup, ValueRange};
 use crate::items::{scope_keys, ItemPage, ItemScope};
 use crate::records::{decode, ContainerRecord};
+use crate::scripts;
 use crate::ttl::Ttl;
 
 mod covering;
@@ -67,7 +68,12 @@ impl Engine {
                     .all(|r| index::range_keys(&container.rid, &l.path, r).is_some())
             });
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
+        let functions = query
+            .calls_user_functions()
+            .then(|| scripts::query_functions(snapshot.as_ref(), &container))
+            .transpose()?;
         let run = QueryRun {
+            functions: functions.as_deref(),
             reader: snapshot.as_ref(),
             container: &container,
             policy,
@@ -115,6 +121,8 @@ impl Engine {
 /// One query over one scope, and what choosing how to read it needs.
 struct QueryRun<'a> {
     reader: &'a dyn KvRead,
+    /// The container's user-defined functions, when the query calls one.
+    functions: Option<&'a dyn UserFunctions>,
     container: &'a ContainerRecord,
     policy: &'a IndexPolicy,
     /// The index lookup that answers a `WHERE` conjunct, if any.
@@ -164,8 +172,12 @@ impl QueryRun<'_> {
             return Ok(Vec::new());
         }
         self.query
-            .run_document(document, self.parameters)
+            .run_document_with(document, &self.context())
             .map_err(query_error)
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context::new(self.parameters, self.functions)
     }
 
     /// Expired items are gone for queries at once, before the purge removes them.
@@ -227,7 +239,7 @@ impl QueryRun<'_> {
         }
         let results = self
             .query
-            .run(documents, self.parameters)
+            .run_with(documents, &self.context())
             .map_err(query_error)?;
         let mut page = page_of_results(results, request)?;
         page.documents_read = read;

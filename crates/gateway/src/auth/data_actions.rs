@@ -2,10 +2,11 @@
 //!
 //! Only the data plane is open to Entra ID tokens, as on the service:
 //! reading metadata and working with items. Creating, changing or deleting
-//! databases, containers, throughput, users and permissions are management
+//! databases, containers, throughput, users, permissions and scripts are management
 //! operations, refused with a message that says so.
 
 use axum::http::Method;
+use cosmonaut_engine::ScriptKind;
 use serde_json::Value;
 
 use super::rbac::actions;
@@ -35,6 +36,8 @@ pub fn requested(address: &Address, ctx: &RequestContext) -> Result<Requested, A
         | Address::PartitionKeyRanges { .. }
         | Address::Offers
         | Address::Offer { .. }
+        | Address::Scripts { .. }
+        | Address::Script { .. }
             if read =>
         {
             Actions(vec![actions::READ_METADATA])
@@ -61,6 +64,11 @@ pub fn requested(address: &Address, ctx: &RequestContext) -> Result<Requested, A
         }
         Address::Item { .. } if *method == Method::DELETE => Actions(vec![actions::DELETE]),
         Address::PartitionKeyDelete { .. } => Actions(vec![actions::DELETE]),
+        Address::Script {
+            kind: ScriptKind::StoredProcedure,
+            ..
+        } if *method == Method::POST => Actions(vec![actions::EXECUTE_STORED_PROCEDURE]),
+        // Creating, changing and deleting scripts are management operations.
         _ => Management,
     })
 }

@@ -23,6 +23,8 @@ pub mod actions {
         "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/upsert";
     pub const DELETE: &str =
         "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/delete";
+    pub const EXECUTE_STORED_PROCEDURE: &str =
+        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/executeStoredProcedure";
 }
 
 pub const DATA_READER_ID: &str = "00000000-0000-0000-0000-000000000001";

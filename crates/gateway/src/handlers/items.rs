@@ -27,7 +27,13 @@ fn item_reply(status: StatusCode, outcome: ItemOutcome, db: &str, coll: &str, ru
 
 /// What every item response says about where the item lives and how far
 /// its container has got.
-fn session_headers(reply: Reply, range_id: &str, lsn: u64, db: &str, coll: &str) -> Reply {
+pub(crate) fn session_headers(
+    reply: Reply,
+    range_id: &str,
+    lsn: u64,
+    db: &str,
+    coll: &str,
+) -> Reply {
     reply
         .header("x-ms-session-token", session_token(range_id, lsn))
         .header("lsn", lsn.to_string())
@@ -82,7 +88,7 @@ pub async fn feed(
                     mode,
                     ctx.json_body()?,
                     ctx.partition_key()?,
-                    ctx.if_match(),
+                    ctx.write_options(),
                 )
                 .await?;
             let (status, ru) = if outcome.created {
@@ -143,7 +149,7 @@ pub async fn one(
                     mode,
                     ctx.json_body()?,
                     ctx.partition_key()?,
-                    ctx.if_match(),
+                    ctx.write_options(),
                 )
                 .await?;
             Ok(item_reply(
@@ -174,7 +180,7 @@ pub async fn one(
         }
         Method::DELETE => {
             let outcome = engine
-                .delete_item(db, coll, id, &ctx.partition_key()?, ctx.if_match())
+                .delete_item(db, coll, id, &ctx.partition_key()?, ctx.write_options())
                 .await?;
             Ok(item_reply(
                 StatusCode::NO_CONTENT,

@@ -9,6 +9,7 @@ pub mod databases;
 pub mod items;
 pub mod offers;
 pub mod query;
+pub mod scripts;
 pub mod users;
 
 use serde_json::{json, Value};

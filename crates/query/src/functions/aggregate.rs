@@ -17,10 +17,7 @@ pub fn aggregate(
     group: &[Row],
     ctx: &Context<'_>,
 ) -> Result<Val, QueryError> {
-    let inner = Context {
-        parameters: ctx.parameters,
-        group: None,
-    };
+    let inner = ctx.with_group(None);
     let mut values = Vec::with_capacity(group.len());
     for row in group {
         if let Some(expr) = arg {
