@@ -57,3 +57,47 @@ def test_changes_since_a_point_in_time(container):
     start = datetime.now(timezone.utc) + timedelta(seconds=2)
     old = list(container.query_items_change_feed(start_time=start))
     assert old == []
+
+
+def test_all_versions_and_deletes(database):
+    c = database.create_container(
+        unique("avad"), PartitionKey(path="/pk"), change_feed_policy={"retentionDuration": 10}
+    )
+    c.create_item({"id": "before", "pk": "a"})
+    assert list(c.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now")) == []
+    token = c.client_connection.last_response_headers["etag"]
+    now_b = c.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now", partition_key="b")
+    assert list(now_b) == []
+    token_b = c.client_connection.last_response_headers["etag"]
+    c.create_item({"id": "x", "pk": "a", "n": 1})
+    c.upsert_item({"id": "x", "pk": "a", "n": 2})
+    c.replace_item("x", {"id": "x", "pk": "a", "n": 3})
+    c.create_item({"id": "y", "pk": "b"})
+    c.delete_item("x", partition_key="a")
+    every = list(c.query_items_change_feed(mode="AllVersionsAndDeletes", continuation=token))
+    assert len(every) == 5
+    # In LSN order within a partition (the SDK visits physical partitions in turn).
+    changes = [ch for ch in every if (ch.get("current") or ch["metadata"]).get("id") == "x"]
+    kinds = [(ch["metadata"]["operationType"], (ch.get("current") or {}).get("n")) for ch in changes]
+    assert kinds == [("create", 1), ("replace", 2), ("replace", 3), ("delete", None)]
+    deleted = changes[-1]["metadata"]
+    assert deleted["id"] == "x" and deleted["partitionKey"] == {"pk": "a"}
+    assert deleted["timeToLiveExpired"] is False
+    assert deleted["previousImageLSN"] == changes[2]["metadata"]["lsn"]
+    lsns = [ch["metadata"]["lsn"] for ch in changes]
+    assert lsns == sorted(lsns) and all(ch["metadata"]["crts"] > 0 for ch in changes)
+    # One partition key's changes only.
+    only_b = list(
+        c.query_items_change_feed(mode="AllVersionsAndDeletes", continuation=token_b)
+    )
+    assert [ch["current"]["id"] for ch in only_b] == ["y"]
+    # Latest-version mode still shows each live item once.
+    assert sorted(d["id"] for d in c.query_items_change_feed(start_time="Beginning")) == ["before", "y"]
+
+
+def test_all_versions_needs_a_policy(container):
+    from azure.cosmos import exceptions
+
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        list(container.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now"))
+    assert err.value.status_code == 400

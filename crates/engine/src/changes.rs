@@ -3,12 +3,16 @@
 //! (`keys::change`), so a read is a scan from the caller's LSN; deletes
 //! drop the entry (this mode does not show them). The client's
 //! continuation is the LSN of the last change it saw, sent back as an etag.
+//!
+//! All-versions-and-deletes mode reads a second log (`keys::version`), one
+//! entry per write or delete, which containers with a change feed policy
+//! keep for its retention window.
 
 use serde_json::Value;
 
 use crate::containers::read_counters;
 use crate::engine::{now_seconds, require_container, Engine};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::feed::{scan_each, FeedRequest, MAX_PAGE_BYTES};
 use crate::items::{scope_keys, ItemScope};
 use crate::keys;
@@ -89,6 +93,66 @@ impl Engine {
         })?;
         if exhausted {
             // Everything up to the container's LSN has been seen.
+            after = after.max(current);
+        }
+        Ok(ChangePage {
+            items,
+            lsn: after,
+            container_rid: container.rid_text(),
+        })
+    }
+}
+
+impl Engine {
+    /// A page of the all-versions-and-deletes feed: every create, replace
+    /// and delete after the start, each as `{current, metadata}` (a delete
+    /// has no `current`), in LSN order.
+    pub fn read_all_versions(
+        &self,
+        db: &str,
+        coll: &str,
+        scope: &ItemScope,
+        start: ChangeFeedStart,
+        request: &FeedRequest,
+    ) -> Result<ChangePage> {
+        let snapshot = self.snapshot()?;
+        let container = require_container(snapshot.as_ref(), db, coll)?;
+        if !container.keeps_versions() {
+            return Err(EngineError::bad_request(
+                "The all versions and deletes change feed needs a container with a change feed \
+                 policy (changeFeedPolicy.retentionDuration in minutes).",
+            ));
+        }
+        let current = read_counters(snapshot.as_ref(), &container.rid)?.lsn;
+        let mut after = match start {
+            ChangeFeedStart::Now => current,
+            ChangeFeedStart::After(lsn) => lsn,
+            ChangeFeedStart::Beginning | ChangeFeedStart::Since(_) => {
+                return Err(EngineError::bad_request(
+                    "The all versions and deletes change feed starts from now or from a \
+                     continuation.",
+                ))
+            }
+        };
+        let (first, last) = scope_keys(&container, scope)?;
+        let limit = request.page_items();
+        let (mut items, mut bytes) = (Vec::new(), 0);
+        let (from, to) = keys::versions_after(&container.rid, after);
+        let exhausted = scan_each(snapshot.as_ref(), &from, &to, false, |entry, raw| {
+            let Some((lsn, item_key)) = keys::version_of(&container.rid, &entry) else {
+                return Ok(true);
+            };
+            if items.len() >= limit || bytes >= MAX_PAGE_BYTES {
+                return Ok(false);
+            }
+            after = lsn;
+            if item_key.as_slice() >= first.as_slice() && item_key.as_slice() < last.as_slice() {
+                bytes += raw.len();
+                items.push(decode::<Value>(&raw)?);
+            }
+            Ok(true)
+        })?;
+        if exhausted {
             after = after.max(current);
         }
         Ok(ChangePage {

@@ -176,6 +176,20 @@ impl ContainerRecord {
         self.derived = Default::default();
     }
 
+    /// How many minutes of all versions and deletes the change feed keeps
+    /// (`changeFeedPolicy.retentionDuration`); none when it keeps none.
+    pub(crate) fn version_retention_minutes(&self) -> Option<u64> {
+        self.body
+            .pointer("/changeFeedPolicy/retentionDuration")
+            .and_then(Value::as_u64)
+            .filter(|m| *m > 0)
+    }
+
+    /// Whether writes go to the all-versions-and-deletes log.
+    pub(crate) fn keeps_versions(&self) -> bool {
+        self.version_retention_minutes().is_some()
+    }
+
     pub(crate) fn rid_text(&self) -> String {
         rid::encode(&self.rid)
     }

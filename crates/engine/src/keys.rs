@@ -173,6 +173,31 @@ pub fn change(container_rid: &[u8; 8], lsn: u64, item_suffix: &[u8]) -> Vec<u8> 
     key
 }
 
+/// An entry of the all-versions-and-deletes log: one per write or delete,
+/// at its LSN, kept for the container's retention window.
+pub fn version(container_rid: &[u8; 8], lsn: u64, item_suffix: &[u8]) -> Vec<u8> {
+    let mut key = with_prefix(CHANGES, container_rid);
+    key.push(0x02);
+    key.extend_from_slice(&lsn.to_be_bytes());
+    key.extend_from_slice(item_suffix);
+    key
+}
+
+/// The all-versions-and-deletes entries after `lsn`.
+pub fn versions_after(container_rid: &[u8; 8], lsn: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut start = with_prefix(CHANGES, container_rid);
+    start.push(0x02);
+    let end = prefix_end(&start);
+    start.extend_from_slice(&lsn.saturating_add(1).to_be_bytes());
+    (start, end)
+}
+
+/// The LSN and item key of an all-versions-and-deletes entry.
+pub fn version_of(container_rid: &[u8; 8], entry: &[u8]) -> Option<(u64, Vec<u8>)> {
+    let lsn = u64::from_be_bytes(entry.get(10..18)?.try_into().ok()?);
+    Some((lsn, item_from_suffix(container_rid, entry.get(18..)?)))
+}
+
 /// The change-feed entries of writes after `lsn`.
 pub fn changes_after(container_rid: &[u8; 8], lsn: u64) -> (Vec<u8>, Vec<u8>) {
     let mut start = with_prefix(CHANGES, container_rid);

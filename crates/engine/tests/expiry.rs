@@ -135,3 +135,47 @@ async fn ttl_values_are_checked() {
         .expect_err("ttl 0");
     assert_eq!(err.kind, ErrorKind::BadRequest);
 }
+
+#[tokio::test]
+async fn expiry_shows_in_the_all_versions_feed() {
+    use cosmonaut_engine::ChangeFeedStart;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = common::engine_with_database(dir.path(), 1).await;
+    let mut new = NewContainer::hashed("kept", "/pk");
+    new.body["defaultTtl"] = json!(1);
+    new.body["changeFeedPolicy"] = json!({"retentionDuration": 60});
+    engine.create_container("db", new).await.expect("container");
+    let start = engine
+        .read_all_versions(
+            "db",
+            "kept",
+            &ItemScope::All,
+            ChangeFeedStart::Now,
+            &FeedRequest::default(),
+        )
+        .expect("now");
+    put(&engine, "kept", json!({"id": "a", "pk": "p"})).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(engine.purge_expired().await.expect("purge"), 1);
+    let page = engine
+        .read_all_versions(
+            "db",
+            "kept",
+            &ItemScope::All,
+            ChangeFeedStart::After(start.lsn),
+            &FeedRequest::default(),
+        )
+        .expect("changes");
+    let kinds: Vec<&str> = page
+        .items
+        .iter()
+        .filter_map(|c| c.pointer("/metadata/operationType").and_then(Value::as_str))
+        .collect();
+    assert_eq!(kinds, ["create", "delete"]);
+    assert_eq!(page.items[1]["metadata"]["timeToLiveExpired"], json!(true));
+    assert_eq!(
+        page.items[1]["metadata"]["partitionKey"],
+        json!({"pk": "p"})
+    );
+}

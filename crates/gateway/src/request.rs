@@ -32,10 +32,18 @@ impl RequestContext {
         self.flag("x-ms-documentdb-is-upsert")
     }
 
-    /// `A-IM: Incremental feed`: a change feed read.
+    /// `A-IM: Incremental feed` (latest version) or `Full-Fidelity Feed`
+    /// (all versions and deletes): a change feed read.
     pub fn is_change_feed(&self) -> bool {
+        self.header("a-im").is_some_and(|v| {
+            v.trim().eq_ignore_ascii_case("incremental feed") || self.is_all_versions_feed()
+        })
+    }
+
+    /// `A-IM: Full-Fidelity Feed`: the all-versions-and-deletes change feed.
+    pub fn is_all_versions_feed(&self) -> bool {
         self.header("a-im")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("incremental feed"))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("full-fidelity feed"))
     }
 
     pub fn is_batch(&self) -> bool {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ChangeFeedStartFrom } from "@azure/cosmos";
+import { ChangeFeedMode, ChangeFeedPolicy, ChangeFeedRetentionTimeSpan, ChangeFeedStartFrom } from "@azure/cosmos";
 import { withDatabase } from "../helpers.mjs";
 
 test("change feed: latest versions, then only what changed", async (t) => {
@@ -26,4 +26,33 @@ test("change feed: latest versions, then only what changed", async (t) => {
     more.push(...page.result);
   }
   assert.deepEqual(more.map((d) => d.id), ["new"]);
+});
+
+test("change feed: all versions and deletes", async (t) => {
+  const db = await withDatabase(t);
+  const { container: c } = await db.containers.create({
+    id: "avad",
+    partitionKey: { paths: ["/pk"], version: 2 },
+    changeFeedPolicy: new ChangeFeedPolicy(ChangeFeedRetentionTimeSpan.fromMinutes(5)),
+  });
+  const iterator = c.items.getChangeFeedIterator({
+    changeFeedStartFrom: ChangeFeedStartFrom.Now(),
+    changeFeedMode: ChangeFeedMode.AllVersionsAndDeletes,
+  });
+  const first = await iterator.readNext();
+  assert.equal(first.result.length, 0);
+  await c.items.create({ id: "a", pk: "p", v: 1 });
+  await c.item("a", "p").replace({ id: "a", pk: "p", v: 2 });
+  await c.item("a", "p").delete();
+  const changes = [];
+  for (let tries = 0; tries < 10 && changes.length < 3; tries++) {
+    const page = await iterator.readNext();
+    changes.push(...page.result);
+  }
+  assert.deepEqual(
+    changes.map((ch) => ch.metadata.operationType),
+    ["create", "replace", "delete"],
+  );
+  assert.equal(changes[1].current.v, 2);
+  assert.equal(changes[2].metadata.id, "a");
 });

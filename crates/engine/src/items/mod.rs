@@ -353,7 +353,13 @@ impl Engine {
                 let current = ops::same_container(txn, &db, &coll, &container.rid)?;
                 let mut deleted = 0;
                 for (item_key, bytes) in txn.scan(&start, &end, usize::MAX)? {
-                    ops::remove_document(txn, &current, &item_key, &decode(&bytes)?)?;
+                    ops::remove_document(
+                        txn,
+                        &current,
+                        &item_key,
+                        &decode(&bytes)?,
+                        ops::Removal::Deleted,
+                    )?;
                     deleted += 1;
                 }
                 Ok(deleted)

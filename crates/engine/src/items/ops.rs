@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cosmonaut_query::{Parameters, Query};
 use cosmonaut_storage::{KvRead, Txn};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::WriteMode;
 use crate::containers::read_counters;
@@ -58,7 +58,7 @@ fn stored(
         return Ok(None);
     };
     if container.ttl().is_expired(&document, now_seconds()) {
-        remove_document(txn, container, item_key, &document)?;
+        remove_document(txn, container, item_key, &document, Removal::Expired)?;
         return Ok(None);
     }
     Ok(Some(document))
@@ -145,7 +145,15 @@ pub(crate) fn delete(
 ) -> Result<u64> {
     let existing = read(txn, container, item_key)?;
     check_etag(&existing, if_match)?;
-    remove_document(txn, container, item_key, &existing)
+    remove_document(txn, container, item_key, &existing, Removal::Deleted)
+}
+
+/// Why a document is removed, as the all-versions feed reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removal {
+    Deleted,
+    /// Its time to live ran out.
+    Expired,
 }
 
 /// Removes a stored document with its index entries, keeping the
@@ -155,6 +163,7 @@ pub(crate) fn remove_document(
     container: &ContainerRecord,
     item_key: &[u8],
     existing: &Value,
+    cause: Removal,
 ) -> Result<u64> {
     let mut counters = read_counters(txn, &container.rid)?;
     counters.lsn += 1;
@@ -166,7 +175,27 @@ pub(crate) fn remove_document(
     index::apply(txn, &old_entries, &Default::default())?;
     txn.delete(item_key.to_vec());
     txn.put(keys::counters(&container.rid), encode(&counters)?);
-    move_change(txn, container, item_key, None)?;
+    let previous = move_change(txn, container, item_key, None)?;
+    if container.keeps_versions() {
+        let def = container.partition_key()?;
+        let names = def
+            .paths
+            .iter()
+            .map(|p| p.rsplit('/').next().unwrap_or_default().to_string());
+        let key: Map<String, Value> = names
+            .zip(def.extract(existing)?.iter().map(|v| v.to_json()))
+            .collect();
+        let mut metadata = json!({
+            "operationType": "delete",
+            "id": existing.get("id").cloned().unwrap_or(Value::Null),
+            "partitionKey": key,
+            "timeToLiveExpired": cause == Removal::Expired,
+        });
+        if let Some(previous) = previous {
+            metadata["previousImageLSN"] = json!(previous);
+        }
+        record_version(txn, container, item_key, counters.lsn, None, metadata)?;
+    }
     Ok(counters.lsn)
 }
 
@@ -209,7 +238,23 @@ pub(crate) fn store_document(
     index::apply(txn, &old_entries, &new_entries)?;
     txn.put(item_key.to_vec(), bytes);
     txn.put(keys::counters(&container.rid), encode(&counters)?);
-    move_change(txn, container, item_key, Some(counters.lsn))?;
+    let previous = move_change(txn, container, item_key, Some(counters.lsn))?;
+    if container.keeps_versions() {
+        let mut metadata = json!({
+            "operationType": if existing.is_some() { "replace" } else { "create" },
+        });
+        if let Some(previous) = previous {
+            metadata["previousImageLSN"] = json!(previous);
+        }
+        record_version(
+            txn,
+            container,
+            item_key,
+            counters.lsn,
+            Some(&document),
+            metadata,
+        )?;
+    }
     Ok((document, counters.lsn))
 }
 
@@ -235,23 +280,45 @@ fn with_system_properties(body: Value, container: &ContainerRecord, doc_rid: &st
     Value::Object(props)
 }
 
+/// Appends a change to the all-versions-and-deletes log: the document as
+/// written (none for a delete) and the change's metadata, to which the
+/// LSN and the commit second are added.
+fn record_version(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+    lsn: u64,
+    current: Option<&Value>,
+    mut metadata: Value,
+) -> Result<()> {
+    metadata["lsn"] = json!(lsn);
+    metadata["crts"] = json!(now_seconds());
+    let mut change = json!({ "metadata": metadata });
+    if let Some(document) = current {
+        change["current"] = document.clone();
+    }
+    let key = keys::version(&container.rid, lsn, keys::item_suffix(item_key));
+    txn.put(key, encode(&change)?);
+    Ok(())
+}
+
 /// Moves an item's change-feed entry to `lsn` (its latest write), or drops
-/// it when the item is deleted: the feed shows each item's latest version once.
+/// it when the item is deleted: the feed shows each item's latest version
+/// once. Returns the LSN of the item's previous write, if it had one.
 fn move_change(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     item_key: &[u8],
     lsn: Option<u64>,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     let suffix = keys::item_suffix(item_key);
     let version = keys::item_version(&container.rid, suffix);
+    let mut previous = None;
     if let Some(old) = txn.get(&version)? {
         if let Ok(old) = <[u8; 8]>::try_from(old.as_slice()) {
-            txn.delete(keys::change(
-                &container.rid,
-                u64::from_be_bytes(old),
-                suffix,
-            ));
+            let old = u64::from_be_bytes(old);
+            previous = Some(old);
+            txn.delete(keys::change(&container.rid, old, suffix));
         }
     }
     match lsn {
@@ -261,5 +328,5 @@ fn move_change(
         }
         None => txn.delete(version),
     }
-    Ok(())
+    Ok(previous)
 }

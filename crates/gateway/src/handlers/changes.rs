@@ -2,7 +2,8 @@
 //! starts comes from `If-None-Match` (`*`: now; an etag from an earlier
 //! page: after it) or `If-Modified-Since` (a point in time), else the
 //! beginning. The answer's `etag` is the continuation; 304 when nothing
-//! changed.
+//! changed. `A-IM: Full-Fidelity Feed` asks for every version and delete
+//! instead, each as `{current, metadata}`.
 
 use axum::http::StatusCode;
 use cosmonaut_engine::{ChangeFeedStart, FeedPage};
@@ -22,9 +23,16 @@ pub fn read(
 ) -> Result<Reply, ApiError> {
     let scope = ctx.item_scope()?;
     let start = start_of(ctx)?;
-    let page = gateway
-        .engine
-        .read_changes(db, coll, &scope, start, &ctx.feed_request()?)?;
+    let request = ctx.feed_request()?;
+    let page = if ctx.is_all_versions_feed() {
+        gateway
+            .engine
+            .read_all_versions(db, coll, &scope, start, &request)?
+    } else {
+        gateway
+            .engine
+            .read_changes(db, coll, &scope, start, &request)?
+    };
     let etag = format!("\"{}\"", page.lsn);
     let range_id = ctx.partition_key_range_id().unwrap_or_else(|| "0".into());
     let reply = if page.items.is_empty() {
