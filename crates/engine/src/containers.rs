@@ -6,6 +6,7 @@ use crate::error::{EngineError, Result};
 use crate::feed::{read_page, FeedPage, FeedRequest};
 use crate::index::{self, IndexPolicy};
 use crate::keys;
+use crate::offers::Throughput;
 use crate::partition::{range_boundaries, PartitionKeyDefinition, PartitionKeyRange};
 use crate::records::{decode, encode, ContainerRecord, Counters, DatabaseRecord, Meta};
 use crate::ttl;
@@ -20,7 +21,9 @@ const RU_PER_PARTITION: u64 = 6000;
 #[derive(Debug, Clone)]
 pub struct NewContainer {
     pub body: Value,
-    pub throughput: Option<u64>,
+    /// Dedicated throughput; without it the container shares its
+    /// database's, if the database has any.
+    pub throughput: Option<Throughput>,
 }
 
 impl NewContainer {
@@ -42,7 +45,8 @@ pub struct ContainerInfo {
     pub document_count: u64,
     pub document_bytes: u64,
     pub lsn: u64,
-    /// Provisioned RU/s (the offer's throughput).
+    /// The RU/s it may spend: its own throughput's ceiling, else its
+    /// database's shared one, else the service's minimum.
     pub throughput: u64,
 }
 
@@ -240,9 +244,10 @@ impl Engine {
         computed_properties(&new.body)?;
         let pk = parse_partition_key(&new.body)?;
         let mut props = container_properties(&new.body, &pk);
-        let by_throughput = new
-            .throughput
-            .map_or(1, |ru| ru.div_ceil(RU_PER_PARTITION).min(64) as u32);
+        let throughput = new.throughput.map(Throughput::check).transpose()?;
+        let by_throughput =
+            throughput.map_or(1, |t| t.ceiling().div_ceil(RU_PER_PARTITION).min(64) as u32);
+        let (ru, autoscale) = throughput.map_or((None, false), Throughput::stored);
         let partition_count = self.config.partitions_per_container.max(by_throughput);
         let db = db.to_string();
         self.store
@@ -267,7 +272,8 @@ impl Engine {
                     database_rid: database.rid,
                     rid,
                     partition_count,
-                    throughput: new.throughput,
+                    throughput: ru,
+                    autoscale,
                     body: Value::Object(props),
                     derived: Default::default(),
                 };
@@ -291,7 +297,7 @@ impl Engine {
             document_count: counters.document_count,
             document_bytes: counters.document_bytes,
             lsn: counters.lsn,
-            throughput: record.throughput.unwrap_or(crate::offers::MIN_THROUGHPUT),
+            throughput: crate::offers::container_ceiling(snapshot.as_ref(), &record)?,
         })
     }
 

@@ -5,12 +5,26 @@ use crate::engine::{load_database, new_etag, now_seconds, Engine};
 use crate::error::{EngineError, Result};
 use crate::feed::{read_page, FeedPage, FeedRequest};
 use crate::keys;
+use crate::offers::Throughput;
 use crate::records::{decode, encode, ContainerRecord, DatabaseRecord, Meta};
 use crate::{rid, validation};
 
 impl Engine {
     pub async fn create_database(&self, body: Value) -> Result<Value> {
+        self.create_database_with_throughput(body, None).await
+    }
+
+    /// Creates a database, with shared throughput if `throughput` is given.
+    pub async fn create_database_with_throughput(
+        &self,
+        body: Value,
+        throughput: Option<Throughput>,
+    ) -> Result<Value> {
         let id = validation::body_id(&body, validation::MAX_RESOURCE_ID_CHARS, false)?;
+        let (ru, autoscale) = throughput
+            .map(Throughput::check)
+            .transpose()?
+            .map_or((None, false), Throughput::stored);
         self.store
             .transact(move |txn| {
                 let key = keys::database(&id);
@@ -39,6 +53,8 @@ impl Engine {
                     encode(&DatabaseRecord {
                         rid,
                         body: body.clone(),
+                        throughput: ru,
+                        autoscale,
                     })?,
                 );
                 Ok(body)

@@ -33,4 +33,5 @@ pub use items::{
     BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, StoredItem,
     WriteMode,
 };
+pub use offers::Throughput;
 pub use scripts::{ScriptKind, ScriptResult, Triggers, WriteOptions};

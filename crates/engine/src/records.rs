@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::{EngineError, Result};
 use crate::index::IndexPolicy;
+use crate::offers::Throughput;
 use crate::partition::{PartitionKeyDefinition, PartitionKeyRange};
 
 /// Account-wide sequence numbers for new resource ids.
@@ -25,6 +26,18 @@ pub struct DatabaseRecord {
     pub rid: [u8; 4],
     /// The resource as the service returns it, system properties included.
     pub body: Value,
+    /// Shared RU/s, if the database was created with throughput.
+    #[serde(default)]
+    pub throughput: Option<u64>,
+    /// Whether `throughput` is an autoscale maximum.
+    #[serde(default)]
+    pub autoscale: bool,
+}
+
+impl DatabaseRecord {
+    pub(crate) fn provisioned(&self) -> Option<Throughput> {
+        Throughput::from_stored(self.throughput, self.autoscale)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,10 +49,20 @@ pub struct ContainerRecord {
     pub partition_count: u32,
     /// Provisioned RU/s, if any was given at creation.
     pub throughput: Option<u64>,
+    /// Whether `throughput` is an autoscale maximum.
+    #[serde(default)]
+    pub autoscale: bool,
     /// Whoever replaces `body` must reset `derived` (see [`ContainerRecord::set_body`]).
     pub body: Value,
     #[serde(skip)]
     pub(crate) derived: Derived,
+}
+
+impl ContainerRecord {
+    /// The container's own throughput, if it has one.
+    pub(crate) fn provisioned(&self) -> Option<Throughput> {
+        Throughput::from_stored(self.throughput, self.autoscale)
+    }
 }
 
 /// What every request on a container would otherwise work out again from

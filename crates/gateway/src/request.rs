@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
 use cosmonaut_engine::partition::{parse_partition_key_header, Epk, PartitionKeyValue};
-use cosmonaut_engine::{FeedRequest, ItemScope, Triggers, WriteOptions};
+use cosmonaut_engine::{FeedRequest, ItemScope, Throughput, Triggers, WriteOptions};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -166,18 +166,31 @@ impl RequestContext {
         })
     }
 
-    pub fn offer_throughput(&self) -> Result<Option<u64>, ApiError> {
+    /// The throughput a create asks for: `x-ms-offer-throughput` (manual
+    /// RU/s) or `x-ms-cosmos-offer-autopilot-settings` (`{"maxThroughput": n}`).
+    pub fn offer_throughput(&self) -> Result<Option<Throughput>, ApiError> {
         if let Some(v) = self.header("x-ms-offer-throughput") {
-            return v.trim().parse::<u64>().map(Some).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "Invalid value '{v}' for header x-ms-offer-throughput."
-                ))
-            });
+            return v
+                .trim()
+                .parse::<u64>()
+                .map(|ru| Some(Throughput::Manual(ru)))
+                .map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "Invalid value '{v}' for header x-ms-offer-throughput."
+                    ))
+                });
         }
-        // Autoscale: {"maxThroughput": n}.
-        Ok(self
-            .header("x-ms-cosmos-offer-autopilot-settings")
-            .and_then(|v| serde_json::from_str::<Value>(v).ok())
-            .and_then(|v| v.get("maxThroughput").and_then(Value::as_u64)))
+        let Some(v) = self.header("x-ms-cosmos-offer-autopilot-settings") else {
+            return Ok(None);
+        };
+        serde_json::from_str::<Value>(v)
+            .ok()
+            .and_then(|s| s.get("maxThroughput").and_then(Value::as_u64))
+            .map(|max| Some(Throughput::Autoscale { max }))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Invalid value '{v}' for header x-ms-cosmos-offer-autopilot-settings."
+                ))
+            })
     }
 }

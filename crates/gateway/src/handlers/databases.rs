@@ -11,7 +11,10 @@ use crate::Gateway;
 pub async fn feed(gateway: &Gateway, ctx: &RequestContext) -> Result<Reply, ApiError> {
     match ctx.method {
         Method::POST => {
-            let body = gateway.engine.create_database(ctx.json_body()?).await?;
+            let body = gateway
+                .engine
+                .create_database_with_throughput(ctx.json_body()?, ctx.offer_throughput()?)
+                .await?;
             Ok(Reply::json(StatusCode::CREATED, body)
                 .etag_from_body()
                 .charge(METADATA))
