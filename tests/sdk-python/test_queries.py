@@ -149,3 +149,21 @@ def test_equality_queries_read_only_what_the_index_names(database):
                        populate_index_metrics=True))
     report = c.client_connection.last_response_headers["x-ms-cosmos-index-utilization"]
     assert "/color/?" in str(report)
+
+
+def test_query_charge_follows_the_work_done(database):
+    from azure.cosmos import PartitionKey
+
+    c = database.create_container(unique("ru"), PartitionKey(path="/pk"))
+    for i in range(200):
+        c.create_item({"id": f"i{i}", "pk": "p", "n": i})
+
+    def charge(query):
+        rows = list(c.query_items(query, partition_key="p"))
+        assert len(rows) == 1
+        return float(c.client_connection.last_response_headers["x-ms-request-charge"])
+
+    indexed = charge("SELECT * FROM c WHERE c.n = 5")
+    scanned = charge("SELECT * FROM c WHERE c.n * 2 = 10")
+    assert 2 < indexed < 3
+    assert scanned > indexed + 5

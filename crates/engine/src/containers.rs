@@ -366,8 +366,9 @@ impl Engine {
                 }
                 let mut props = container_properties(&body, &pk);
                 system_properties(&mut props, &record.database_rid, &record.rid);
-                // Expiry times are kept as index entries, so a new defaultTtl rebuilds too.
-                let policy_changed = ["indexingPolicy", "defaultTtl"]
+                // Expiry times and indexed computed properties are kept as index
+                // entries, so a new defaultTtl or computedProperties rebuilds too.
+                let policy_changed = ["indexingPolicy", "defaultTtl", "computedProperties"]
                     .iter()
                     .any(|k| props.get(*k) != record.body.get(*k));
                 record.set_body(Value::Object(props));

@@ -62,6 +62,16 @@ pub struct ComputedProperty {
 }
 
 impl ComputedProperty {
+    /// The property's value for `document`, if it has one (undefined otherwise,
+    /// or when evaluating fails).
+    pub fn value_for(&self, document: &serde_json::Value) -> Option<serde_json::Value> {
+        let row = vec![(self.alias.clone(), document.clone())];
+        let parameters = crate::Parameters::new();
+        crate::eval::eval(&self.expr, &row, &crate::Context::new(&parameters, None))
+            .ok()
+            .flatten()
+    }
+
     /// Reads a definition; the query must be `SELECT VALUE <expr> FROM <alias>`
     /// with nothing else, as the service requires.
     pub fn parse(name: &str, query: &str) -> Result<Self, String> {

@@ -81,8 +81,7 @@ pub fn entries(
     if !policy.enabled() {
         return out;
     }
-    let mut path = Vec::new();
-    walk(document, &mut path, &mut |path, value| {
+    let mut add = |path: &[Segment], value: &Value| {
         if let Some(encoded) = encode::value(value) {
             if policy.includes(path) {
                 let mut key = keys::index_path(container_rid, path);
@@ -94,7 +93,18 @@ pub fn entries(
                 out.entries.insert(key, Vec::new());
             }
         }
-    });
+    };
+    walk(document, &mut Vec::new(), &mut add);
+    // Indexed computed properties, as if the document held their values.
+    for property in &policy.computed {
+        if let Some(value) = property.value_for(document) {
+            walk(
+                &value,
+                &mut vec![Segment::Property(property.name.clone())],
+                &mut add,
+            );
+        }
+    }
     for composite in policy.composites() {
         let mut key = keys::composite_index(container_rid, &composite.name());
         let prefix_len = key.len();

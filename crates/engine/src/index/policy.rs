@@ -8,6 +8,7 @@
 //! `compositeIndexes` lists tuples of paths with a direction each; the
 //! service needs one for every `ORDER BY` over several properties.
 
+use cosmonaut_query::ComputedProperty;
 use serde_json::Value;
 
 use super::Segment;
@@ -23,6 +24,11 @@ pub struct IndexPolicy {
     pub ttl: Ttl,
     /// `uniqueKeyPolicy`: path tuples unique within a logical partition.
     pub unique_keys: Vec<Vec<Vec<Segment>>>,
+    /// Names of the container's computed properties: indexed only where an
+    /// included path names them explicitly, never by a wildcard.
+    computed_names: Vec<String>,
+    /// The computed properties that are indexed.
+    pub computed: Vec<ComputedProperty>,
 }
 
 /// The container's unique keys, each a list of property paths.
@@ -151,10 +157,24 @@ fn patterns(policy: &Value, key: &str) -> Vec<Pattern> {
 }
 
 impl IndexPolicy {
-    /// Reads a container's `indexingPolicy` (absent: index everything).
+    /// Reads a container's `indexingPolicy` (absent: index everything) and
+    /// which of its computed properties it indexes.
     pub fn from_container(body: &Value) -> Self {
+        let mut policy = Self::paths_of(body);
+        let computed = crate::containers::computed_properties(body).unwrap_or_default();
+        policy.computed_names = computed.iter().map(|c| c.name.clone()).collect();
+        policy.computed = computed
+            .into_iter()
+            .filter(|c| policy.includes(&[Segment::Property(c.name.clone())]))
+            .collect();
+        policy
+    }
+
+    fn paths_of(body: &Value) -> Self {
         let Some(policy) = body.get("indexingPolicy").filter(|p| p.is_object()) else {
             return Self {
+                computed_names: Vec::new(),
+                computed: Vec::new(),
                 enabled: true,
                 included: vec![Pattern {
                     prefix: Vec::new(),
@@ -192,6 +212,8 @@ impl IndexPolicy {
                 .unwrap_or_default(),
             ttl: Ttl::from_container(body),
             unique_keys: unique_keys(body),
+            computed_names: Vec::new(),
+            computed: Vec::new(),
         }
     }
 
@@ -204,7 +226,15 @@ impl IndexPolicy {
     }
 
     pub fn includes(&self, path: &[Segment]) -> bool {
-        let best = |list: &[Pattern]| list.iter().filter_map(|p| p.specificity(path)).max();
+        let computed = matches!(path.first(), Some(Segment::Property(name)) if self.computed_names.contains(name));
+        // A computed property counts as included only by a path that names it.
+        let explicit = |p: &&Pattern| !computed || p.prefix.first().is_some_and(Option::is_some);
+        let best = |list: &[Pattern]| {
+            list.iter()
+                .filter(explicit)
+                .filter_map(|p| p.specificity(path))
+                .max()
+        };
         match (best(&self.included), best(&self.excluded)) {
             (Some(inc), Some(exc)) => inc > exc,
             (Some(_), None) => true,

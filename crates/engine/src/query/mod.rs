@@ -52,12 +52,13 @@ impl Engine {
         query.validate(parameters).map_err(query_error)?;
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
-        let mut query = query.clone();
-        query.freeze_static_time(std::time::SystemTime::now());
-        query.inline_computed(&computed_properties(&container.body)?);
-        let query = &query;
+        let mut inlined = query.clone();
+        inlined.freeze_static_time(std::time::SystemTime::now());
+        inlined.inline_computed(&computed_properties(&container.body)?);
         let (start, end) = scope_keys(&container, scope)?;
         let policy = container.index_policy();
+        // Planned on the query as written, where an indexed computed property
+        // is still a path (`c.lowerName`); it runs inlined on what the lookup names.
         let lookup = policy
             .enabled()
             .then(|| index::plan_lookup(query, parameters, policy))
@@ -67,6 +68,7 @@ impl Engine {
                     .iter()
                     .all(|r| index::range_keys(&container.rid, &l.path, r).is_some())
             });
+        let query = &inlined;
         let counters = read_counters(snapshot.as_ref(), &container.rid)?;
         let functions = query
             .calls_user_functions()

@@ -123,7 +123,8 @@ pub fn run(
     let utilization = if result.used_index() { 1.0 } else { 0.0 };
     let index_path = result.index_path.clone();
     let bytes = page_bytes(&result.page);
-    let mut reply = super::items::item_page_reply(db, coll, &scope, result, bytes);
+    let mut reply = super::items::item_page_reply(db, coll, &scope, result, bytes)
+        .charge(crate::charge::query(retrieved, bytes));
     if ctx
         .header("x-ms-documentdb-populatequerymetrics")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
