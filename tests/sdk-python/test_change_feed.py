@@ -80,6 +80,8 @@ def test_all_versions_and_deletes(database):
     changes = [ch for ch in every if (ch.get("current") or ch["metadata"]).get("id") == "x"]
     kinds = [(ch["metadata"]["operationType"], (ch.get("current") or {}).get("n")) for ch in changes]
     assert kinds == [("create", 1), ("replace", 2), ("replace", 3), ("delete", None)]
+    # Replaces and deletes carry the version they replaced (the previous image).
+    assert [(ch.get("previous") or {}).get("n") for ch in changes] == [None, 1, 2, 3]
     deleted = changes[-1]["metadata"]
     assert deleted["id"] == "x" and deleted["partitionKey"] == {"pk": "a"}
     assert deleted["timeToLiveExpired"] is False

@@ -54,5 +54,7 @@ test("change feed: all versions and deletes", async (t) => {
     ["create", "replace", "delete"],
   );
   assert.equal(changes[1].current.v, 2);
+  assert.equal(changes[1].previous.v, 1);
+  assert.equal(changes[2].previous.v, 2);
   assert.equal(changes[2].metadata.id, "a");
 });

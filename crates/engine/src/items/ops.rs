@@ -194,7 +194,14 @@ pub(crate) fn remove_document(
         if let Some(previous) = previous {
             metadata["previousImageLSN"] = json!(previous);
         }
-        record_version(txn, container, item_key, counters.lsn, None, metadata)?;
+        record_version(
+            txn,
+            container,
+            item_key,
+            counters.lsn,
+            (None, Some(existing)),
+            metadata,
+        )?;
     }
     Ok(counters.lsn)
 }
@@ -251,7 +258,7 @@ pub(crate) fn store_document(
             container,
             item_key,
             counters.lsn,
-            Some(&document),
+            (Some(&document), existing),
             metadata,
         )?;
     }
@@ -281,14 +288,15 @@ fn with_system_properties(body: Value, container: &ContainerRecord, doc_rid: &st
 }
 
 /// Appends a change to the all-versions-and-deletes log: the document as
-/// written (none for a delete) and the change's metadata, to which the
-/// LSN and the commit second are added.
+/// written (none for a delete), the version it replaced or deleted (its
+/// previous image), and the change's metadata, to which the LSN and the
+/// commit second are added.
 fn record_version(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     item_key: &[u8],
     lsn: u64,
-    current: Option<&Value>,
+    (current, previous): (Option<&Value>, Option<&Value>),
     mut metadata: Value,
 ) -> Result<()> {
     metadata["lsn"] = json!(lsn);
@@ -296,6 +304,9 @@ fn record_version(
     let mut change = json!({ "metadata": metadata });
     if let Some(document) = current {
         change["current"] = document.clone();
+    }
+    if let Some(document) = previous {
+        change["previous"] = document.clone();
     }
     let key = keys::version(&container.rid, lsn, keys::item_suffix(item_key));
     txn.put(key, encode(&change)?);
