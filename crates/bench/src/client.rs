@@ -17,14 +17,28 @@ pub struct Client {
 /// The outcome of one request: its status, or why it got none.
 pub type Outcome = Result<StatusCode, String>;
 
+/// How the clients talk HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// HTTP/1.1 with a keep-alive connection per client in flight, as the
+    /// Python and JavaScript SDKs (and .NET and Java in gateway mode) connect.
+    Http1,
+    /// HTTP/2 when the server offers it: every client multiplexed on one
+    /// connection.
+    Http2,
+}
+
 impl Client {
-    pub fn new(endpoint: &str, key: &str) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+    pub fn new(endpoint: &str, key: &str, protocol: Protocol) -> Result<Self, String> {
+        let builder = reqwest::Client::builder()
             // Local emulators serve self-signed certificates.
             .danger_accept_invalid_certs(true)
-            .pool_max_idle_per_host(1024)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .pool_max_idle_per_host(1024);
+        let builder = match protocol {
+            Protocol::Http1 => builder.http1_only(),
+            Protocol::Http2 => builder,
+        };
+        let http = builder.build().map_err(|e| e.to_string())?;
         Ok(Self {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),

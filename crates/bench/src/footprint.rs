@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use crate::client::{Client, Protocol};
 use crate::report;
 use crate::run::{self, Load};
 use crate::workload::Workload;
@@ -89,7 +89,7 @@ pub async fn run(args: FootprintArgs) -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let begun = Instant::now();
         let started = start(&args.binary, dir.path())?;
-        let client = Client::new(&started.endpoint, WELL_KNOWN_KEY)?;
+        let client = Client::new(&started.endpoint, WELL_KNOWN_KEY, Protocol::Http1)?;
         ready.push(started.ready);
         // The first request the server answers, as a client sees readiness.
         loop {
@@ -123,7 +123,7 @@ pub async fn run(args: FootprintArgs) -> Result<(), String> {
     let pid = started.child.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
     println!("idle resident memory: {}", mib(rss_kib(pid)));
-    let client = Client::new(&started.endpoint, WELL_KNOWN_KEY)?;
+    let client = Client::new(&started.endpoint, WELL_KNOWN_KEY, Protocol::Http1)?;
     let load = Load {
         clients: args.clients,
         duration: Duration::from_secs(5),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::json;
 
-use crate::client::{Client, Outcome};
+use crate::client::{Client, Outcome, Protocol};
 use crate::report::{self, Measured};
 use crate::workload::{item, Rng, Workload, PARTITION_KEYS};
 use crate::WELL_KNOWN_KEY;
@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Approximate size of each item in bytes (1024 and 10240 are the reference sizes).
     #[arg(long, default_value_t = 1024)]
     item_size: usize,
+    /// HTTP/1.1 connections per client (as the SDKs connect) or one
+    /// multiplexed HTTP/2 connection.
+    #[arg(long, value_enum, default_value = "http1")]
+    protocol: Protocol,
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     keep: bool,
@@ -75,8 +79,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         args.workload.clone()
     };
     println!(
-        "{} clients, {} per workload, {} preloaded items of about {} bytes",
+        "{} clients over {:?}, {} per workload, {} preloaded items of about {} bytes",
         args.clients,
+        args.protocol,
         humantime::format_duration(args.duration),
         args.items,
         args.item_size
@@ -102,7 +107,7 @@ async fn measure(
     args: &RunArgs,
     workloads: &[Workload],
 ) -> Result<Vec<Measured>, String> {
-    let client = Client::new(endpoint, key)?;
+    let client = Client::new(endpoint, key, args.protocol)?;
     let load = args.load();
     setup(&client, &load).await?;
     report::header(endpoint);

@@ -136,6 +136,16 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
             query_time_limit: args.query_timeout,
         },
     ));
+    let rebuilt = engine
+        .upgrade_stored_data()
+        .await
+        .map_err(|e| format!("cannot upgrade the stored data: {e}"))?;
+    if rebuilt > 0 {
+        tracing::info!(
+            containers = rebuilt,
+            "rebuilt indexes written by an older version"
+        );
+    }
     let metrics = backup.as_ref().map(|b| {
         let stats = Arc::clone(&b.stats);
         Arc::new(move || stats.render()) as Arc<dyn Fn() -> String + Send + Sync>

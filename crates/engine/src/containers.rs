@@ -225,7 +225,7 @@ fn clear(txn: &mut Txn<'_>, (start, end): (Vec<u8>, Vec<u8>)) -> Result<()> {
 }
 
 /// Rewrites a container's index from its items, after its policy changed.
-fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
+pub(crate) fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> Result<()> {
     clear(txn, keys::index(&container.rid))?;
     let policy = container.index_policy();
     let (start, end) = keys::items(&container.rid);

@@ -7,7 +7,7 @@ use cosmonaut_storage::{KvRead, RedbBackend, Snapshot, Store};
 
 use crate::error::{EngineError, Result};
 use crate::keys;
-use crate::records::{decode, ContainerRecord, DatabaseRecord};
+use crate::records::{decode, encode, ContainerRecord, DatabaseRecord, Meta};
 
 /// Settings that shape new resources.
 #[derive(Debug, Clone)]
@@ -52,6 +52,35 @@ impl Engine {
     /// for continuous backup).
     pub fn from_store(store: Store, config: EngineConfig) -> Self {
         Self { store, config }
+    }
+
+    /// Brings data written by an older Cosmonaut up to this one's formats;
+    /// returns how many containers were rebuilt. Run once at start, before
+    /// serving: format 1 cut long strings in index entries, so indexes
+    /// written before it are rebuilt.
+    pub async fn upgrade_stored_data(&self) -> Result<usize> {
+        const INDEX_FORMAT: u32 = 1;
+        self.store
+            .transact(|txn| {
+                let mut meta: Meta = match txn.get(&keys::meta())? {
+                    Some(bytes) => decode(&bytes)?,
+                    None => Meta::default(),
+                };
+                if meta.index_format >= INDEX_FORMAT {
+                    return Ok(0);
+                }
+                let (start, end) = keys::all_containers();
+                let mut rebuilt = 0;
+                for (_, bytes) in txn.scan(&start, &end, usize::MAX)? {
+                    let container: ContainerRecord = decode(&bytes)?;
+                    crate::containers::rebuild_index(txn, &container)?;
+                    rebuilt += 1;
+                }
+                meta.index_format = INDEX_FORMAT;
+                txn.put(keys::meta(), encode(&meta)?);
+                Ok(rebuilt)
+            })
+            .await
     }
 
     /// Storage counters: commits versus transactions shows group commit at work.

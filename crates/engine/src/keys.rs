@@ -251,6 +251,7 @@ pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
 const COMPOSITE_INDEX: u8 = 0x03;
 const PRESENCE: u8 = 0x04;
 // 0x05: expiry times, 0x06: unique keys (below).
+const CUT: u8 = 0x07;
 
 const EXPIRY: u8 = 0x05;
 
@@ -316,6 +317,16 @@ pub fn index_presence(index_prefix: &[u8]) -> Vec<u8> {
     let head = 1 + 8;
     let mut key = index_prefix[..head.min(index_prefix.len())].to_vec();
     key.push(PRESENCE);
+    key.extend_from_slice(index_prefix.get(head..).unwrap_or_default());
+    key
+}
+
+/// How many items have cut strings (see `index::encode`) in the index whose
+/// entries start with `index_prefix`.
+pub fn index_cut(index_prefix: &[u8]) -> Vec<u8> {
+    let head = 1 + 8;
+    let mut key = index_prefix[..head.min(index_prefix.len())].to_vec();
+    key.push(CUT);
     key.extend_from_slice(index_prefix.get(head..).unwrap_or_default());
     key
 }

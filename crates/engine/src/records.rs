@@ -19,6 +19,10 @@ pub struct Meta {
     pub next_user: u32,
     #[serde(default)]
     pub next_permission: u64,
+    /// The index entry format the stored indexes are in (see
+    /// [`crate::Engine::upgrade_stored_data`]).
+    #[serde(default)]
+    pub index_format: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -31,7 +31,18 @@ fn document(i: usize) -> Value {
     if i.is_multiple_of(2) {
         doc["sometimes"] = json!(i % 13);
     }
+    // Strings longer than an index entry keeps, sharing their kept prefix.
+    match i % 3 {
+        0 => doc["long"] = json!(long_string(i % 4)),
+        1 => doc["long"] = json!(format!("M{}", i % 5)),
+        _ => {}
+    }
     doc
+}
+
+/// 300 bytes of `L`, then a tail that tells them apart.
+fn long_string(tail: usize) -> String {
+    format!("{}{}", "L".repeat(300), ["a", "b", "c", "d"][tail])
 }
 
 async fn setup(engine: &Engine, indexed: bool, count: usize) -> &'static str {
@@ -426,4 +437,83 @@ async fn order_by_needs_the_service_s_indexes() {
         assert_eq!(err.kind, ErrorKind::BadRequest, "{text}");
         assert!(err.to_string().contains(message), "{text}: {err}");
     }
+}
+
+#[tokio::test]
+async fn long_strings_are_found_ordered_and_counted_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = common::engine_with_database(dir.path(), 1).await;
+    let total = 240;
+    let indexed = setup(&engine, true, total).await;
+    let scanned = setup(&engine, false, total).await;
+    let b = long_string(1);
+    let queries = [
+        format!("SELECT * FROM c WHERE c.long = '{b}'"),
+        format!("SELECT * FROM c WHERE c.long > '{b}'"),
+        format!("SELECT * FROM c WHERE c.long >= '{b}'"),
+        format!("SELECT * FROM c WHERE c.long < '{b}'"),
+        format!("SELECT * FROM c WHERE c.long IN ('{b}', 'M3')"),
+        // Ties may come in any order: compare the ordered values.
+        "SELECT VALUE c.long FROM c ORDER BY c.long".to_string(),
+        "SELECT VALUE c.long FROM c ORDER BY c.long DESC".to_string(),
+        "SELECT DISTINCT VALUE c.long FROM c".to_string(),
+        "SELECT c.long, COUNT(1) AS n FROM c GROUP BY c.long".to_string(),
+        "SELECT VALUE COUNT(1) FROM c WHERE c.long > 'L'".to_string(),
+    ];
+    let scope = ItemScope::PartitionKey(vec![PartitionKeyValue::String("p3".into())]);
+    for text in &queries {
+        let (with_index, _, _) = run(&engine, indexed, text, &scope);
+        let (by_scan, _, _) = run(&engine, scanned, text, &scope);
+        let (a, b) = if text.contains("ORDER BY") {
+            (with_index, by_scan)
+        } else {
+            (sorted(with_index), sorted(by_scan))
+        };
+        assert_eq!(a, b, "{text}");
+    }
+    // An equality on a long string still narrows the read to its kept prefix.
+    let (rows, read, used) = run(&engine, indexed, &queries[0], &ItemScope::All);
+    let with_prefix = (0..total).filter(|i| i % 3 == 0).count();
+    assert!(used && read == with_prefix, "read {read} of {total}");
+    assert_eq!(
+        rows.len(),
+        (0..total).filter(|i| i % 3 == 0 && i % 4 == 1).count()
+    );
+
+    // Unique keys compare long strings whole.
+    let mut new = NewContainer::hashed("unique-long", "/pk");
+    new.body["uniqueKeyPolicy"] = json!({"uniqueKeys": [{"paths": ["/long"]}]});
+    engine.create_container("db", new).await.expect("container");
+    for (id, tail) in [("x", 0), ("y", 1)] {
+        let doc = json!({"id": id, "pk": "p", "long": long_string(tail)});
+        engine
+            .write_item("db", "unique-long", WriteMode::Create, doc, key("p"), None)
+            .await
+            .expect("different long strings are different keys");
+    }
+    let twin = json!({"id": "z", "pk": "p", "long": long_string(1)});
+    let err = engine
+        .write_item("db", "unique-long", WriteMode::Create, twin, key("p"), None)
+        .await
+        .expect_err("the same long string twice");
+    assert_eq!(err.kind, ErrorKind::Conflict);
+}
+
+#[tokio::test]
+async fn stored_data_is_upgraded_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = common::engine_with_database(dir.path(), 1).await;
+    setup(&engine, true, 20).await;
+    assert_eq!(engine.upgrade_stored_data().await.expect("upgrade"), 1);
+    assert_eq!(engine.upgrade_stored_data().await.expect("again"), 0);
+    let (rows, _, _) = run(
+        &engine,
+        "indexed",
+        "SELECT * FROM c WHERE c.kind = 'a'",
+        &ItemScope::All,
+    );
+    assert_eq!(
+        rows.len(),
+        (0..20).filter(|i| i % 4 == 0 && i % 11 != 0).count()
+    );
 }

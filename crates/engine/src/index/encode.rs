@@ -1,5 +1,12 @@
 //! Order-preserving encoding of scalar values: a type byte in the service's
 //! cross-type order (null < false < true < numbers < strings), then the value.
+//!
+//! Index entries keep at most [`MAX_INDEXED_STRING`] bytes of a string. A
+//! longer one is stored as that prefix with a terminator that sorts after
+//! the full-string one, so the encoding still never reverses two values'
+//! order (strings sharing the prefix encode alike): lookups stay supersets,
+//! checked against the documents, while walks and index-only answers, which
+//! need exact values, are not used on an index holding such entries.
 
 use serde_json::Value;
 
@@ -10,6 +17,33 @@ const FALSE: u8 = 0x02;
 const TRUE: u8 = 0x03;
 const NUMBER: u8 = 0x04;
 const STRING: u8 = 0x05;
+
+/// Bytes of a string an index entry keeps. Long strings as keys made the
+/// B-tree copy and compare kilobytes per entry; a 10 KB property cost more
+/// to index than to store.
+pub const MAX_INDEXED_STRING: usize = 256;
+/// Ends a string cut to [`MAX_INDEXED_STRING`] bytes: after the full-string
+/// terminator (`00 01`), before any escaped byte.
+const CUT: [u8; 2] = [0x00, 0x02];
+
+/// The encoding of a scalar for a unique key: strings whole, since two long
+/// strings with one prefix must not collide there.
+pub fn exact_value(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => {
+            let mut out = vec![STRING];
+            keys::push_escaped(&mut out, s.as_bytes());
+            out.extend_from_slice(&keys::TERMINATOR);
+            Some(out)
+        }
+        other => value(other),
+    }
+}
+
+/// Whether `encoded` (one value's encoding) is a cut string.
+pub fn is_cut(encoded: &[u8]) -> bool {
+    encoded.first() == Some(&STRING) && encoded.ends_with(&CUT)
+}
 
 /// The encoding of a scalar; `None` for arrays and objects.
 pub fn value(v: &Value) -> Option<Vec<u8>> {
@@ -32,12 +66,13 @@ pub fn value(v: &Value) -> Option<Vec<u8>> {
             out.extend_from_slice(&ordered.to_be_bytes());
             out
         }
-        Value::String(s) => {
+        Value::String(s) if s.len() > MAX_INDEXED_STRING => {
             let mut out = vec![STRING];
-            keys::push_escaped(&mut out, s.as_bytes());
-            out.extend_from_slice(&keys::TERMINATOR);
+            keys::push_escaped(&mut out, &s.as_bytes()[..MAX_INDEXED_STRING]);
+            out.extend_from_slice(&CUT);
             out
         }
+        Value::String(_) => return exact_value(v),
         Value::Array(_) | Value::Object(_) => return None,
     })
 }
@@ -51,7 +86,7 @@ pub fn encoded_len(bytes: &[u8]) -> Option<usize> {
             let mut i = 1;
             while i + 1 < bytes.len() {
                 match (bytes[i], bytes[i + 1]) {
-                    (0x00, 0x01) => return Some(i + 2),
+                    (0x00, 0x01) | (0x00, 0x02) => return Some(i + 2),
                     (0x00, _) => i += 2,
                     _ => i += 1,
                 }
@@ -64,8 +99,12 @@ pub fn encoded_len(bytes: &[u8]) -> Option<usize> {
 
 /// The value encoded at the start of `bytes` and the bytes it takes.
 /// Integral numbers come back as integers, as documents usually hold them.
+/// A cut string has no value to give back.
 pub fn decode(bytes: &[u8]) -> Option<(Value, usize)> {
     let len = encoded_len(bytes)?;
+    if is_cut(&bytes[..len]) {
+        return None;
+    }
     let value = match bytes[0] {
         NULL => Value::Null,
         FALSE => Value::Bool(false),
@@ -146,6 +185,38 @@ mod tests {
             assert_eq!((&back, len), (&pair[0], a.len()));
         }
         assert_eq!(value(&json!(-0.0)), value(&json!(0)));
+        assert_eq!(value(&json!(1)), value(&json!(1.0)));
+    }
+
+    #[test]
+    fn long_strings_are_cut_without_reordering() {
+        let long = |head: &str, fill: char| {
+            let mut s = head.to_string();
+            s.extend(std::iter::repeat_n(fill, MAX_INDEXED_STRING + 10));
+            json!(s)
+        };
+        let prefix = "p".repeat(MAX_INDEXED_STRING);
+        let values = [
+            json!("p"),
+            json!(prefix.clone()),
+            long(&prefix, 'a'),
+            json!("q"),
+        ];
+        for pair in values.windows(2) {
+            let (a, b) = (value(&pair[0]).expect("a"), value(&pair[1]).expect("b"));
+            assert!(a < b, "{} < {}", pair[0], pair[1]);
+        }
+        // Strings sharing the kept prefix encode alike, and say they were cut.
+        let (a, b) = (long(&prefix, 'a'), long(&prefix, 'z'));
+        let encoded = value(&a).expect("a");
+        assert_eq!(Some(encoded.clone()), value(&b));
+        assert!(is_cut(&encoded) && !is_cut(&value(&json!("p")).expect("p")));
+        assert_eq!(
+            encoded_len(&[encoded.as_slice(), b"tail"].concat()),
+            Some(encoded.len())
+        );
+        assert!(decode(&encoded).is_none());
+        assert_ne!(exact_value(&a), exact_value(&b));
         assert_eq!(value(&json!(1)), value(&json!(1.0)));
     }
 }

@@ -44,6 +44,9 @@ pub struct IndexEntries {
     /// The presence counters this document adds one to: single paths
     /// without array steps it has a scalar at, and composites it fills.
     present: BTreeSet<Vec<u8>>,
+    /// The cut-string counters it adds one to: indexes where one of its
+    /// strings was too long to keep whole.
+    cut: BTreeSet<Vec<u8>>,
     /// Unique-key entries: no other item of the logical partition may hold one.
     unique: BTreeSet<Vec<u8>>,
 }
@@ -67,7 +70,7 @@ pub fn entries(
         let key = keys::unique(container_rid, number, suffix, |key| {
             for path in paths {
                 // A missing or non-scalar value takes part as null, as on the service.
-                let value = value_at(document, path).and_then(encode::value);
+                let value = value_at(document, path).and_then(encode::exact_value);
                 key.extend(
                     value.unwrap_or_else(|| encode::value(&Value::Null).unwrap_or_default()),
                 );
@@ -87,6 +90,9 @@ pub fn entries(
                 let mut key = keys::index_path(container_rid, path);
                 if !path.contains(&Segment::Element) {
                     out.present.insert(keys::index_presence(&key));
+                }
+                if encode::is_cut(&encoded) {
+                    out.cut.insert(keys::index_cut(&key));
                 }
                 key.extend_from_slice(&encoded);
                 key.extend_from_slice(suffix);
@@ -113,6 +119,9 @@ pub fn entries(
                 key.truncate(prefix_len);
                 break;
             };
+            if encode::is_cut(&encoded) {
+                out.cut.insert(keys::index_cut(&key[..prefix_len]));
+            }
             if *descending {
                 key.extend(encoded.iter().map(|b| !b));
             } else {
@@ -162,7 +171,23 @@ pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: &IndexEntries) -> Resul
         let count = presence(txn, added)? + 1;
         txn.put(added.clone(), count.to_be_bytes().to_vec());
     }
+    for gone in old.cut.difference(&new.cut) {
+        match presence(txn, gone)?.saturating_sub(1) {
+            0 => txn.delete(gone.clone()),
+            n => txn.put(gone.clone(), n.to_be_bytes().to_vec()),
+        }
+    }
+    for added in new.cut.difference(&old.cut) {
+        let count = presence(txn, added)? + 1;
+        txn.put(added.clone(), count.to_be_bytes().to_vec());
+    }
     Ok(())
+}
+
+/// Whether every value in the index whose entries start with `prefix` is
+/// kept whole, so entries give exact values in exact order.
+pub fn holds_exact_values(reader: &dyn KvRead, prefix: &[u8]) -> Result<bool> {
+    Ok(presence(reader, &keys::index_cut(prefix))? == 0)
 }
 
 /// How many items have an entry in the index whose presence counter is `key`.
@@ -245,15 +270,21 @@ pub fn range_keys(
         }
         ValueRange::Between { low, high, type_of } => {
             let (type_start, type_end) = encode::type_bounds(type_of)?;
-            let start = match low {
-                None => with(&type_start),
-                Some((v, true)) => with(&encode::value(v)?),
-                Some((v, false)) => keys::prefix_end(&with(&encode::value(v)?)),
+            // A cut bound stands for every string with its prefix: keep them all.
+            let bound = |v: &Value, inclusive: bool| {
+                encode::value(v).map(|e| (inclusive || encode::is_cut(&e), e))
             };
-            let end = match high {
+            let start = match low.as_ref().map(|(v, inc)| bound(v, *inc)) {
+                None => with(&type_start),
+                Some(None) => return None,
+                Some(Some((true, e))) => with(&e),
+                Some(Some((false, e))) => keys::prefix_end(&with(&e)),
+            };
+            let end = match high.as_ref().map(|(v, inc)| bound(v, *inc)) {
                 None => with(&type_end),
-                Some((v, true)) => keys::prefix_end(&with(&encode::value(v)?)),
-                Some((v, false)) => with(&encode::value(v)?),
+                Some(None) => return None,
+                Some(Some((true, e))) => keys::prefix_end(&with(&e)),
+                Some(Some((false, e))) => with(&e),
             };
             (start, end)
         }

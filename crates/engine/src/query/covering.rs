@@ -80,6 +80,10 @@ pub(crate) fn covered_ranges(
     lookup: Option<&Lookup>,
     item_count: u64,
 ) -> Result<Option<KeyRanges>> {
+    // Entries of cut strings do not hold the values the query needs.
+    if !index::holds_exact_values(reader, &covering.prefix)? {
+        return Ok(None);
+    }
     if let (Some(lookup), [(path, _)]) = (lookup, covering.parts.as_slice()) {
         if lookup.path == *path {
             let ranges: Option<Vec<_>> = lookup

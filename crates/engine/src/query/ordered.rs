@@ -123,6 +123,10 @@ pub(crate) fn walk_range(
     bound: Option<&ValueRange>,
     item_count: u64,
 ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    // Items whose strings were cut tie in the index whatever their order.
+    if !index::holds_exact_values(reader, &order.prefix)? {
+        return Ok(None);
+    }
     if let (Some(path), Some(range)) = (&order.single, bound) {
         return Ok(index::range_keys(container_rid, path, range));
     }
