@@ -13,7 +13,7 @@ use crate::keys;
 use crate::partition::{effective_partition_key, Epk, PartitionKeyKind, PartitionKeyValue};
 use crate::patch::{self, PatchOperation};
 use crate::records::{decode, ContainerRecord};
-use crate::scripts::{self, TriggerMoment, WriteOptions};
+use crate::scripts::{self, Partition, WriteOptions};
 use crate::ttl::Ttl;
 use crate::validation;
 
@@ -161,49 +161,17 @@ impl Engine {
             .transact(move |txn| {
                 // The container may have been dropped (or dropped and re-made) since the check above.
                 let current = ops::same_container(txn, &db, &coll, &container.rid)?;
-                let operation = scripts::operation_of(&mode);
-                let (body, id) = if triggers.pre.is_empty() {
-                    (body, id)
-                } else {
-                    let (changed, _) = scripts::fire_triggers(
-                        txn,
-                        &current,
-                        &values,
-                        &epk,
-                        &triggers.pre,
-                        TriggerMoment::Pre,
-                        operation,
-                        (Some(body), None),
-                    )?;
-                    let changed = changed.unwrap_or(Value::Null);
-                    let new_id =
-                        validation::body_id(&changed, validation::MAX_ITEM_ID_BYTES, true)?;
-                    if current.partition_key()?.extract(&changed)? != values
-                        || (new_id != id && !matches!(mode, WriteMode::Create | WriteMode::Upsert))
-                    {
-                        return Err(EngineError::bad_request(
-                            "A pre-trigger cannot change the item's partition key, or the id of \
-                             the item a replace addresses.",
-                        ));
-                    }
-                    (changed, new_id)
+                let partition = Partition {
+                    container: &current,
+                    values: &values,
+                    epk: &epk,
                 };
+                let (body, id) =
+                    scripts::before_write(txn, partition, &triggers, &mode, (body, id))?;
                 let item_key = keys::item(&container.rid, &epk, &id);
-                let ((mut document, lsn), created) =
+                let ((document, lsn), created) =
                     ops::write(txn, &current, &item_key, &mode, body, if_match.as_deref())?;
-                if !triggers.post.is_empty() {
-                    let (_, response) = scripts::fire_triggers(
-                        txn,
-                        &current,
-                        &values,
-                        &epk,
-                        &triggers.post,
-                        TriggerMoment::Post,
-                        operation,
-                        (None, Some(document.clone())),
-                    )?;
-                    document = response.unwrap_or(document);
-                }
+                let document = scripts::after_write(txn, partition, &triggers, &mode, document)?;
                 Ok(ItemOutcome {
                     document,
                     lsn,
@@ -311,28 +279,14 @@ impl Engine {
             key,
             move |txn, container, values, item_key| {
                 let epk = effective_partition_key(&container.partition_key()?, values);
-                let fire = |txn: &mut Txn<'_>, names: &[String], moment, body| {
-                    scripts::fire_triggers(
-                        txn, container, values, &epk, names, moment, "Delete", body,
-                    )
+                let partition = Partition {
+                    container,
+                    values,
+                    epk: &epk,
                 };
-                let existing = if triggers.is_empty() {
-                    None
-                } else {
-                    Some(ops::read(txn, container, item_key)?)
-                };
-                if !triggers.pre.is_empty() {
-                    fire(
-                        txn,
-                        &triggers.pre,
-                        TriggerMoment::Pre,
-                        (existing.clone(), None),
-                    )?;
-                }
-                let lsn = ops::delete(txn, container, item_key, if_match.as_deref())?;
-                if !triggers.post.is_empty() {
-                    fire(txn, &triggers.post, TriggerMoment::Post, (None, existing))?;
-                }
+                let lsn = scripts::around_delete(txn, partition, &triggers, item_key, |txn| {
+                    ops::delete(txn, container, item_key, if_match.as_deref())
+                })?;
                 Ok((Value::Null, lsn))
             },
         )

@@ -14,10 +14,15 @@ use crate::keys;
 use crate::records::{decode, encode, ContainerRecord};
 use crate::{rid, validation};
 
+mod collection;
 mod run;
+mod triggers;
 
-pub(crate) use run::{fire_triggers, operation_of, query_functions, TriggerMoment};
-pub use run::{ScriptResult, Triggers, WriteOptions};
+pub(crate) use collection::Partition;
+pub(crate) use run::query_functions;
+pub use run::ScriptResult;
+pub(crate) use triggers::{after_write, around_delete, before_write};
+pub use triggers::{Triggers, WriteOptions};
 
 /// Which kind of script a resource is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,205 @@
+//! The collection a script works on: its request's logical partition,
+//! read and written through the request's own transaction.
+
+use cosmonaut_query::Parameters;
+use cosmonaut_script::{Collection, CollectionError, CollectionRequest};
+use cosmonaut_storage::{KvRead, Txn};
+use serde_json::Value;
+
+use crate::engine::now_seconds;
+use crate::error::{EngineError, ErrorKind, Result};
+use crate::items::{ops, WriteMode};
+use crate::keys;
+use crate::partition::{Epk, PartitionKeyValue};
+use crate::records::{decode, ContainerRecord};
+use crate::validation;
+
+fn collection_error(error: EngineError) -> CollectionError {
+    let status = match error.kind {
+        ErrorKind::BadRequest => 400,
+        ErrorKind::NotFound => 404,
+        ErrorKind::Conflict => 409,
+        ErrorKind::PreconditionFailed => 412,
+        ErrorKind::RequestEntityTooLarge => 413,
+        ErrorKind::RequestTimeout => 408,
+        ErrorKind::Gone => 410,
+        ErrorKind::FailedDependency => 424,
+        ErrorKind::Internal => 500,
+    };
+    CollectionError {
+        status,
+        message: error.message,
+    }
+}
+
+/// The logical partition a script runs in.
+#[derive(Clone, Copy)]
+pub(crate) struct Partition<'p> {
+    pub container: &'p ContainerRecord,
+    pub values: &'p [PartitionKeyValue],
+    pub epk: &'p Epk,
+}
+
+/// The container as a script sees it: the request's logical partition,
+/// read and written through the request's transaction.
+pub(super) struct PartitionCollection<'t, 'a> {
+    txn: &'t mut Txn<'a>,
+    partition: Partition<'t>,
+}
+
+impl<'t, 'a> PartitionCollection<'t, 'a> {
+    pub(super) fn new(txn: &'t mut Txn<'a>, partition: Partition<'t>) -> Self {
+        Self { txn, partition }
+    }
+}
+
+impl Collection for PartitionCollection<'_, '_> {
+    fn execute(&mut self, request: CollectionRequest) -> Result<Value, CollectionError> {
+        self.apply(request).map_err(collection_error)
+    }
+}
+
+impl PartitionCollection<'_, '_> {
+    fn apply(&mut self, request: CollectionRequest) -> Result<Value> {
+        match request {
+            CollectionRequest::Create {
+                document,
+                disable_automatic_id,
+            } => self.write(WriteMode::Create, document, disable_automatic_id, None),
+            CollectionRequest::Upsert {
+                document,
+                disable_automatic_id,
+            } => self.write(WriteMode::Upsert, document, disable_automatic_id, None),
+            CollectionRequest::Replace {
+                link,
+                document,
+                if_match,
+            } => {
+                let id = self.resolve(&link)?;
+                self.write(WriteMode::Replace { id }, document, true, if_match)
+            }
+            CollectionRequest::Delete { link, if_match } => {
+                let id = self.resolve(&link)?;
+                let key = self.key(&id);
+                ops::delete(
+                    self.txn,
+                    self.partition.container,
+                    &key,
+                    if_match.as_deref(),
+                )?;
+                Ok(Value::Null)
+            }
+            CollectionRequest::Read { link } => {
+                let id = self.resolve(&link)?;
+                let key = self.key(&id);
+                ops::read(self.txn, self.partition.container, &key)
+            }
+            CollectionRequest::Query { query, parameters } => {
+                let parsed = cosmonaut_query::parse(&query)
+                    .map_err(|e| EngineError::bad_request(e.to_string()))?;
+                let parameters = query_parameters(&parameters)?;
+                let rows = parsed
+                    .run(self.documents()?, &parameters)
+                    .map_err(|e| EngineError::bad_request(e.to_string()))?;
+                Ok(Value::Array(rows))
+            }
+        }
+    }
+
+    fn key(&self, id: &str) -> Vec<u8> {
+        keys::item(&self.partition.container.rid, self.partition.epk, id)
+    }
+
+    fn write(
+        &mut self,
+        mode: WriteMode,
+        mut document: Value,
+        disable_automatic_id: bool,
+        if_match: Option<String>,
+    ) -> Result<Value> {
+        if let (Some(fields), false) = (document.as_object_mut(), disable_automatic_id) {
+            fields
+                .entry("id")
+                .or_insert_with(|| Value::String(uuid::Uuid::new_v4().to_string()));
+        }
+        let id = validation::body_id(&document, validation::MAX_ITEM_ID_BYTES, true)?;
+        if let WriteMode::Replace { id: addressed } = &mode {
+            if *addressed != id {
+                return Err(EngineError::bad_request(format!(
+                    "The id '{id}' of the document does not match the document '{addressed}' addressed."
+                )));
+            }
+        }
+        if self
+            .partition
+            .container
+            .partition_key()?
+            .extract(&document)?
+            != self.partition.values
+        {
+            return Err(EngineError::bad_request(
+                "Requests originating from scripts cannot reference partition keys other than the \
+                 one for which the client request was submitted.",
+            ));
+        }
+        let key = self.key(&id);
+        let ((stored, _), _) = ops::write(
+            self.txn,
+            self.partition.container,
+            &key,
+            &mode,
+            document,
+            if_match.as_deref(),
+        )?;
+        Ok(stored)
+    }
+
+    /// The partition's live documents, as the transaction sees them.
+    fn documents(&self) -> Result<Vec<Value>> {
+        let (start, end) = keys::epk_items(&self.partition.container.rid, self.partition.epk, true);
+        let ttl = self.partition.container.ttl();
+        let now = now_seconds();
+        let mut out = Vec::new();
+        for (_, bytes) in self.txn.scan(&start, &end, usize::MAX)? {
+            let document: Value = decode(&bytes)?;
+            if !ttl.is_expired(&document, now) {
+                out.push(document);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The id of the document a link names: by name
+    /// (`dbs/d/colls/c/docs/{id}`) or by resource id (its `_self`).
+    fn resolve(&self, link: &str) -> Result<String> {
+        let last = link
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        if self.txn.get(&self.key(last))?.is_some() {
+            return Ok(last.to_string());
+        }
+        self.documents()?
+            .into_iter()
+            .find(|d| d.get("_rid").and_then(Value::as_str) == Some(last))
+            .and_then(|d| d.get("id").and_then(Value::as_str).map(str::to_string))
+            .ok_or_else(EngineError::not_found)
+    }
+}
+
+/// `[{name, value}]` as query parameters.
+fn query_parameters(list: &Value) -> Result<Parameters> {
+    let mut parameters = Parameters::new();
+    for entry in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let name = entry
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| EngineError::bad_request("A query parameter needs a name."))?;
+        parameters.insert(
+            name.to_string(),
+            entry.get("value").cloned().unwrap_or(Value::Null),
+        );
+    }
+    Ok(parameters)
+}
