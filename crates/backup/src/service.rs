@@ -251,10 +251,13 @@ impl Worker {
         self.snapshot_due = false;
         self.last_snapshot = Some(Instant::now());
         self.last_snapshot_seq = report.manifest.seq;
-        self.stats.snapshots_taken.fetch_add(1, Relaxed);
         self.stats
             .snapshot_bytes
             .fetch_add(report.uploaded_bytes, Relaxed);
+        // Counted last, with Release: whoever sees the count sees the bytes.
+        self.stats
+            .snapshots_taken
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         self.stats
             .last_snapshot_ms
             .store(report.manifest.taken_ms, Relaxed);

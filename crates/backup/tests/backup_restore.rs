@@ -259,7 +259,7 @@ async fn snapshots_upload_only_changed_chunks_and_retention_keeps_the_newest() {
     let snapshots = |stats: &BackupStats| {
         stats
             .snapshots_taken
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .load(std::sync::atomic::Ordering::Acquire)
     };
     let wait_for_snapshot = |n: u64| {
         let stats = Arc::clone(&running.stats);
