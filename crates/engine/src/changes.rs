@@ -8,6 +8,7 @@
 //! entry per write or delete, which containers with a change feed policy
 //! keep for its retention window.
 
+use cosmonaut_storage::KvRead;
 use serde_json::Value;
 
 use crate::containers::read_counters;
@@ -54,7 +55,7 @@ impl Engine {
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (first, last) = scope_keys(&container, scope)?;
         let current = read_counters(snapshot.as_ref(), &container.rid)?.lsn;
-        let (mut after, since) = match start {
+        let (after, since) = match start {
             ChangeFeedStart::Beginning => (0, None),
             ChangeFeedStart::Now => (current, None),
             ChangeFeedStart::After(lsn) => (lsn, None),
@@ -62,39 +63,29 @@ impl Engine {
         };
         let ttl = container.ttl();
         let now = now_seconds();
-        let limit = request.page_items();
-        let (mut items, mut bytes) = (Vec::new(), 0);
-        let (from, to) = keys::changes_after(&container.rid, after);
-        let exhausted = scan_each(snapshot.as_ref(), &from, &to, false, |entry, _| {
-            let Some((lsn, item_key)) = keys::change_of(&container.rid, &entry) else {
-                return Ok(true);
-            };
-            if items.len() >= limit || bytes >= MAX_PAGE_BYTES {
-                return Ok(false);
-            }
-            after = lsn;
-            if item_key.as_slice() < first.as_slice() || item_key.as_slice() >= last.as_slice() {
-                return Ok(true);
-            }
-            let Some(raw) = snapshot.get(&item_key)? else {
-                return Ok(true);
-            };
-            let mut document: Value = decode(&raw)?;
-            let written = document.get("_ts").and_then(Value::as_u64).unwrap_or(0);
-            if ttl.is_expired(&document, now) || since.is_some_and(|s| written < s) {
-                return Ok(true);
-            }
-            if let Value::Object(map) = &mut document {
-                map.insert("_lsn".into(), Value::from(lsn));
-            }
-            bytes += raw.len();
-            items.push(document);
-            Ok(true)
-        })?;
-        if exhausted {
-            // Everything up to the container's LSN has been seen.
-            after = after.max(current);
-        }
+        let range = keys::changes_after(&container.rid, after);
+        let (items, after) = page_of_changes(
+            snapshot.as_ref(),
+            range,
+            (&first, &last),
+            (after, current),
+            request.page_items(),
+            |entry| keys::change_of(&container.rid, entry),
+            |lsn, item_key, _| {
+                let Some(raw) = snapshot.get(item_key)? else {
+                    return Ok(None);
+                };
+                let mut document: Value = decode(&raw)?;
+                let written = document.get("_ts").and_then(Value::as_u64).unwrap_or(0);
+                if ttl.is_expired(&document, now) || since.is_some_and(|s| written < s) {
+                    return Ok(None);
+                }
+                if let Value::Object(map) = &mut document {
+                    map.insert("_lsn".into(), Value::from(lsn));
+                }
+                Ok(Some((document, raw.len())))
+            },
+        )?;
         Ok(ChangePage {
             items,
             lsn: after,
@@ -124,7 +115,7 @@ impl Engine {
             ));
         }
         let current = read_counters(snapshot.as_ref(), &container.rid)?.lsn;
-        let mut after = match start {
+        let after = match start {
             ChangeFeedStart::Now => current,
             ChangeFeedStart::After(lsn) => lsn,
             ChangeFeedStart::Beginning | ChangeFeedStart::Since(_) => {
@@ -135,30 +126,59 @@ impl Engine {
             }
         };
         let (first, last) = scope_keys(&container, scope)?;
-        let limit = request.page_items();
-        let (mut items, mut bytes) = (Vec::new(), 0);
-        let (from, to) = keys::versions_after(&container.rid, after);
-        let exhausted = scan_each(snapshot.as_ref(), &from, &to, false, |entry, raw| {
-            let Some((lsn, item_key)) = keys::version_of(&container.rid, &entry) else {
-                return Ok(true);
-            };
-            if items.len() >= limit || bytes >= MAX_PAGE_BYTES {
-                return Ok(false);
-            }
-            after = lsn;
-            if item_key.as_slice() >= first.as_slice() && item_key.as_slice() < last.as_slice() {
-                bytes += raw.len();
-                items.push(decode::<Value>(&raw)?);
-            }
-            Ok(true)
-        })?;
-        if exhausted {
-            after = after.max(current);
-        }
+        let range = keys::versions_after(&container.rid, after);
+        let (items, after) = page_of_changes(
+            snapshot.as_ref(),
+            range,
+            (&first, &last),
+            (after, current),
+            request.page_items(),
+            |entry| keys::version_of(&container.rid, entry),
+            |_, _, raw| Ok(Some((decode::<Value>(&raw)?, raw.len()))),
+        )?;
         Ok(ChangePage {
             items,
             lsn: after,
             container_rid: container.rid_text(),
         })
     }
+}
+
+/// One page of a change feed: the entries in `range` (in LSN order) whose
+/// items lie in `[first, last)`, each made a page item by `take` (with its
+/// size; `None` leaves it out), until the page is full. `entry_of` names an
+/// entry's LSN and item key. Returns the items and the LSN the next page
+/// continues after: the last entry examined, or the container's current
+/// LSN (`current`) once every entry has been.
+fn page_of_changes(
+    reader: &dyn KvRead,
+    (from, to): (Vec<u8>, Vec<u8>),
+    (first, last): (&[u8], &[u8]),
+    (mut after, current): (u64, u64),
+    limit: usize,
+    entry_of: impl Fn(&[u8]) -> Option<(u64, Vec<u8>)>,
+    mut take: impl FnMut(u64, &[u8], Vec<u8>) -> Result<Option<(Value, usize)>>,
+) -> Result<(Vec<Value>, u64)> {
+    let (mut items, mut bytes) = (Vec::new(), 0);
+    let exhausted = scan_each(reader, &from, &to, false, |entry, value| {
+        let Some((lsn, item_key)) = entry_of(&entry) else {
+            return Ok(true);
+        };
+        if items.len() >= limit || bytes >= MAX_PAGE_BYTES {
+            return Ok(false);
+        }
+        after = lsn;
+        if item_key.as_slice() >= first && item_key.as_slice() < last {
+            if let Some((item, size)) = take(lsn, &item_key, value)? {
+                bytes += size;
+                items.push(item);
+            }
+        }
+        Ok(true)
+    })?;
+    if exhausted {
+        // Everything up to the container's LSN has been seen.
+        after = after.max(current);
+    }
+    Ok((items, after))
 }

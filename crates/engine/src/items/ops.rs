@@ -185,21 +185,19 @@ pub(crate) fn remove_document(
         let key: Map<String, Value> = names
             .zip(def.extract(existing)?.iter().map(|v| v.to_json()))
             .collect();
-        let mut metadata = json!({
+        let metadata = json!({
             "operationType": "delete",
             "id": existing.get("id").cloned().unwrap_or(Value::Null),
             "partitionKey": key,
             "timeToLiveExpired": cause == Removal::Expired,
         });
-        if let Some(previous) = previous {
-            metadata["previousImageLSN"] = json!(previous);
-        }
+        let versions = (None, Some(existing));
         record_version(
             txn,
             container,
             item_key,
-            counters.lsn,
-            (None, Some(existing)),
+            (counters.lsn, previous),
+            versions,
             metadata,
         )?;
     }
@@ -247,18 +245,16 @@ pub(crate) fn store_document(
     txn.put(keys::counters(&container.rid), encode(&counters)?);
     let previous = move_change(txn, container, item_key, Some(counters.lsn))?;
     if container.keeps_versions() {
-        let mut metadata = json!({
+        let metadata = json!({
             "operationType": if existing.is_some() { "replace" } else { "create" },
         });
-        if let Some(previous) = previous {
-            metadata["previousImageLSN"] = json!(previous);
-        }
+        let versions = (Some(&document), existing);
         record_version(
             txn,
             container,
             item_key,
-            counters.lsn,
-            (Some(&document), existing),
+            (counters.lsn, previous),
+            versions,
             metadata,
         )?;
     }
@@ -289,18 +285,21 @@ fn with_system_properties(body: Value, container: &ContainerRecord, doc_rid: &st
 
 /// Appends a change to the all-versions-and-deletes log: the document as
 /// written (none for a delete), the version it replaced or deleted (its
-/// previous image), and the change's metadata, to which the LSN and the
-/// commit second are added.
+/// previous image), and the change's metadata, to which the LSN, the
+/// previous version's LSN and the commit second are added.
 fn record_version(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     item_key: &[u8],
-    lsn: u64,
+    (lsn, previous_lsn): (u64, Option<u64>),
     (current, previous): (Option<&Value>, Option<&Value>),
     mut metadata: Value,
 ) -> Result<()> {
     metadata["lsn"] = json!(lsn);
     metadata["crts"] = json!(now_seconds());
+    if let Some(previous_lsn) = previous_lsn {
+        metadata["previousImageLSN"] = json!(previous_lsn);
+    }
     let mut change = json!({ "metadata": metadata });
     if let Some(document) = current {
         change["current"] = document.clone();

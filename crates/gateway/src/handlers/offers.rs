@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::query::parse_body;
+use super::query::run_over;
 use super::sized_feed_reply;
 use crate::charge;
 use crate::error::ApiError;
@@ -27,16 +27,7 @@ pub fn feed(gateway: &Gateway, ctx: &RequestContext) -> Result<Reply, ApiError> 
     let offers = gateway.engine.list_offers()?;
     match ctx.method {
         Method::GET => Ok(offers_reply(offers)),
-        Method::POST if ctx.is_query() => {
-            let (query, parameters) = parse_body(ctx)?;
-            query
-                .validate(&parameters)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let rows = query
-                .run(offers, &parameters)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            Ok(offers_reply(rows))
-        }
+        Method::POST if ctx.is_query() => Ok(offers_reply(run_over(ctx, offers)?)),
         _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
     }
 }

@@ -56,6 +56,21 @@ pub(crate) fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), Ap
     Ok((query, parameters))
 }
 
+/// Runs the request's query over `resources` (offers, scripts): lists the
+/// gateway answers whole.
+pub(crate) fn run_over(
+    ctx: &RequestContext,
+    resources: Vec<Value>,
+) -> Result<Vec<Value>, ApiError> {
+    let (query, parameters) = parse_body(ctx)?;
+    query
+        .validate(&parameters)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    query
+        .run(resources, &parameters)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
 /// The plan a client asks for before running a query across partitions:
 /// what it must merge, the query each partition runs instead, and the EPK
 /// ranges to visit.

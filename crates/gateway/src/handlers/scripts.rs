@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::feed_reply;
 use super::items::session_headers;
-use super::query::parse_body;
+use super::query::run_over;
 use crate::charge::{self, METADATA};
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -30,13 +30,7 @@ pub async fn feed(
     let engine = &gateway.engine;
     match ctx.method {
         Method::POST if ctx.is_query() => {
-            let (query, parameters) = parse_body(ctx)?;
-            query
-                .validate(&parameters)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let rows = query
-                .run(engine.all_scripts(db, coll, kind)?, &parameters)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let rows = run_over(ctx, engine.all_scripts(db, coll, kind)?)?;
             let (_, owner) = engine.list_scripts(db, coll, kind, &Default::default())?;
             let page = FeedPage {
                 items: rows,
