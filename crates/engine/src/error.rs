@@ -1,8 +1,9 @@
 use cosmonaut_storage::StorageError;
 use thiserror::Error;
 
-/// What went wrong, in the service's terms. The gateway maps each kind to the
-/// HTTP status the service uses; the engine knows nothing of HTTP.
+/// What went wrong, in the service's terms. Each kind has the status the
+/// service answers it with ([`ErrorKind::status_code`]): the gateway sends
+/// it, and scripts see it as a failed call's `err.number`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     BadRequest,
@@ -17,6 +18,36 @@ pub enum ErrorKind {
     /// The operation ran past its time limit (a query's execution time).
     RequestTimeout,
     Internal,
+}
+
+impl ErrorKind {
+    /// The HTTP status the service answers this kind with.
+    pub fn status_code(self) -> u16 {
+        match self {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::NotFound => 404,
+            ErrorKind::RequestTimeout => 408,
+            ErrorKind::Conflict => 409,
+            ErrorKind::Gone => 410,
+            ErrorKind::PreconditionFailed => 412,
+            ErrorKind::RequestEntityTooLarge => 413,
+            ErrorKind::FailedDependency => 424,
+            ErrorKind::Internal => 500,
+        }
+    }
+
+    /// The kind a script's thrown status stands for: one a failed call can
+    /// carry back to the client; any other is a bad request.
+    pub fn from_script_status(status: u16) -> Self {
+        match status {
+            404 => ErrorKind::NotFound,
+            408 => ErrorKind::RequestTimeout,
+            409 => ErrorKind::Conflict,
+            412 => ErrorKind::PreconditionFailed,
+            413 => ErrorKind::RequestEntityTooLarge,
+            _ => ErrorKind::BadRequest,
+        }
+    }
 }
 
 /// A refused or failed operation: its kind, the service's sub-status and a

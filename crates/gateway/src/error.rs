@@ -2,7 +2,7 @@
 //! `{"code", "message"}` body.
 
 use axum::http::StatusCode;
-use cosmonaut_engine::{EngineError, ErrorKind};
+use cosmonaut_engine::EngineError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -81,17 +81,8 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
-        let status = match err.kind {
-            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::Gone => StatusCode::GONE,
-            ErrorKind::FailedDependency => StatusCode::FAILED_DEPENDENCY,
-            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = StatusCode::from_u16(err.kind.status_code())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self {
             status,
             substatus: err.substatus,

@@ -160,24 +160,24 @@ pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: &IndexEntries) -> Resul
             txn.put(fresh.clone(), value.clone());
         }
     }
-    for gone in old.present.difference(&new.present) {
-        let count = presence(txn, gone)?.saturating_sub(1);
-        match count {
-            0 => txn.delete(gone.clone()),
-            n => txn.put(gone.clone(), n.to_be_bytes().to_vec()),
-        }
-    }
-    for added in new.present.difference(&old.present) {
-        let count = presence(txn, added)? + 1;
-        txn.put(added.clone(), count.to_be_bytes().to_vec());
-    }
-    for gone in old.cut.difference(&new.cut) {
+    move_counters(txn, &old.present, &new.present)?;
+    move_counters(txn, &old.cut, &new.cut)
+}
+
+/// Takes one from each counter only in `old` and adds one to each only in
+/// `new` (a counter at zero is removed).
+fn move_counters(
+    txn: &mut Txn<'_>,
+    old: &BTreeSet<Vec<u8>>,
+    new: &BTreeSet<Vec<u8>>,
+) -> Result<()> {
+    for gone in old.difference(new) {
         match presence(txn, gone)?.saturating_sub(1) {
             0 => txn.delete(gone.clone()),
             n => txn.put(gone.clone(), n.to_be_bytes().to_vec()),
         }
     }
-    for added in new.cut.difference(&old.cut) {
+    for added in new.difference(old) {
         let count = presence(txn, added)? + 1;
         txn.put(added.clone(), count.to_be_bytes().to_vec());
     }

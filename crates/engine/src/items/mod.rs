@@ -197,23 +197,17 @@ impl Engine {
         if_match: Option<String>,
     ) -> Result<ItemOutcome> {
         let condition = condition.map(patch::parse_condition).transpose()?;
-        self.on_item(
-            db,
-            coll,
-            id,
-            key,
-            move |txn, container, values, item_key| {
-                ops::patch(
-                    txn,
-                    container,
-                    item_key,
-                    values,
-                    &operations,
-                    condition.as_ref(),
-                    if_match.as_deref(),
-                )
-            },
-        )
+        self.on_item(db, coll, id, key, move |txn, partition, item_key| {
+            ops::patch(
+                txn,
+                partition.container,
+                item_key,
+                partition.values,
+                &operations,
+                condition.as_ref(),
+                if_match.as_deref(),
+            )
+        })
         .await
     }
 
@@ -272,24 +266,12 @@ impl Engine {
         options: impl Into<WriteOptions>,
     ) -> Result<ItemOutcome> {
         let WriteOptions { if_match, triggers } = options.into();
-        self.on_item(
-            db,
-            coll,
-            id,
-            key,
-            move |txn, container, values, item_key| {
-                let epk = effective_partition_key(&container.partition_key()?, values);
-                let partition = Partition {
-                    container,
-                    values,
-                    epk: &epk,
-                };
-                let lsn = scripts::around_delete(txn, partition, &triggers, item_key, |txn| {
-                    ops::delete(txn, container, item_key, if_match.as_deref())
-                })?;
-                Ok((Value::Null, lsn))
-            },
-        )
+        self.on_item(db, coll, id, key, move |txn, partition, item_key| {
+            let lsn = scripts::around_delete(txn, partition, &triggers, item_key, |txn| {
+                ops::delete(txn, partition.container, item_key, if_match.as_deref())
+            })?;
+            Ok((Value::Null, lsn))
+        })
         .await
     }
 
@@ -334,14 +316,7 @@ impl Engine {
         work: F,
     ) -> Result<ItemOutcome>
     where
-        F: FnOnce(
-                &mut Txn<'_>,
-                &ContainerRecord,
-                &[PartitionKeyValue],
-                &[u8],
-            ) -> Result<(Value, u64)>
-            + Send
-            + 'static,
+        F: FnOnce(&mut Txn<'_>, Partition<'_>, &[u8]) -> Result<(Value, u64)> + Send + 'static,
     {
         let container = require_container(self.snapshot()?.as_ref(), db, coll)?;
         let (values, epk) = point_key(&container, key)?;
@@ -351,7 +326,12 @@ impl Engine {
         self.store
             .transact(move |txn| {
                 let current = ops::same_container(txn, &db, &coll, &container.rid)?;
-                let (document, lsn) = work(txn, &current, &values, &item_key)?;
+                let partition = Partition {
+                    container: &current,
+                    values: &values,
+                    epk: &epk,
+                };
+                let (document, lsn) = work(txn, partition, &item_key)?;
                 Ok(ItemOutcome {
                     document,
                     lsn,

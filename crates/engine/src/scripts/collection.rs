@@ -7,7 +7,7 @@ use cosmonaut_storage::{KvRead, Txn};
 use serde_json::Value;
 
 use crate::engine::now_seconds;
-use crate::error::{EngineError, ErrorKind, Result};
+use crate::error::{EngineError, Result};
 use crate::items::{ops, WriteMode};
 use crate::keys;
 use crate::partition::{Epk, PartitionKeyValue};
@@ -15,19 +15,8 @@ use crate::records::{decode, ContainerRecord};
 use crate::validation;
 
 fn collection_error(error: EngineError) -> CollectionError {
-    let status = match error.kind {
-        ErrorKind::BadRequest => 400,
-        ErrorKind::NotFound => 404,
-        ErrorKind::Conflict => 409,
-        ErrorKind::PreconditionFailed => 412,
-        ErrorKind::RequestEntityTooLarge => 413,
-        ErrorKind::RequestTimeout => 408,
-        ErrorKind::Gone => 410,
-        ErrorKind::FailedDependency => 424,
-        ErrorKind::Internal => 500,
-    };
     CollectionError {
-        status,
+        status: error.kind.status_code(),
         message: error.message,
     }
 }

@@ -1,8 +1,6 @@
 //! Running stored procedures on one logical partition and user-defined
 //! functions inside a query.
 
-use std::time::Duration;
-
 use cosmonaut_query::{QueryError, UserFunctions, Val};
 use cosmonaut_script::{Invocation, Limits, ScriptError, Udfs};
 use cosmonaut_storage::KvRead;
@@ -28,16 +26,6 @@ pub struct ScriptResult {
     pub range_id: String,
 }
 
-/// How long a script may run; the service's limit is about five seconds.
-pub(crate) const SCRIPT_TIME_LIMIT: Duration = Duration::from_secs(5);
-
-pub(super) fn limits() -> Limits {
-    Limits {
-        timeout: SCRIPT_TIME_LIMIT,
-        ..Limits::default()
-    }
-}
-
 /// A script's failure as the service reports it: the status a rethrown
 /// collection error carried, or 400.
 pub(super) fn script_error(error: ScriptError) -> EngineError {
@@ -46,14 +34,7 @@ pub(super) fn script_error(error: ScriptError) -> EngineError {
         ScriptError::Thrown {
             status: Some(status),
             ..
-        } => match status {
-            404 => ErrorKind::NotFound,
-            408 => ErrorKind::RequestTimeout,
-            409 => ErrorKind::Conflict,
-            412 => ErrorKind::PreconditionFailed,
-            413 => ErrorKind::RequestEntityTooLarge,
-            _ => ErrorKind::BadRequest,
-        },
+        } => ErrorKind::from_script_status(*status),
         _ => ErrorKind::BadRequest,
     };
     EngineError::new(kind, error.to_string())
@@ -100,7 +81,7 @@ pub(crate) fn query_functions(
     let definitions = udfs
         .iter()
         .map(|u| (u["id"].as_str().unwrap_or_default(), source_of(u)));
-    let compiled = Udfs::new(definitions, limits()).map_err(script_error)?;
+    let compiled = Udfs::new(definitions, Limits::default()).map_err(script_error)?;
     Ok(Box::new(QueryFunctions(compiled)))
 }
 
@@ -139,7 +120,7 @@ impl Engine {
                     source_of(&procedure),
                     &invocation,
                     &mut collection,
-                    limits(),
+                    Limits::default(),
                 )
                 .map_err(script_error)?;
                 Ok(ScriptResult {

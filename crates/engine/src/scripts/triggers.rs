@@ -1,12 +1,12 @@
 //! Pre- and post-triggers around item writes and deletes, run in the
 //! write's own transaction.
 
-use cosmonaut_script::Invocation;
+use cosmonaut_script::{Invocation, Limits};
 use cosmonaut_storage::Txn;
 use serde_json::Value;
 
 use super::collection::{Partition, PartitionCollection};
-use super::run::{limits, script_error, self_link, source_of};
+use super::run::{script_error, self_link, source_of};
 use super::{load_script, script_not_found, ScriptKind};
 use crate::error::{EngineError, Result};
 use crate::items::{ops, WriteMode};
@@ -106,9 +106,13 @@ fn fire_triggers(
             ..Invocation::default()
         };
         let mut collection = PartitionCollection::new(txn, partition);
-        let outcome =
-            cosmonaut_script::run(source_of(&trigger), &invocation, &mut collection, limits())
-                .map_err(script_error)?;
+        let outcome = cosmonaut_script::run(
+            source_of(&trigger),
+            &invocation,
+            &mut collection,
+            Limits::default(),
+        )
+        .map_err(script_error)?;
         match moment {
             TriggerMoment::Pre => request_body = outcome.request_body,
             TriggerMoment::Post => {

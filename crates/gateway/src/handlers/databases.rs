@@ -1,6 +1,6 @@
 use axum::http::{Method, StatusCode};
 
-use super::feed_reply;
+use super::{feed_reply, resource_reply};
 use crate::charge::METADATA;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -15,9 +15,7 @@ pub async fn feed(gateway: &Gateway, ctx: &RequestContext) -> Result<Reply, ApiE
                 .engine
                 .create_database_with_throughput(ctx.json_body()?, ctx.offer_throughput()?)
                 .await?;
-            Ok(Reply::json(StatusCode::CREATED, body)
-                .etag_from_body()
-                .charge(METADATA))
+            Ok(resource_reply(StatusCode::CREATED, body))
         }
         Method::GET => {
             let page = gateway.engine.list_databases(&ctx.feed_request()?)?;
@@ -32,9 +30,7 @@ pub async fn one(gateway: &Gateway, ctx: &RequestContext, db: &str) -> Result<Re
     match ctx.method {
         Method::GET => {
             let body = gateway.engine.read_database(db)?;
-            Ok(Reply::json(StatusCode::OK, body)
-                .etag_from_body()
-                .charge(METADATA))
+            Ok(resource_reply(StatusCode::OK, body))
         }
         Method::DELETE => {
             gateway.engine.delete_database(db).await?;

@@ -19,6 +19,13 @@ use cosmonaut_engine::FeedPage;
 use crate::reply::Reply;
 use axum::http::StatusCode;
 
+/// A metadata resource (database, user, script...) with its etag.
+pub(crate) fn resource_reply(status: StatusCode, body: Value) -> Reply {
+    Reply::json(status, body)
+        .etag_from_body()
+        .charge(crate::charge::METADATA)
+}
+
 /// The JSON size of a page's items, for the charge and query metrics.
 pub(crate) fn page_bytes(page: &FeedPage) -> usize {
     page.items.iter().map(|v| v.to_string().len()).sum()

@@ -6,18 +6,14 @@ use cosmonaut_engine::{FeedPage, ScriptKind};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-use super::feed_reply;
 use super::items::session_headers;
 use super::query::run_over;
+use super::{feed_reply, resource_reply};
 use crate::charge::{self, METADATA};
 use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::RequestContext;
 use crate::Gateway;
-
-fn resource(status: StatusCode, body: Value) -> Reply {
-    Reply::json(status, body).etag_from_body().charge(METADATA)
-}
 
 /// Create (or upsert), list and query.
 pub async fn feed(
@@ -48,7 +44,7 @@ pub async fn feed(
             } else {
                 StatusCode::OK
             };
-            Ok(resource(status, script))
+            Ok(resource_reply(status, script))
         }
         Method::GET => {
             let (page, owner) = engine.list_scripts(db, coll, kind, &ctx.feed_request()?)?;
@@ -69,11 +65,11 @@ pub async fn one(
 ) -> Result<Reply, ApiError> {
     let engine = &gateway.engine;
     match ctx.method {
-        Method::GET => Ok(resource(
+        Method::GET => Ok(resource_reply(
             StatusCode::OK,
             engine.read_script(db, coll, kind, id)?,
         )),
-        Method::PUT => Ok(resource(
+        Method::PUT => Ok(resource_reply(
             StatusCode::OK,
             engine
                 .replace_script(db, coll, kind, id, ctx.json_body()?)

@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::feed_reply;
+use super::{feed_reply, resource_reply};
 use crate::auth;
 use crate::charge::METADATA;
 use crate::error::ApiError;
@@ -12,15 +12,11 @@ use crate::reply::Reply;
 use crate::request::RequestContext;
 use crate::Gateway;
 
-fn resource(status: StatusCode, body: Value) -> Reply {
-    Reply::json(status, body).etag_from_body().charge(METADATA)
-}
-
 /// `/dbs/{db}/users`: create and list.
 pub async fn feed(gateway: &Gateway, ctx: &RequestContext, db: &str) -> Result<Reply, ApiError> {
     let engine = &gateway.engine;
     match ctx.method {
-        Method::POST => Ok(resource(
+        Method::POST => Ok(resource_reply(
             StatusCode::CREATED,
             engine.create_user(db, ctx.json_body()?).await?,
         )),
@@ -41,8 +37,8 @@ pub async fn one(
 ) -> Result<Reply, ApiError> {
     let engine = &gateway.engine;
     match ctx.method {
-        Method::GET => Ok(resource(StatusCode::OK, engine.read_user(db, user)?)),
-        Method::PUT => Ok(resource(
+        Method::GET => Ok(resource_reply(StatusCode::OK, engine.read_user(db, user)?)),
+        Method::PUT => Ok(resource_reply(
             StatusCode::OK,
             engine.replace_user(db, user, ctx.json_body()?).await?,
         )),
@@ -80,7 +76,7 @@ pub async fn permissions(
             let permission = engine
                 .write_permission(db, user, body, existing.as_deref())
                 .await?;
-            Ok(resource(
+            Ok(resource_reply(
                 status,
                 with_token(gateway, db, user, permission, validity),
             ))
@@ -111,7 +107,7 @@ pub async fn permission(
         Method::GET => {
             let permission = engine.read_permission(db, user, id)?;
             let validity = token_validity(ctx)?;
-            Ok(resource(
+            Ok(resource_reply(
                 StatusCode::OK,
                 with_token(gateway, db, user, permission, validity),
             ))
@@ -121,7 +117,7 @@ pub async fn permission(
             let permission = engine
                 .write_permission(db, user, ctx.json_body()?, Some(id))
                 .await?;
-            Ok(resource(
+            Ok(resource_reply(
                 StatusCode::OK,
                 with_token(gateway, db, user, permission, validity),
             ))
