@@ -260,10 +260,7 @@ impl Engine {
                 if txn.get(&key)?.is_some() {
                     return Err(EngineError::conflict());
                 }
-                let mut meta: Meta = match txn.get(&keys::meta())? {
-                    Some(bytes) => decode(&bytes)?,
-                    None => Meta::default(),
-                };
+                let mut meta = Meta::read(txn)?;
                 meta.next_container += 1;
                 let rid = rid::container(database.rid, meta.next_container);
                 system_properties(&mut props, &database.rid, &rid);

@@ -31,10 +31,7 @@ impl Engine {
                 if txn.get(&key)?.is_some() {
                     return Err(EngineError::conflict());
                 }
-                let mut meta: Meta = match txn.get(&keys::meta())? {
-                    Some(bytes) => decode(&bytes)?,
-                    None => Meta::default(),
-                };
+                let mut meta = Meta::read(txn)?;
                 meta.next_database += 1;
                 let rid = rid::database(meta.next_database);
                 let rid_text = rid::encode(&rid);

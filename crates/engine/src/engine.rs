@@ -62,10 +62,7 @@ impl Engine {
         const INDEX_FORMAT: u32 = 1;
         self.store
             .transact(|txn| {
-                let mut meta: Meta = match txn.get(&keys::meta())? {
-                    Some(bytes) => decode(&bytes)?,
-                    None => Meta::default(),
-                };
+                let mut meta = Meta::read(txn)?;
                 if meta.index_format >= INDEX_FORMAT {
                     return Ok(0);
                 }

@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use cosmonaut_storage::KvRead;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -23,6 +24,17 @@ pub struct Meta {
     /// [`crate::Engine::upgrade_stored_data`]).
     #[serde(default)]
     pub index_format: u32,
+}
+
+impl Meta {
+    /// The account's sequences as stored (all zero before the first resource).
+    pub fn read(reader: &dyn KvRead) -> Result<Self> {
+        reader
+            .get(&crate::keys::meta())?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

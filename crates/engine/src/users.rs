@@ -26,13 +26,6 @@ fn require_user(reader: &dyn KvRead, db: &str, user: &str) -> Result<Value> {
         .ok_or_else(|| EngineError::owner_not_found("user", user))
 }
 
-fn next_meta(txn: &mut Txn<'_>) -> Result<Meta> {
-    Ok(match txn.get(&keys::meta())? {
-        Some(bytes) => decode(&bytes)?,
-        None => Meta::default(),
-    })
-}
-
 /// A permission body as the client sent it, checked.
 fn permission_fields(body: &Value) -> Result<(String, String)> {
     let mode = match body.get("permissionMode").and_then(Value::as_str) {
@@ -63,7 +56,7 @@ impl Engine {
                 if txn.get(&key)?.is_some() {
                     return Err(EngineError::conflict());
                 }
-                let mut meta = next_meta(txn)?;
+                let mut meta = Meta::read(txn)?;
                 meta.next_user += 1;
                 let mut user_rid = [0u8; 8];
                 user_rid[..4].copy_from_slice(&database.rid);
@@ -189,7 +182,7 @@ impl Engine {
                 let rid_text = match existing.as_ref().and_then(|p| p["_rid"].as_str()) {
                     Some(r) => r.to_string(),
                     None => {
-                        let mut meta = next_meta(txn)?;
+                        let mut meta = Meta::read(txn)?;
                         meta.next_permission += 1;
                         txn.put(keys::meta(), encode(&meta)?);
                         let mut permission_rid = [0u8; 16];
