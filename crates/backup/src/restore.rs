@@ -74,6 +74,8 @@ pub async fn restore(target: &Target, file: &Path, point: RestorePoint) -> Resul
 
     let partial = file.with_extension("restoring");
     let _ = std::fs::remove_file(&partial);
+    // So is what an interrupted restore may have left of its logs.
+    RedbBackend::discard_log(&partial)?;
     let backend = RedbBackend::open(&partial)?;
     let outcome = async {
         load_chunks(target, &backend, &manifest).await?;

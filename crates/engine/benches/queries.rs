@@ -90,11 +90,14 @@ fn main() {
     let engine = Arc::new(Engine::open(dir.path(), EngineConfig::default()).expect("engine"));
 
     let loaded = runtime.block_on(load(Arc::clone(&engine), items));
-    let (commits, transactions) = engine.storage_stats();
+    let stats = engine.storage_stats();
     println!(
-        "loaded {items} items in {:.1} s ({:.0} durable creates/s, {transactions} transactions in {commits} commits)",
+        "loaded {items} items in {:.1} s ({:.0} durable creates/s, {} transactions in {} commits and {} syncs)",
         loaded.as_secs_f64(),
-        items as f64 / loaded.as_secs_f64()
+        items as f64 / loaded.as_secs_f64(),
+        stats.transactions,
+        stats.commits,
+        stats.syncs
     );
     let size: u64 = std::fs::read_dir(dir.path())
         .expect("data dir")

@@ -80,19 +80,30 @@ impl Engine {
             .await
     }
 
-    /// Storage counters: commits versus transactions shows group commit at work.
-    pub fn storage_stats(&self) -> (u64, u64) {
+    /// Storage counters: transactions against commits and syncs shows
+    /// group commit at work.
+    pub fn storage_stats(&self) -> StorageCounters {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = self.store.stats();
-        (
-            stats.commits.load(Relaxed),
-            stats.transactions.load(Relaxed),
-        )
+        StorageCounters {
+            commits: stats.commits.load(Relaxed),
+            transactions: stats.transactions.load(Relaxed),
+            syncs: stats.syncs.load(Relaxed),
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
         Ok(self.store.snapshot()?)
     }
+}
+
+/// How many write transactions storage has run, in how many group commits,
+/// made durable by how many log syncs.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageCounters {
+    pub commits: u64,
+    pub transactions: u64,
+    pub syncs: u64,
 }
 
 pub(crate) fn now_seconds() -> u64 {

@@ -26,7 +26,7 @@ pub mod validation;
 
 pub use changes::{ChangeFeedStart, ChangePage};
 pub use containers::{ContainerInfo, NewContainer};
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, StorageCounters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use feed::{FeedPage, FeedRequest};
 pub use items::{

@@ -103,14 +103,18 @@ impl Gateway {
     /// Operational counters in Prometheus text format. They carry no data,
     /// so scrapers need no key.
     fn metrics(&self) -> String {
-        let (commits, transactions) = self.engine.storage_stats();
+        let stats = self.engine.storage_stats();
         let mut out = format!(
-            "# HELP cosmonaut_storage_commits_total Group commits (one fsync each).\n\
+            "# HELP cosmonaut_storage_commits_total Group commits that wrote something.\n\
              # TYPE cosmonaut_storage_commits_total counter\n\
-             cosmonaut_storage_commits_total {commits}\n\
+             cosmonaut_storage_commits_total {}\n\
              # HELP cosmonaut_storage_transactions_total Write transactions committed.\n\
              # TYPE cosmonaut_storage_transactions_total counter\n\
-             cosmonaut_storage_transactions_total {transactions}\n"
+             cosmonaut_storage_transactions_total {}\n\
+             # HELP cosmonaut_storage_syncs_total Syncs of the write-ahead log, each making every commit before it durable.\n\
+             # TYPE cosmonaut_storage_syncs_total counter\n\
+             cosmonaut_storage_syncs_total {}\n",
+            stats.commits, stats.transactions, stats.syncs
         );
         if let Some(extra) = &self.config.metrics {
             out.push_str(&extra());

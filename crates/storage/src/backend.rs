@@ -22,12 +22,30 @@ pub trait KvRead {
 pub trait Snapshot: KvRead + Send {}
 
 /// A storage engine: an ordered key space with snapshot reads and atomic,
-/// durable batch commits. The [`Store`](crate::Store) guarantees that at most
-/// one `commit` runs at a time, so a backend needs no write concurrency of its own.
+/// durable batch commits, in two steps so that a writer can prepare the next
+/// commit while the last one is being made durable. The
+/// [`Store`](crate::Store) calls `apply` from one thread at a time; `sync`
+/// may run on another thread at the same time.
 pub trait Backend: Send + Sync + 'static {
+    /// What readers see: every commit that is durable, and nothing else.
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>>;
 
-    /// Applies all writes atomically; `None` deletes the key. Returns once the
-    /// batch is durable.
-    fn commit(&self, writes: &[Write]) -> Result<()>;
+    /// What the writer sees: every commit applied, durable or not yet.
+    fn latest(&self) -> Result<Box<dyn Snapshot + '_>>;
+
+    /// Applies `writes` atomically as the next commit (`None` deletes the
+    /// key) and returns its number. [`Backend::latest`] sees it at once;
+    /// snapshots only once a [`Backend::sync`] has made it durable.
+    fn apply(&self, writes: &[Write]) -> Result<u64>;
+
+    /// Makes every commit applied so far durable and visible to snapshots,
+    /// and returns the number of the newest durable commit.
+    fn sync(&self) -> Result<u64>;
+
+    /// Applies and syncs one commit.
+    fn commit(&self, writes: &[Write]) -> Result<()> {
+        self.apply(writes)?;
+        self.sync()?;
+        Ok(())
+    }
 }

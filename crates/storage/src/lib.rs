@@ -4,12 +4,14 @@
 //! transactions. This crate provides:
 //!
 //! - [`Backend`]: the small trait a storage engine implements (snapshot reads,
-//!   atomic batch commits). [`RedbBackend`] is the embedded default: a redb
-//!   B-tree made durable through a write-ahead log (`wal`) and checkpoints.
+//!   atomic batch commits applied and then synced). [`RedbBackend`] is the
+//!   embedded default: commits go to a write-ahead log (`wal`) and a
+//!   memtable (`memtable`), which is flushed into a redb B-tree in the background.
 //! - [`Store`]: the front the engine uses. Reads go straight to a backend
 //!   snapshot; writes are closures queued to a single writer thread that runs
-//!   many of them against one backend transaction and commits them with one
-//!   fsync (group commit), acknowledging each only after the commit is durable.
+//!   many of them as one commit (group commit) and goes on to the next group
+//!   while a second thread syncs the log, acknowledging each closure only
+//!   after its commit is durable.
 //! - [`CommitPosition`] and [`CommitObserver`]: every commit is numbered and
 //!   timed, and can be observed in order (continuous backup builds on this).
 
@@ -17,6 +19,8 @@ mod backend;
 pub mod codec;
 mod commit_log;
 mod error;
+mod memtable;
+mod merge;
 mod redb_backend;
 mod store;
 mod txn;

@@ -12,12 +12,16 @@ use crate::{Result, StorageError};
 
 /// Upper bound on closures folded into one commit, so one commit stays short.
 const MAX_GROUP: usize = 512;
+/// Applied groups that may wait for a sync; beyond it the writer waits too.
+const MAX_UNSYNCED_GROUPS: usize = 256;
+
+type Finish = Box<dyn FnOnce(Result<(), Arc<StorageError>>) + Send>;
 
 /// What a queued closure hands back to the writer: whether its writes stand,
 /// and how to tell its caller the outcome once the commit is (or is not) durable.
 struct JobOutcome {
     keep: bool,
-    finish: Box<dyn FnOnce(Result<(), Arc<StorageError>>) + Send>,
+    finish: Finish,
 }
 
 type Job = Box<dyn FnOnce(&mut Txn<'_>) -> JobOutcome + Send>;
@@ -25,8 +29,11 @@ type Job = Box<dyn FnOnce(&mut Txn<'_>) -> JobOutcome + Send>;
 /// Counters that show how well group commit is batching.
 #[derive(Debug, Default)]
 pub struct StoreStats {
+    /// Groups that wrote something.
     pub commits: AtomicU64,
     pub transactions: AtomicU64,
+    /// Syncs of the log, each covering every group applied before it.
+    pub syncs: AtomicU64,
 }
 
 /// The engine's handle on storage: snapshot reads and group-committed writes.
@@ -35,6 +42,7 @@ pub struct Store {
     /// `None` only while dropping, so the writer sees the queue close.
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<thread::JoinHandle<()>>,
+    syncer: Option<thread::JoinHandle<()>>,
     stats: Arc<StoreStats>,
 }
 
@@ -49,21 +57,32 @@ impl Store {
         observer: Option<Arc<dyn CommitObserver>>,
     ) -> Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let (applied, unsynced) = mpsc::sync_channel::<AppliedGroup>(MAX_UNSYNCED_GROUPS);
         let stats = Arc::new(StoreStats::default());
         let position = CommitPosition::read(backend.snapshot()?.as_ref())?;
         let mut writer = Writer {
             backend: Arc::clone(&backend),
             stats: Arc::clone(&stats),
-            observer,
+            keep_writes: observer.is_some(),
             position,
+            last_commit: 0,
         };
+        let syncer = Syncer {
+            backend: Arc::clone(&backend),
+            stats: Arc::clone(&stats),
+            observer,
+        };
+        let syncer = thread::Builder::new()
+            .name("cosmonaut-sync".into())
+            .spawn(move || syncer.run(&unsynced))?;
         let writer = thread::Builder::new()
             .name("cosmonaut-writer".into())
-            .spawn(move || writer.run(&queue))?;
+            .spawn(move || writer.run(&queue, &applied))?;
         Ok(Self {
             backend,
             jobs: Some(jobs),
             writer: Some(writer),
+            syncer: Some(syncer),
             stats,
         })
     }
@@ -116,25 +135,45 @@ impl Drop for Store {
     /// the backend is released (and every accepted write on disk) when the store is gone.
     fn drop(&mut self) {
         self.jobs.take();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+        // The writer drops its end of the sync queue as it stops, which stops the syncer.
+        for thread in [self.writer.take(), self.syncer.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = thread.join();
         }
     }
+}
+
+/// A group whose writes are applied, on its way to the sync that makes
+/// them durable; its closures hear their outcome after that sync.
+struct AppliedGroup {
+    /// The backend's number for the group's commit; for a group that wrote
+    /// nothing, the last commit before it, whose writes it may have read.
+    commit: u64,
+    /// The commit for the observer, if there is one.
+    observed: Option<Commit>,
+    finishers: Vec<Finish>,
+    /// Why the group could not be applied, if it could not.
+    failed: Option<Arc<StorageError>>,
 }
 
 /// The single writer thread's state.
 struct Writer {
     backend: Arc<dyn Backend>,
     stats: Arc<StoreStats>,
-    observer: Option<Arc<dyn CommitObserver>>,
-    /// The last durable commit.
+    keep_writes: bool,
+    /// The last commit applied.
     position: CommitPosition,
+    /// The backend's number for it.
+    last_commit: u64,
 }
 
 impl Writer {
-    fn run(&mut self, queue: &mpsc::Receiver<Job>) {
-        // Blocks for the first job, then takes whatever else has queued up meanwhile:
-        // the longer a commit takes, the more the next one carries.
+    fn run(&mut self, queue: &mpsc::Receiver<Job>, applied: &mpsc::SyncSender<AppliedGroup>) {
+        // Blocks for the first job, then takes whatever else has queued up
+        // meanwhile. The writer does not wait for a group's sync: the next
+        // group runs (reading what the last one wrote) while the log syncs.
         while let Ok(first) = queue.recv() {
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
@@ -143,21 +182,29 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.run_group(group);
+            if applied.send(self.run_group(group)).is_err() {
+                tracing::error!("the sync thread has stopped; writes are refused");
+                return;
+            }
         }
     }
 
-    fn run_group(&mut self, group: Vec<Job>) {
-        let snapshot = match self.backend.snapshot() {
+    fn run_group(&mut self, group: Vec<Job>) -> AppliedGroup {
+        let mut applied = AppliedGroup {
+            commit: self.last_commit,
+            observed: None,
+            finishers: Vec::with_capacity(group.len()),
+            failed: None,
+        };
+        let snapshot = match self.backend.latest() {
             Ok(s) => s,
             Err(err) => {
                 tracing::error!(%err, "cannot open a snapshot for a write group");
                 // Dropping the jobs drops their reply channels: callers see WriterStopped.
-                return;
+                return applied;
             }
         };
         let mut batch = Staged::new();
-        let mut finishers = Vec::with_capacity(group.len());
         for job in group {
             let mut txn = Txn::new(snapshot.as_ref(), &batch);
             // A bug in one closure must not take the writer (and every later write) down.
@@ -168,40 +215,86 @@ impl Writer {
                         let writes = txn.into_writes();
                         batch.extend(writes);
                     }
-                    finishers.push(outcome.finish);
+                    applied.finishers.push(outcome.finish);
                 }
                 Err(_) => tracing::error!("a write transaction panicked; its writes were dropped"),
             }
         }
         drop(snapshot);
-        let result = if batch.is_empty() {
-            Ok(())
-        } else {
-            self.commit(batch.into_iter().collect())
-        };
         self.stats
             .transactions
-            .fetch_add(finishers.len() as u64, Ordering::Relaxed);
-        if let Err(err) = &result {
-            tracing::error!(%err, "group commit failed");
+            .fetch_add(applied.finishers.len() as u64, Ordering::Relaxed);
+        if !batch.is_empty() {
+            match self.apply(batch.into_iter().collect()) {
+                Ok(observed) => {
+                    applied.commit = self.last_commit;
+                    applied.observed = observed;
+                }
+                Err(err) => {
+                    tracing::error!(%err, "group commit failed");
+                    applied.failed = Some(Arc::new(err));
+                }
+            }
         }
-        for finish in finishers {
-            finish(result.clone());
-        }
+        applied
     }
 
-    /// Commits `writes` with the next commit position, then tells the observer.
-    fn commit(&mut self, mut writes: Vec<crate::Write>) -> Result<(), Arc<StorageError>> {
-        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+    /// Applies `writes` with the next commit position.
+    fn apply(&mut self, mut writes: Vec<crate::Write>) -> Result<Option<Commit>> {
         let position = self.position.next(now_ms());
         writes.push(position.to_write());
-        self.backend.commit(&writes).map_err(Arc::new)?;
+        self.last_commit = self.backend.apply(&writes)?;
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.position = position;
         writes.pop();
-        if let Some(observer) = &self.observer {
-            observer.committed(Commit { position, writes });
+        Ok(self.keep_writes.then_some(Commit { position, writes }))
+    }
+}
+
+/// The thread that makes applied groups durable and then answers them.
+struct Syncer {
+    backend: Arc<dyn Backend>,
+    stats: Arc<StoreStats>,
+    observer: Option<Arc<dyn CommitObserver>>,
+}
+
+impl Syncer {
+    fn run(&self, unsynced: &mpsc::Receiver<AppliedGroup>) {
+        // One sync covers every group applied before it: the longer a sync
+        // takes, the more groups the next one carries.
+        while let Ok(first) = unsynced.recv() {
+            let mut groups = vec![first];
+            groups.extend(unsynced.try_iter());
+            let needed = groups
+                .iter()
+                .filter(|g| g.failed.is_none())
+                .map(|g| g.commit)
+                .max()
+                .unwrap_or(0);
+            let synced = if needed == 0 {
+                Ok(())
+            } else {
+                self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+                self.backend.sync().map(drop).map_err(Arc::new)
+            };
+            if let Err(err) = &synced {
+                tracing::error!(%err, "syncing the log failed");
+            }
+            for group in groups {
+                let outcome = match (group.failed, &synced) {
+                    (Some(err), _) => Err(err),
+                    (None, outcome) => outcome.clone(),
+                };
+                if outcome.is_ok() {
+                    if let (Some(observer), Some(commit)) = (&self.observer, group.observed) {
+                        observer.committed(commit);
+                    }
+                }
+                for finish in group.finishers {
+                    finish(outcome.clone());
+                }
+            }
         }
-        Ok(())
     }
 }
 
@@ -356,8 +449,8 @@ mod tests {
         assert!(commits <= 200, "commits {commits}");
     }
 
-    /// A backend whose commits take a while, as an fsync does: writers that
-    /// arrive during one commit must share the next instead of queueing one each.
+    /// A backend whose syncs take a while, as an fsync does: writers that
+    /// arrive during one sync must share the next instead of queueing one each.
     struct SlowCommits(RedbBackend);
 
     impl Backend for SlowCommits {
@@ -365,9 +458,17 @@ mod tests {
             self.0.snapshot()
         }
 
-        fn commit(&self, writes: &[crate::Write]) -> Result<()> {
+        fn latest(&self) -> Result<Box<dyn Snapshot + '_>> {
+            self.0.latest()
+        }
+
+        fn apply(&self, writes: &[crate::Write]) -> Result<u64> {
+            self.0.apply(writes)
+        }
+
+        fn sync(&self) -> Result<u64> {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            self.0.commit(writes)
+            self.0.sync()
         }
     }
 
@@ -392,12 +493,12 @@ mod tests {
         for task in tasks {
             task.await.expect("join").expect("commit");
         }
-        let commits = store.stats().commits.load(Ordering::Relaxed);
+        let syncs = store.stats().syncs.load(Ordering::Relaxed);
         let transactions = store.stats().transactions.load(Ordering::Relaxed);
         assert_eq!(transactions, u64::from(writers));
-        // All 64 are queued within the first 50 ms commit, so a handful of
-        // commits carry them; one fsync each would be 64.
-        assert!(commits <= 8, "{commits} commits for {writers} writers");
+        // All 64 are applied within the first 50 ms sync, so a handful of
+        // syncs carry them; one fsync each would be 64.
+        assert!(syncs <= 8, "{syncs} syncs for {writers} writers");
         let rows = store
             .snapshot()
             .expect("snap")

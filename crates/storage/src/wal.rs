@@ -5,20 +5,29 @@
 //! each leaf page it touched and the branches above them: about 55 KB of
 //! disk writes for one 1 KB item with its index entries, which capped durable
 //! creates at the disk's write bandwidth. With the log, a commit appends its
-//! writes here and syncs them; the B-tree takes the same writes in memory and
-//! is made durable only at checkpoints, where a page touched by many commits
-//! is written once. After a crash, opening the store replays the log over
-//! the last checkpoint.
+//! writes here and syncs them; the writes wait in memory (the memtable) and
+//! reach the B-tree in large flushes, where a page touched by many commits is
+//! written once. After a crash, opening the store replays the logs over the
+//! last flush.
+//!
+//! The log is a sequence of files, `<data file>-wal.<generation>`, one per
+//! memtable: when a memtable is frozen for flushing, the log moves on to a
+//! new file, and the old one is deleted once its memtable is durable in the
+//! B-tree. Deletions go oldest first, each synced before the next, so the
+//! files left after a crash are always the newest ones and replaying them in
+//! order over the B-tree gives the latest state. (A log named plain
+//! `<data file>-wal`, from before generations, is generation 0.)
 //!
 //! A record is `length (u32) | crc32 (u32) | writes`. Replay stops at the
 //! first record that is short or fails its checksum: that is where a crash
-//! cut the last append, which was never acknowledged. Replaying a record
-//! the B-tree already holds is harmless, since a record only sets and
-//! deletes keys: so the log is emptied after a checkpoint, not with it.
+//! cut the last append, which was never acknowledged. Appending and syncing
+//! are separate steps, so the store can run the next group of writes while
+//! the last one syncs.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write as _};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::backend::Write;
 use crate::codec::{put_writes, Reader};
@@ -27,58 +36,97 @@ use crate::{Result, StorageError};
 const HEADER: usize = 8;
 
 pub(crate) struct Wal {
-    file: File,
-    path: PathBuf,
+    data_file: PathBuf,
+    generation: u64,
+    /// Shared with whoever syncs, which happens outside the log's lock.
+    file: Arc<File>,
     /// Bytes of complete records; appends start here.
     len: u64,
     /// Reused between appends, so a busy log allocates no record buffers.
     buffer: Vec<u8>,
 }
 
+/// What the logs of a data file held when it was opened.
+pub(crate) struct Replay {
+    /// Every complete record, oldest first.
+    pub(crate) records: Vec<Vec<Write>>,
+    /// The files they came from: delete them (with [`Wal::retire`]) once the
+    /// records are durable in the B-tree.
+    pub(crate) files: Vec<PathBuf>,
+}
+
 impl Wal {
-    /// The log beside a data file: the file's name with `-wal` appended.
-    pub(crate) fn path_for(data_file: &Path) -> PathBuf {
+    /// The log files beside `data_file`, oldest first, with their generations.
+    pub(crate) fn files_of(data_file: &Path) -> Result<Vec<(u64, PathBuf)>> {
+        let dir = parent_dir(data_file);
+        let Some(name) = data_file.file_name().and_then(|n| n.to_str()) else {
+            return Ok(Vec::new());
+        };
+        let prefix = format!("{name}-wal");
+        let mut found = Vec::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+            Err(err) => return Err(err.into()),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let file_name = entry.file_name();
+            let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+                continue;
+            };
+            let generation = match rest {
+                "" => Some(0),
+                _ => rest.strip_prefix('.').and_then(|n| n.parse::<u64>().ok()),
+            };
+            if let Some(generation) = generation {
+                found.push((generation, entry.path()));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    fn path_of(data_file: &Path, generation: u64) -> PathBuf {
         let mut name = data_file.as_os_str().to_owned();
-        name.push("-wal");
+        name.push(format!("-wal.{generation}"));
         PathBuf::from(name)
     }
 
-    /// Opens (or creates) the log and reads the records it holds, in order.
-    pub(crate) fn open(path: &Path) -> Result<(Self, Vec<Vec<Write>>)> {
-        let mut file = OpenOptions::new()
+    /// Reads the logs left beside `data_file` and starts a new one after them.
+    pub(crate) fn open(data_file: &Path) -> Result<(Self, Replay)> {
+        let existing = Self::files_of(data_file)?;
+        let mut records = Vec::new();
+        let last = existing.len().saturating_sub(1);
+        for (i, (_, path)) in existing.iter().enumerate() {
+            records.extend(read_records(path, i == last)?);
+        }
+        let generation = existing.last().map_or(1, |(g, _)| g + 1);
+        let wal = Self::create(data_file, generation)?;
+        let files = existing.into_iter().map(|(_, path)| path).collect();
+        Ok((wal, Replay { records, files }))
+    }
+
+    fn create(data_file: &Path, generation: u64) -> Result<Self> {
+        let path = Self::path_of(data_file, generation);
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(false)
-            .open(path)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        let (records, len) = parse(&bytes);
-        let mut wal = Self {
-            file,
-            path: path.to_path_buf(),
-            len,
+            .truncate(true)
+            .open(&path)?;
+        // The new name must survive a crash as surely as what is synced into it.
+        sync_dir(data_file)?;
+        Ok(Self {
+            data_file: data_file.to_path_buf(),
+            generation,
+            file: Arc::new(file),
+            len: 0,
             buffer: Vec::new(),
-        };
-        if (len as usize) < bytes.len() {
-            if damaged_in_the_middle(&bytes, len as usize) {
-                return Err(StorageError::Corrupt {
-                    path: path.display().to_string(),
-                    reason: format!("a write-ahead log record at byte {len} fails its checksum"),
-                });
-            }
-            tracing::warn!(
-                log = %path.display(),
-                kept = len,
-                dropped = bytes.len() as u64 - len,
-                "the write-ahead log ends in an incomplete record (an append cut short by a crash, never acknowledged); dropping it"
-            );
-            wal.truncate_to(len)?;
-        }
-        Ok((wal, records))
+        })
     }
 
-    /// Appends one record and waits until it is on disk.
+    /// Appends one record, not yet synced: [`Wal::sync_handle`] does that.
     pub(crate) fn append(&mut self, writes: &[Write]) -> Result<()> {
         self.buffer.clear();
         self.buffer.extend_from_slice(&[0; HEADER]);
@@ -87,11 +135,7 @@ impl Wal {
         let crc = crc32fast::hash(&self.buffer[HEADER..]);
         self.buffer[..4].copy_from_slice(&body_len.to_le_bytes());
         self.buffer[4..HEADER].copy_from_slice(&crc.to_le_bytes());
-        let appended = self
-            .file
-            .seek(SeekFrom::Start(self.len))
-            .and_then(|_| self.file.write_all(&self.buffer))
-            .and_then(|_| self.file.sync_data());
+        let appended = write_all_at(&self.file, &self.buffer, self.len);
         match appended {
             Ok(()) => {
                 self.len += self.buffer.len() as u64;
@@ -100,33 +144,102 @@ impl Wal {
             Err(err) => {
                 // Whatever part reached the file must not be replayed later
                 // as a write its caller was told had failed.
-                let _ = self.truncate_to(self.len);
+                let _ = self.file.set_len(self.len);
                 Err(err.into())
             }
         }
     }
 
-    /// Cuts the log back to `len` bytes: a torn tail, or the record of a
-    /// commit that failed (`len` is the log's size before it).
-    pub(crate) fn truncate_to(&mut self, len: u64) -> Result<()> {
-        self.file.set_len(len)?;
+    /// The current file, to sync what has been appended to it.
+    pub(crate) fn sync_handle(&self) -> Arc<File> {
+        Arc::clone(&self.file)
+    }
+
+    /// Syncs the current file and moves on to a new one. Returns the old
+    /// file's path, to [`Wal::retire`] once its records are in the B-tree.
+    pub(crate) fn rotate(&mut self) -> Result<PathBuf> {
         self.file.sync_data()?;
-        self.len = len;
+        let old = Self::path_of(&self.data_file, self.generation);
+        *self = Self::create(&self.data_file, self.generation + 1)?;
+        Ok(old)
+    }
+
+    /// Deletes log files whose records are durable in the B-tree, oldest
+    /// first, syncing the directory after each (see the module's notes).
+    pub(crate) fn retire(data_file: &Path, files: &[PathBuf]) -> Result<()> {
+        for file in files {
+            match std::fs::remove_file(file) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
+                _ => sync_dir(data_file)?,
+            }
+        }
         Ok(())
     }
 
-    /// Empties the log, once everything in it is durable in the B-tree.
-    pub(crate) fn clear(&mut self) -> Result<()> {
-        self.truncate_to(0)
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> PathBuf {
+        Self::path_of(&self.data_file, self.generation)
     }
+}
 
-    pub(crate) fn len(&self) -> u64 {
-        self.len
-    }
+/// One positioned write: no seek, so one system call per append.
+#[cfg(unix)]
+fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
 
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+#[cfg(windows)]
+fn write_all_at(file: &File, mut bytes: &[u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !bytes.is_empty() {
+        let written = file.seek_write(bytes, offset)?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[written..];
+        offset += written as u64;
     }
+    Ok(())
+}
+
+fn parent_dir(data_file: &Path) -> PathBuf {
+    match data_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn sync_dir(data_file: &Path) -> Result<()> {
+    File::open(parent_dir(data_file))?.sync_all()?;
+    Ok(())
+}
+
+/// The complete records of one log file. A torn tail is a crash's
+/// unacknowledged last append, and is dropped; it may only end the newest
+/// file (`last`), and a bad record followed by good ones is damage.
+fn read_records(path: &Path, last: bool) -> Result<Vec<Vec<Write>>> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    let (records, len) = parse(&bytes);
+    if (len as usize) < bytes.len() {
+        if !last || damaged_in_the_middle(&bytes, len as usize) {
+            return Err(StorageError::Corrupt {
+                path: path.display().to_string(),
+                reason: format!("a write-ahead log record at byte {len} fails its checksum"),
+            });
+        }
+        tracing::warn!(
+            log = %path.display(),
+            kept = len,
+            dropped = bytes.len() as u64 - len,
+            "the write-ahead log ends in an incomplete record (an append cut short by a crash, never acknowledged); dropping it"
+        );
+        // Cut it off now: once a newer log exists, a bad tail here would be damage.
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_data()?;
+    }
+    Ok(records)
 }
 
 /// The complete records at the start of `bytes`, and the bytes they take.
@@ -173,49 +286,72 @@ mod tests {
         vec![(vec![1, n], Some(vec![n; 3])), (vec![2, n], None)]
     }
 
+    fn append_synced(wal: &mut Wal, writes: &[Write]) {
+        wal.append(writes).expect("append");
+        wal.sync_handle().sync_data().expect("sync");
+    }
+
     #[test]
     fn records_come_back_in_order_and_a_torn_tail_is_dropped() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = Wal::path_for(&dir.path().join("data.redb"));
-        assert!(path.ends_with("data.redb-wal"));
-        {
-            let (mut wal, old) = Wal::open(&path).expect("open");
-            assert!(old.is_empty());
+        let data = dir.path().join("data.redb");
+        let path = {
+            let (mut wal, old) = Wal::open(&data).expect("open");
+            assert!(old.records.is_empty() && old.files.is_empty());
             for n in 0..3 {
-                wal.append(&record(n)).expect("append");
+                append_synced(&mut wal, &record(n));
             }
-        }
-        let full = std::fs::read(&path).expect("read");
-        // Every cut inside the last record keeps exactly the first two.
-        let second_end = {
-            let (_, len) = parse(&full);
-            let (two, _) = parse(&full[..full.len() - 1]);
-            assert_eq!(two.len(), 2);
-            len
+            wal.path()
         };
+        assert!(path.ends_with("data.redb-wal.1"));
+        let full = std::fs::read(&path).expect("read");
+        let (two, _) = parse(&full[..full.len() - 1]);
+        assert_eq!(two.len(), 2);
+        // Every cut inside the last record keeps exactly the first two.
         for cut in [full.len() - 1, full.len() - 5, full.len() - 20] {
             std::fs::write(&path, &full[..cut]).expect("cut");
-            let (mut wal, records) = Wal::open(&path).expect("reopen");
-            assert_eq!(records, vec![record(0), record(1)]);
-            // The next append overwrites the torn bytes.
-            wal.append(&record(9)).expect("append after a torn tail");
-            drop(wal);
-            let (_, records) = Wal::open(&path).expect("reopen again");
-            assert_eq!(records, vec![record(0), record(1), record(9)]);
+            let (wal, replay) = Wal::open(&data).expect("reopen");
+            assert_eq!(replay.records, vec![record(0), record(1)]);
+            std::fs::remove_file(wal.path()).expect("drop the new log");
         }
-        assert_eq!(second_end as usize, full.len());
         // A flipped bit in the last record is a torn append: it goes.
         let mut torn = full.clone();
         let last = torn.len() - 2;
         torn[last] ^= 0x40;
         std::fs::write(&path, &torn).expect("tear");
-        let (_, records) = Wal::open(&path).expect("reopen torn");
-        assert_eq!(records, vec![record(0), record(1)]);
+        let (wal, replay) = Wal::open(&data).expect("reopen torn");
+        assert_eq!(replay.records, vec![record(0), record(1)]);
+        std::fs::remove_file(wal.path()).expect("drop the new log");
         // One in an earlier record is damage: refused, not silently dropped.
         let mut damaged = full.clone();
         damaged[HEADER + 3] ^= 0x40;
         std::fs::write(&path, &damaged).expect("damage");
-        let err = Wal::open(&path).err().expect("a damaged log must not open");
+        let err = Wal::open(&data).err().expect("a damaged log must not open");
         assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn generations_replay_in_order_and_retire_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data.redb");
+        // A log from before generations counts as the oldest.
+        {
+            let (mut wal, _) = Wal::open(&data).expect("open");
+            append_synced(&mut wal, &record(0));
+            std::fs::rename(wal.path(), dir.path().join("data.redb-wal")).expect("rename");
+        }
+        let (mut wal, replay) = Wal::open(&data).expect("open");
+        assert_eq!(replay.records, vec![record(0)]);
+        append_synced(&mut wal, &record(1));
+        let old = wal.rotate().expect("rotate");
+        append_synced(&mut wal, &record(2));
+        Wal::retire(&data, &replay.files).expect("retire the replayed log");
+        drop(wal);
+        let (wal, replay) = Wal::open(&data).expect("reopen");
+        assert_eq!(replay.records, vec![record(1), record(2)]);
+        assert_eq!(replay.files.first(), Some(&old));
+        Wal::retire(&data, &replay.files).expect("retire");
+        let left: Vec<_> = Wal::files_of(&data).expect("list");
+        assert_eq!(left, vec![(3, wal.path())]);
     }
 }
