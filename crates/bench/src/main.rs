@@ -4,9 +4,10 @@
 //! the REST protocol with N concurrent clients and reports throughput and
 //! p50/p99/p99.9 latency per workload. `footprint` starts a `cosmonaut`
 //! binary and measures start-to-ready time, idle and loaded memory, and disk
-//! use per item.
+//! use per item. `disk` times the log syncs the disk allows.
 
 mod client;
+mod disk;
 mod footprint;
 mod report;
 mod run;
@@ -42,6 +43,8 @@ enum Command {
     Run(run::RunArgs),
     /// Start a cosmonaut binary; measure start-to-ready, memory and disk per item.
     Footprint(footprint::FootprintArgs),
+    /// Time write + fdatasync on a disk, appending and overwriting.
+    Disk(disk::DiskArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         match Cli::parse().command {
             Command::Run(args) => run::run(args).await,
             Command::Footprint(args) => footprint::run(args).await,
+            Command::Disk(args) => disk::run(args),
         }
     });
     match result {

@@ -176,11 +176,7 @@ impl RedbBackend {
     /// Removes the write-ahead logs of a data file that is being replaced
     /// (by a restore), so they are not replayed over the new file.
     pub fn discard_log(data_file: &Path) -> Result<()> {
-        let files: Vec<PathBuf> = Wal::files_of(data_file)?
-            .into_iter()
-            .map(|(_, path)| path)
-            .collect();
-        Wal::retire(data_file, &files)
+        Wal::remove_all(data_file)
     }
 }
 
@@ -339,12 +335,8 @@ impl Shared {
         for table in layers.tables().collect::<Vec<_>>().into_iter().rev() {
             write_tree(&self.db, table.newest())?;
         }
-        let files: Vec<PathBuf> = Wal::files_of(&self.data_file)?
-            .into_iter()
-            .map(|(_, path)| path)
-            .collect();
         drop(log);
-        Wal::retire(&self.data_file, &files)
+        Wal::remove_all(&self.data_file)
     }
 }
 

