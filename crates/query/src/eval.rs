@@ -11,6 +11,29 @@ use crate::{exec, functions, QueryError};
 /// Query parameters by name, `@` included.
 pub type Parameters = HashMap<String, Value>;
 
+/// Reads a request's `parameters`, `[{"name": "@x", "value": ...}]`, as the
+/// query endpoint and server-side scripts both receive them. Absent or null
+/// means none. A parameter sent without a `value` is left out, so a query
+/// that uses it is told it was not supplied.
+pub fn parameters_from_json(list: Option<&Value>) -> Result<Parameters, QueryError> {
+    let mut parameters = Parameters::new();
+    let Some(list) = list.filter(|v| !v.is_null()) else {
+        return Ok(parameters);
+    };
+    let list = list.as_array().ok_or_else(|| {
+        QueryError::Semantic("'parameters' must be an array of {name, value}.".into())
+    })?;
+    for entry in list {
+        let name = entry.get("name").and_then(Value::as_str).ok_or_else(|| {
+            QueryError::Semantic("Each query parameter needs a string 'name'.".into())
+        })?;
+        if let Some(value) = entry.get("value") {
+            parameters.insert(name.to_string(), value.clone());
+        }
+    }
+    Ok(parameters)
+}
+
 /// The names bound for one row: the documents and array elements `FROM` and
 /// `JOIN` produced. Later bindings shadow earlier ones.
 pub type Row = Vec<(String, Value)>;
@@ -413,5 +436,28 @@ mod tests {
         assert!(!like("rat", "[bc]at", None));
         assert!(like("rat", "[^bc]at", None));
         assert!(like(&"a".repeat(5000), &"%a".repeat(50), None));
+    }
+
+    #[test]
+    fn request_parameters() {
+        let list = serde_json::json!([
+            {"name": "@a", "value": 1},
+            {"name": "@n", "value": null},
+            {"name": "@missing"}
+        ]);
+        let parameters = parameters_from_json(Some(&list)).expect("parameters");
+        assert_eq!(parameters.get("@a"), Some(&serde_json::json!(1)));
+        assert_eq!(parameters.get("@n"), Some(&Value::Null));
+        assert_eq!(parameters.get("@missing"), None);
+        assert!(parameters_from_json(None).expect("none").is_empty());
+        assert!(parameters_from_json(Some(&Value::Null))
+            .expect("null")
+            .is_empty());
+        for bad in [
+            serde_json::json!({"name": "@a"}),
+            serde_json::json!([{"value": 1}]),
+        ] {
+            assert!(parameters_from_json(Some(&bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -24,7 +24,7 @@ mod validate;
 mod value;
 
 pub use ast::*;
-pub use eval::{Context, Parameters, UserFunctions};
+pub use eval::{parameters_from_json, Context, Parameters, UserFunctions};
 pub use parser::parse;
 pub use plan::{query_info, required_features, ORDER_BY_FILTER_PLACEHOLDER};
 pub use rewrite::ComputedProperty;

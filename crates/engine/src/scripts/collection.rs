@@ -1,7 +1,7 @@
 //! The collection a script works on: its request's logical partition,
 //! read and written through the request's own transaction.
 
-use cosmonaut_query::Parameters;
+use cosmonaut_query::parameters_from_json;
 use cosmonaut_script::{Collection, CollectionError, CollectionRequest};
 use cosmonaut_storage::{KvRead, Txn};
 use serde_json::Value;
@@ -86,7 +86,8 @@ impl PartitionCollection<'_, '_> {
             CollectionRequest::Query { query, parameters } => {
                 let parsed = cosmonaut_query::parse(&query)
                     .map_err(|e| EngineError::bad_request(e.to_string()))?;
-                let parameters = query_parameters(&parameters)?;
+                let parameters = parameters_from_json(Some(&parameters))
+                    .map_err(|e| EngineError::bad_request(e.to_string()))?;
                 let rows = parsed
                     .run(self.documents()?, &parameters)
                     .map_err(|e| EngineError::bad_request(e.to_string()))?;
@@ -175,20 +176,4 @@ impl PartitionCollection<'_, '_> {
             .and_then(|d| d.get("id").and_then(Value::as_str).map(str::to_string))
             .ok_or_else(EngineError::not_found)
     }
-}
-
-/// `[{name, value}]` as query parameters.
-fn query_parameters(list: &Value) -> Result<Parameters> {
-    let mut parameters = Parameters::new();
-    for entry in list.as_array().map(Vec::as_slice).unwrap_or_default() {
-        let name = entry
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| EngineError::bad_request("A query parameter needs a name."))?;
-        parameters.insert(
-            name.to_string(),
-            entry.get("value").cloned().unwrap_or(Value::Null),
-        );
-    }
-    Ok(parameters)
 }

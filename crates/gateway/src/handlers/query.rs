@@ -31,21 +31,8 @@ pub(crate) fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), Ap
             ),
         ));
     }
-    let mut parameters = Parameters::new();
-    if let Some(list) = body.get("parameters").filter(|v| !v.is_null()) {
-        let list = list.as_array().ok_or_else(|| {
-            ApiError::bad_request("'parameters' must be an array of {name, value}.")
-        })?;
-        for p in list {
-            let name = p.get("name").and_then(Value::as_str).ok_or_else(|| {
-                ApiError::bad_request("Each query parameter needs a string 'name'.")
-            })?;
-            // A parameter without a value is undefined, which no comparison matches.
-            if let Some(value) = p.get("value") {
-                parameters.insert(name.to_string(), value.clone());
-            }
-        }
-    }
+    let parameters = cosmonaut_query::parameters_from_json(body.get("parameters"))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let query = cosmonaut_query::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let joins = query.from.as_ref().map_or(0, |f| f.joins.len());
     if joins > MAX_JOINS {
