@@ -1,3 +1,10 @@
+//! The embedded backend: a write-ahead log, a memtable and a redb B-tree
+//! (docs/design.md, "Write-ahead log, memtable and flushes"). Readers'
+//! view is in `layers`, the background flush in `flush`.
+
+mod flush;
+mod layers;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -5,11 +12,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redb::{Builder, Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
+use redb::{Builder, Database, Durability, TableDefinition};
 
-use crate::backend::{Backend, KeyValue, KvRead, Snapshot, Write};
-use crate::memtable::{Change, Memtable};
-use crate::merge::{merge, Layer};
+use self::flush::FlushQueue;
+use self::layers::Layers;
+use crate::backend::{Backend, Snapshot, Write};
+use crate::memtable::Change;
 use crate::wal::Wal;
 use crate::{Result, StorageError};
 
@@ -56,31 +64,12 @@ struct Shared {
     flush_signal: Condvar,
 }
 
-/// Newest first: the memtable taking writes, and the one being flushed.
-struct Layers {
-    active: Arc<Memtable>,
-    frozen: Option<Arc<Memtable>>,
-}
-
-impl Layers {
-    fn tables(&self) -> impl Iterator<Item = &Arc<Memtable>> {
-        std::iter::once(&self.active).chain(self.frozen.as_ref())
-    }
-}
-
 struct Log {
     wal: Wal,
     /// The number of the last commit applied.
     applied: u64,
     last_freeze: Instant,
     flush_interval: Duration,
-}
-
-#[derive(Default)]
-struct FlushQueue {
-    /// A frozen memtable, and the log file that holds its commits.
-    pending: Option<(Arc<Memtable>, PathBuf)>,
-    stop: bool,
 }
 
 impl RedbBackend {
@@ -222,111 +211,6 @@ impl Shared {
         Ok(())
     }
 
-    /// A view over the B-tree and the memtables at commit `at` (`None`: the
-    /// newest durable commit). The layers are taken before the B-tree and
-    /// `at` after it, so whatever a concurrent flush moves from a memtable
-    /// into the B-tree is seen in one or the other (see docs/design.md).
-    fn view(&self, at: Option<u64>) -> Result<LayeredSnapshot> {
-        let layers = self.layers()?;
-        let txn = self.db.begin_read().map_err(StorageError::backend)?;
-        let table = txn.open_table(KV).map_err(StorageError::backend)?;
-        let at = at.unwrap_or_else(|| self.durable.load(Ordering::SeqCst));
-        Ok(LayeredSnapshot { layers, at, table })
-    }
-
-    /// Freezes the active memtable when it is full or old enough, moving
-    /// the log on to a new file; the flusher takes it from there.
-    fn maybe_freeze(&self, log: &mut Log, layers: &Layers) -> Result<()> {
-        let active = &layers.active;
-        let due = active.bytes() >= FLUSH_BYTES
-            || (!active.is_empty() && log.last_freeze.elapsed() >= log.flush_interval);
-        if !due || layers.frozen.is_some() {
-            return Ok(());
-        }
-        let old_log = log.wal.rotate()?;
-        // Rotating synced the old file: everything applied is durable.
-        self.durable.fetch_max(log.applied, Ordering::SeqCst);
-        let frozen = Arc::clone(active);
-        *self.layers.write().map_err(|_| poisoned("memtable"))? = Arc::new(Layers {
-            active: Arc::default(),
-            frozen: Some(Arc::clone(&frozen)),
-        });
-        log.last_freeze = Instant::now();
-        let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
-        queue.pending = Some((frozen, old_log));
-        self.flush_signal.notify_all();
-        Ok(())
-    }
-
-    /// Waits while a flush is behind and the active memtable is very large.
-    fn wait_for_flush(&self, active: &Memtable) -> Result<()> {
-        if active.bytes() < STALL_BYTES {
-            return Ok(());
-        }
-        let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
-        while queue.pending.is_some() && !queue.stop {
-            queue = self
-                .flush_signal
-                .wait(queue)
-                .map_err(|_| poisoned("flush"))?;
-        }
-        Ok(())
-    }
-
-    fn run_flusher(&self) {
-        loop {
-            let next = {
-                let Ok(mut queue) = self.flush.lock() else {
-                    return;
-                };
-                loop {
-                    if let Some(pending) = &queue.pending {
-                        break Some((Arc::clone(&pending.0), pending.1.clone()));
-                    }
-                    if queue.stop {
-                        break None;
-                    }
-                    queue = match self.flush_signal.wait(queue) {
-                        Ok(queue) => queue,
-                        Err(_) => return,
-                    };
-                }
-            };
-            let Some((table, old_log)) = next else { return };
-            if let Err(err) = self.flush(&table, &old_log) {
-                // The memtable and its log stay; the next attempt retries.
-                tracing::error!(%err, "flushing the memtable failed; retrying in 1 s");
-                if self.flush.lock().map_or(true, |queue| queue.stop) {
-                    return;
-                }
-                thread::sleep(Duration::from_secs(1));
-            }
-        }
-    }
-
-    fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {
-        let started = Instant::now();
-        write_tree(&self.db, table.newest())?;
-        {
-            let mut layers = self.layers.write().map_err(|_| poisoned("memtable"))?;
-            *layers = Arc::new(Layers {
-                active: Arc::clone(&layers.active),
-                frozen: None,
-            });
-        }
-        Wal::retire(&self.data_file, &[old_log.to_path_buf()])?;
-        // Writers may wait while this runs: worth seeing when tuning sizes.
-        tracing::debug!(
-            bytes = table.bytes(),
-            ms = started.elapsed().as_secs_f64() * 1e3,
-            "memtable flushed"
-        );
-        let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
-        queue.pending = None;
-        self.flush_signal.notify_all();
-        Ok(())
-    }
-
     /// At a clean close: everything into the B-tree, and no log left.
     fn close(&self) -> Result<()> {
         let log = self.lock_log()?;
@@ -343,10 +227,7 @@ impl Shared {
 impl Drop for RedbBackend {
     /// A clean shutdown leaves no log to replay.
     fn drop(&mut self) {
-        if let Ok(mut queue) = self.shared.flush.lock() {
-            queue.stop = true;
-            self.shared.flush_signal.notify_all();
-        }
+        self.shared.stop_flusher();
         if let Some(flusher) = self.flusher.take() {
             let _ = flusher.join();
         }
@@ -356,70 +237,6 @@ impl Drop for RedbBackend {
         if let Err(err) = self.shared.close() {
             tracing::error!(%err, "final flush failed; the log will be replayed at the next start");
         }
-    }
-}
-
-struct LayeredSnapshot {
-    layers: Arc<Layers>,
-    at: u64,
-    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
-}
-
-impl Snapshot for LayeredSnapshot {}
-
-impl KvRead for LayeredSnapshot {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        for table in self.layers.tables() {
-            if let Some(found) = table.get(key, self.at) {
-                return Ok(found);
-            }
-        }
-        let value = self.table.get(key).map_err(StorageError::backend)?;
-        Ok(value.map(|v| v.value().to_vec()))
-    }
-
-    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        self.collect(start, end, limit, false)
-    }
-
-    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        self.collect(start, end, limit, true)
-    }
-}
-
-impl LayeredSnapshot {
-    fn collect(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-        descending: bool,
-    ) -> Result<Vec<KeyValue>> {
-        if start >= end || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut layers: Vec<Layer<'_>> = self
-            .layers
-            .tables()
-            .map(|table| -> Layer<'_> {
-                Box::new(table.range(start, end, self.at, descending).map(Ok))
-            })
-            .collect();
-        let range = self
-            .table
-            .range(start..end)
-            .map_err(StorageError::backend)?;
-        let tree = range.map(|entry| {
-            entry
-                .map(|(k, v)| (k.value().to_vec(), Some(v.value().to_vec())))
-                .map_err(StorageError::backend)
-        });
-        layers.push(if descending {
-            Box::new(tree.rev())
-        } else {
-            Box::new(tree)
-        });
-        merge(layers, descending, limit)
     }
 }
 
@@ -476,6 +293,7 @@ impl Backend for RedbBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KeyValue;
     use std::collections::BTreeMap;
 
     fn key(n: u32) -> Vec<u8> {

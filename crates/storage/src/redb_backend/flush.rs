@@ -1,0 +1,123 @@
+//! Moving full memtables into the B-tree, in the background.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::layers::Layers;
+use super::{poisoned, write_tree, Log, Shared, FLUSH_BYTES, STALL_BYTES};
+use crate::memtable::Memtable;
+use crate::wal::Wal;
+use crate::Result;
+
+#[derive(Default)]
+pub(super) struct FlushQueue {
+    /// A frozen memtable, and the log file that holds its commits.
+    pending: Option<(Arc<Memtable>, PathBuf)>,
+    stop: bool,
+}
+
+impl Shared {
+    /// Freezes the active memtable when it is full or old enough, moving
+    /// the log on to a new file; the flusher takes it from there.
+    pub(super) fn maybe_freeze(&self, log: &mut Log, layers: &Layers) -> Result<()> {
+        let active = &layers.active;
+        let due = active.bytes() >= FLUSH_BYTES
+            || (!active.is_empty() && log.last_freeze.elapsed() >= log.flush_interval);
+        if !due || layers.frozen.is_some() {
+            return Ok(());
+        }
+        let old_log = log.wal.rotate()?;
+        // Rotating synced the old file: everything applied is durable.
+        self.durable.fetch_max(log.applied, Ordering::SeqCst);
+        let frozen = Arc::clone(active);
+        *self.layers.write().map_err(|_| poisoned("memtable"))? = Arc::new(Layers {
+            active: Arc::default(),
+            frozen: Some(Arc::clone(&frozen)),
+        });
+        log.last_freeze = Instant::now();
+        let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
+        queue.pending = Some((frozen, old_log));
+        self.flush_signal.notify_all();
+        Ok(())
+    }
+
+    /// Waits while a flush is behind and the active memtable is very large.
+    pub(super) fn wait_for_flush(&self, active: &Memtable) -> Result<()> {
+        if active.bytes() < STALL_BYTES {
+            return Ok(());
+        }
+        let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
+        while queue.pending.is_some() && !queue.stop {
+            queue = self
+                .flush_signal
+                .wait(queue)
+                .map_err(|_| poisoned("flush"))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn run_flusher(&self) {
+        loop {
+            let next = {
+                let Ok(mut queue) = self.flush.lock() else {
+                    return;
+                };
+                loop {
+                    if let Some(pending) = &queue.pending {
+                        break Some((Arc::clone(&pending.0), pending.1.clone()));
+                    }
+                    if queue.stop {
+                        break None;
+                    }
+                    queue = match self.flush_signal.wait(queue) {
+                        Ok(queue) => queue,
+                        Err(_) => return,
+                    };
+                }
+            };
+            let Some((table, old_log)) = next else { return };
+            if let Err(err) = self.flush(&table, &old_log) {
+                // The memtable and its log stay; the next attempt retries.
+                tracing::error!(%err, "flushing the memtable failed; retrying in 1 s");
+                if self.flush.lock().map_or(true, |queue| queue.stop) {
+                    return;
+                }
+                thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+
+    fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {
+        let started = Instant::now();
+        write_tree(&self.db, table.newest())?;
+        {
+            let mut layers = self.layers.write().map_err(|_| poisoned("memtable"))?;
+            *layers = Arc::new(Layers {
+                active: Arc::clone(&layers.active),
+                frozen: None,
+            });
+        }
+        Wal::retire(&self.data_file, &[old_log.to_path_buf()])?;
+        // Writers may wait while this runs: worth seeing when tuning sizes.
+        tracing::debug!(
+            bytes = table.bytes(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "memtable flushed"
+        );
+        let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
+        queue.pending = None;
+        self.flush_signal.notify_all();
+        Ok(())
+    }
+
+    /// Tells the flusher to stop once the flush under way, if any, is done.
+    pub(super) fn stop_flusher(&self) {
+        if let Ok(mut queue) = self.flush.lock() {
+            queue.stop = true;
+            self.flush_signal.notify_all();
+        }
+    }
+}
