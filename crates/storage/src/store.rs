@@ -32,7 +32,8 @@ pub struct StoreStats {
     /// Groups that wrote something.
     pub commits: AtomicU64,
     pub transactions: AtomicU64,
-    /// Syncs of the log, each covering every group applied before it.
+    /// Sync requests to the backend, each covering every group applied
+    /// before it (a request with nothing new to sync returns at once).
     pub syncs: AtomicU64,
 }
 
