@@ -12,6 +12,16 @@ use crate::memtable::Memtable;
 use crate::wal::Wal;
 use crate::Result;
 
+/// How often an idle flusher checks whether the memtable is due anyway.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// What the flusher does next.
+enum Task {
+    Flush(Arc<Memtable>, PathBuf),
+    FreezeIfDue,
+    Stop,
+}
+
 #[derive(Default)]
 pub(super) struct FlushQueue {
     /// A frozen memtable, and the log file that holds its commits.
@@ -61,33 +71,58 @@ impl Shared {
 
     pub(super) fn run_flusher(&self) {
         loop {
-            let next = {
-                let Ok(mut queue) = self.flush.lock() else {
-                    return;
-                };
-                loop {
-                    if let Some(pending) = &queue.pending {
-                        break Some((Arc::clone(&pending.0), pending.1.clone()));
+            match self.next_task() {
+                Task::Stop => return,
+                Task::FreezeIfDue => {
+                    // Commits stop coming: freeze what is due here, since
+                    // only the writer's next commit would check otherwise.
+                    if let Err(err) = self.freeze_if_due() {
+                        tracing::error!(%err, "cannot freeze the idle memtable");
                     }
-                    if queue.stop {
-                        break None;
+                }
+                Task::Flush(table, old_log) => {
+                    if let Err(err) = self.flush(&table, &old_log) {
+                        // The memtable and its log stay; the next attempt retries.
+                        tracing::error!(%err, "flushing the memtable failed; retrying in 1 s");
+                        if self.flush.lock().map_or(true, |queue| queue.stop) {
+                            return;
+                        }
+                        thread::sleep(Duration::from_secs(1));
                     }
-                    queue = match self.flush_signal.wait(queue) {
-                        Ok(queue) => queue,
-                        Err(_) => return,
-                    };
                 }
-            };
-            let Some((table, old_log)) = next else { return };
-            if let Err(err) = self.flush(&table, &old_log) {
-                // The memtable and its log stay; the next attempt retries.
-                tracing::error!(%err, "flushing the memtable failed; retrying in 1 s");
-                if self.flush.lock().map_or(true, |queue| queue.stop) {
-                    return;
-                }
-                thread::sleep(Duration::from_secs(1));
             }
         }
+    }
+
+    /// Waits for a memtable to flush, a stop, or a second to pass.
+    fn next_task(&self) -> Task {
+        let Ok(mut queue) = self.flush.lock() else {
+            return Task::Stop;
+        };
+        loop {
+            if let Some((table, old_log)) = &queue.pending {
+                return Task::Flush(Arc::clone(table), old_log.clone());
+            }
+            if queue.stop {
+                return Task::Stop;
+            }
+            queue = match self.flush_signal.wait_timeout(queue, IDLE_CHECK) {
+                Ok((queue, waited)) if waited.timed_out() => {
+                    if queue.pending.is_none() && !queue.stop {
+                        return Task::FreezeIfDue;
+                    }
+                    queue
+                }
+                Ok((queue, _)) => queue,
+                Err(_) => return Task::Stop,
+            };
+        }
+    }
+
+    fn freeze_if_due(&self) -> Result<()> {
+        let mut log = self.lock_log()?;
+        let layers = self.layers()?;
+        self.maybe_freeze(&mut log, &layers)
     }
 
     fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {

@@ -327,6 +327,33 @@ mod tests {
         assert_eq!(before.get(&key(2)).expect("get"), None);
     }
 
+    #[test]
+    fn an_idle_memtable_is_flushed_when_due() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data.redb");
+        let backend = RedbBackend::open(&path)
+            .expect("open")
+            .checkpoint_every(Duration::from_millis(100));
+        backend
+            .commit(&[(key(1), Some(b"a".to_vec()))])
+            .expect("commit");
+        // No further commit comes to trigger the freeze: the flusher does.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let layers = backend.shared.layers().expect("layers");
+            if layers.active.is_empty() && layers.frozen.is_none() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the memtable was never flushed");
+            thread::sleep(Duration::from_millis(50));
+        }
+        let logs = Wal::files_of(&path).expect("logs");
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert_eq!(std::fs::metadata(&logs[0].1).expect("stat").len(), 0);
+        let snapshot = backend.snapshot().expect("snapshot");
+        assert_eq!(snapshot.get(&key(1)).expect("get"), Some(b"a".to_vec()));
+    }
+
     /// Many commits across many flushes read back as a plain map says they
     /// should, before and after a reopen.
     #[test]
