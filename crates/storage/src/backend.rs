@@ -10,12 +10,26 @@ pub type Write = (Vec<u8>, Option<Vec<u8>>);
 pub trait KvRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// Entries with `start <= key < end`, at most `limit` of them, in key
+    /// order or, if `descending`, the reverse.
+    fn scan_ordered(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        descending: bool,
+    ) -> Result<Vec<KeyValue>>;
+
     /// Entries with `start <= key < end` in key order, at most `limit` of them.
-    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.scan_ordered(start, end, limit, false)
+    }
 
     /// Entries with `start <= key < end` in descending key order, at most
     /// `limit` of them (descending index scans: `ORDER BY ... DESC`).
-    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>>;
+    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
+        self.scan_ordered(start, end, limit, true)
+    }
 }
 
 /// A consistent read-only view of the key space at one point in time.

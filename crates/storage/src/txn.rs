@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::backend::{KeyValue, KvRead, Snapshot};
+use crate::merge::{merge, Layer};
 use crate::Result;
 
 /// Writes staged by a batch or a transaction; `None` is a delete.
@@ -74,17 +75,7 @@ impl KvRead for Txn<'_> {
     }
 
     /// Entries with `start <= key < end`, merged across all three layers.
-    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        self.merged_scan(start, end, limit, false)
-    }
-
-    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        self.merged_scan(start, end, limit, true)
-    }
-}
-
-impl Txn<'_> {
-    fn merged_scan(
+    fn scan_ordered(
         &self,
         start: &[u8],
         end: &[u8],
@@ -102,28 +93,24 @@ impl Txn<'_> {
             self.batch.range(range.clone()).count() + self.own.range(range.clone()).count();
         // Deleted keys in the overlays may hide base entries, so read enough to fill `limit`.
         let wanted = limit.saturating_add(overlay_keys);
-        let base = if descending {
-            self.base.scan_rev(start, end, wanted)?
-        } else {
-            self.base.scan(start, end, wanted)?
-        };
-        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
-            base.into_iter().map(|(k, v)| (k, Some(v))).collect();
-        for layer in [self.batch, &self.own] {
-            for (k, v) in layer.range(range.clone()) {
-                merged.insert(k.clone(), v.clone());
-            }
-        }
-        let live = |(k, v): (Vec<u8>, Option<Vec<u8>>)| v.map(|v| (k, v));
-        Ok(if descending {
-            merged
-                .into_iter()
-                .rev()
-                .filter_map(live)
-                .take(limit)
-                .collect()
-        } else {
-            merged.into_iter().filter_map(live).take(limit).collect()
-        })
+        let base = self.base.scan_ordered(start, end, wanted, descending)?;
+        let base: Layer<'_> = Box::new(base.into_iter().map(|(k, v)| Ok((k, Some(v)))));
+        let layers = vec![
+            overlay(&self.own, range.clone(), descending),
+            overlay(self.batch, range, descending),
+            base,
+        ];
+        merge(layers, descending, limit)
     }
+}
+
+/// A staged layer's entries in `range`, in scan order.
+fn overlay(layer: &Staged, range: (Bound<Vec<u8>>, Bound<Vec<u8>>), descending: bool) -> Layer<'_> {
+    let entries = layer.range(range);
+    let entries: Box<dyn Iterator<Item = _>> = if descending {
+        Box::new(entries.rev())
+    } else {
+        Box::new(entries)
+    };
+    Box::new(entries.map(|(k, v)| Ok((k.clone(), v.clone()))))
 }

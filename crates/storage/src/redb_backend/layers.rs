@@ -56,17 +56,7 @@ impl KvRead for LayeredSnapshot {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        self.collect(start, end, limit, false)
-    }
-
-    fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
-        self.collect(start, end, limit, true)
-    }
-}
-
-impl LayeredSnapshot {
-    fn collect(
+    fn scan_ordered(
         &self,
         start: &[u8],
         end: &[u8],
