@@ -3,10 +3,10 @@ import json
 
 import pytest
 from azure.core import MatchConditions
-from azure.cosmos import PartitionKey, exceptions
+from azure.cosmos import CosmosClient, PartitionKey, exceptions
 from azure.cosmos.partition_key import NonePartitionKeyValue
 
-from conftest import unique
+from conftest import ENDPOINT, KEY, unique
 
 
 def last_headers(container):
@@ -223,3 +223,23 @@ def test_documents_keep_their_json(container):
     for key, value in doc.items():
         assert read[key] == value
     assert json.dumps(read)
+
+
+def test_consistency_levels_and_session_tokens(container, rest):
+    container.create_item({"id": "c", "pk": "p", "v": 1})
+    token = container.client_connection.last_response_headers["x-ms-session-token"]
+    # Another client, handed the writer's session token, reads the write.
+    other = CosmosClient(ENDPOINT, KEY, connection_verify=False)
+    mirror = other.get_database_client(container.container_link.split("/")[1]).get_container_client(container.id)
+    assert mirror.read_item("c", partition_key="p", session_token=token)["v"] == 1
+    eventual = CosmosClient(ENDPOINT, KEY, connection_verify=False, consistency_level="Eventual")
+    weak = eventual.get_database_client(container.container_link.split("/")[1]).get_container_client(container.id)
+    assert weak.read_item("c", partition_key="p")["v"] == 1
+    link = f"{container.container_link}/docs/c"
+    for level, status in [("Session", 200), ("ConsistentPrefix", 200), ("Eventual", 200),
+                          ("Strong", 400), ("BoundedStaleness", 400), ("Linearizable", 400)]:
+        r = rest.request("GET", f"/{link}", "docs", link,
+                         headers={"x-ms-documentdb-partitionkey": '["p"]', "x-ms-consistency-level": level})
+        assert r.status_code == status, (level, r.text)
+        if status == 400:
+            assert "x-ms-consistency-level" in r.json()["message"] or "stronger" in r.json()["message"]

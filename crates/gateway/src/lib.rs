@@ -231,6 +231,7 @@ impl Gateway {
             let requested = auth::requested(&address, &ctx)?;
             auth::authorize_aad(&aad.rbac.current(), identity, requested, &path)?;
         }
+        ctx.check_consistency_level()?;
         let container = address.container().filter(|_| self.config.rate_limit);
         if let Some((db, coll)) = container {
             let engine = &self.engine;

@@ -193,4 +193,71 @@ impl RequestContext {
                 ))
             })
     }
+
+    /// Refuses an `x-ms-consistency-level` the account cannot give. The
+    /// account is Session, so a request may ask for Session or a weaker
+    /// level (reads are served from the latest commit either way) but not
+    /// Strong or Bounded Staleness, which the service refuses with 400.
+    pub fn check_consistency_level(&self) -> Result<(), ApiError> {
+        let Some(v) = self.header("x-ms-consistency-level") else {
+            return Ok(());
+        };
+        const WEAKER_OR_EQUAL: [&str; 3] = ["Session", "ConsistentPrefix", "Eventual"];
+        const STRONGER: [&str; 2] = ["Strong", "BoundedStaleness"];
+        let level = v.trim();
+        if WEAKER_OR_EQUAL
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(level))
+        {
+            Ok(())
+        } else if STRONGER.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+            Err(ApiError::bad_request(format!(
+                "ConsistencyLevel {level} specified in the request is invalid when the account is \
+                 configured with consistency level Session. Ensure the request consistency level \
+                 is not stronger than the account's."
+            )))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "Invalid value '{v}' for header x-ms-consistency-level: expected Session, \
+                 ConsistentPrefix or Eventual."
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_header(name: &'static str, value: &str) -> RequestContext {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, value.parse().expect("a valid header value"));
+        RequestContext {
+            method: Method::GET,
+            headers,
+            body: Bytes::new(),
+            scheme: "https",
+            host: "localhost".into(),
+        }
+    }
+
+    #[test]
+    fn consistency_levels_up_to_session_are_accepted() {
+        for level in ["Session", "eventual", "ConsistentPrefix"] {
+            let ctx = with_header("x-ms-consistency-level", level);
+            assert!(ctx.check_consistency_level().is_ok(), "{level}");
+        }
+        let none = with_header("x-ms-other", "x");
+        assert!(none.check_consistency_level().is_ok());
+    }
+
+    #[test]
+    fn stronger_or_unknown_consistency_levels_are_refused() {
+        for level in ["Strong", "BoundedStaleness", "Sessionx", ""] {
+            let err = with_header("x-ms-consistency-level", level)
+                .check_consistency_level()
+                .expect_err(level);
+            assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{level}");
+        }
+    }
 }
