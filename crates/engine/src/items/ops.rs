@@ -175,7 +175,7 @@ pub(crate) fn remove_document(
     index::apply(txn, &old_entries, &Default::default())?;
     txn.delete(item_key.to_vec());
     txn.put(keys::counters(&container.rid), encode(&counters)?);
-    let previous = move_change(txn, container, item_key, None)?;
+    let previous = move_change(txn, container, item_key, true, None)?;
     if container.keeps_versions() {
         let def = container.partition_key()?;
         let names = def
@@ -243,7 +243,13 @@ pub(crate) fn store_document(
     index::apply(txn, &old_entries, &new_entries)?;
     txn.put(item_key.to_vec(), bytes);
     txn.put(keys::counters(&container.rid), encode(&counters)?);
-    let previous = move_change(txn, container, item_key, Some(counters.lsn))?;
+    let previous = move_change(
+        txn,
+        container,
+        item_key,
+        existing.is_some(),
+        Some(counters.lsn),
+    )?;
     if container.keeps_versions() {
         let metadata = json!({
             "operationType": if existing.is_some() { "replace" } else { "create" },
@@ -315,16 +321,21 @@ fn record_version(
 /// Moves an item's change-feed entry to `lsn` (its latest write), or drops
 /// it when the item is deleted: the feed shows each item's latest version
 /// once. Returns the LSN of the item's previous write, if it had one.
+/// `existed` says whether the item was stored before this write: an item
+/// that was not has no entry (its delete or expiry dropped it), so a create
+/// skips the lookup, a read of a key that is not there.
 fn move_change(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     item_key: &[u8],
+    existed: bool,
     lsn: Option<u64>,
 ) -> Result<Option<u64>> {
     let suffix = keys::item_suffix(item_key);
     let version = keys::item_version(&container.rid, suffix);
     let mut previous = None;
-    if let Some(old) = txn.get(&version)? {
+    let old = if existed { txn.get(&version)? } else { None };
+    if let Some(old) = old {
         if let Ok(old) = <[u8; 8]>::try_from(old.as_slice()) {
             let old = u64::from_be_bytes(old);
             previous = Some(old);
