@@ -155,12 +155,12 @@ impl ContainerRecord {
         Ok(self.derived.partition_key.get_or_init(|| def).clone())
     }
 
-    pub(crate) fn ranges(&self) -> Result<Vec<PartitionKeyRange>> {
+    pub(crate) fn ranges(&self) -> Result<&[PartitionKeyRange]> {
         if let Some(ranges) = self.derived.ranges.get() {
-            return Ok(ranges.clone());
+            return Ok(ranges);
         }
         let ranges = range_boundaries(&self.partition_key()?, self.partition_count);
-        Ok(self.derived.ranges.get_or_init(|| ranges).clone())
+        Ok(self.derived.ranges.get_or_init(|| ranges))
     }
 
     /// The indexing policy (with TTL and unique keys) the body sets.
@@ -401,7 +401,7 @@ impl Engine {
         let coll_rid = record.rid_text();
         let ranges = record
             .ranges()?
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(i, r)| {
                 // Range rids extend the collection rid, as in the service.

@@ -250,7 +250,7 @@ fn run_step(
                 BatchOperation::Create { .. } => WriteMode::Create,
                 _ => WriteMode::Upsert,
             };
-            let ((document, _), created) = ops::write(
+            let (written, created) = ops::write(
                 txn,
                 container,
                 &item_key(&id),
@@ -258,7 +258,7 @@ fn run_step(
                 body.clone(),
                 if_match,
             )?;
-            Ok((document, created))
+            Ok((written.document, created))
         }
         BatchOperation::Replace { id, body } => {
             if checked(body)? != *id {
@@ -267,9 +267,9 @@ fn run_step(
                 )));
             }
             let mode = WriteMode::Replace { id: id.clone() };
-            let ((document, _), _) =
+            let (written, _) =
                 ops::write(txn, container, &item_key(id), &mode, body.clone(), if_match)?;
-            Ok((document, false))
+            Ok((written.document, false))
         }
         BatchOperation::Read { id } => Ok((ops::read(txn, container, &item_key(id))?, false)),
         BatchOperation::Delete { id } => {
@@ -285,7 +285,7 @@ fn run_step(
                 .as_deref()
                 .map(patch::parse_condition)
                 .transpose()?;
-            let (document, _) = ops::patch(
+            let written = ops::patch(
                 txn,
                 container,
                 &item_key(id),
@@ -294,7 +294,7 @@ fn run_step(
                 condition.as_ref(),
                 if_match,
             )?;
-            Ok((document, false))
+            Ok((written.document, false))
         }
     }
 }

@@ -63,8 +63,11 @@ impl Engine {
                             continue;
                         };
                         let stored = txn.get(&item_key)?;
-                        match stored.map(|b| decode::<Value>(&b)).transpose()? {
-                            Some(doc) if ttl.is_expired(&doc, now) => {
+                        match stored
+                            .map(|b| ops::StoredDocument::decode(&b))
+                            .transpose()?
+                        {
+                            Some(doc) if ttl.is_expired(&doc.document, now) => {
                                 ops::remove_document(
                                     txn,
                                     &container,

@@ -57,6 +57,9 @@ pub enum ItemScope {
 pub struct ItemOutcome {
     /// The item as stored (with system properties); `Null` after a delete.
     pub document: Value,
+    /// `document` as the JSON text it was stored as, when that is what the
+    /// response carries (not after a delete or a post-trigger's reply).
+    pub text: Option<Vec<u8>>,
     /// The container's log sequence number after (or at) this operation.
     pub lsn: u64,
     /// The physical partition that owns the item.
@@ -113,9 +116,9 @@ pub(crate) fn point_key(
 pub(crate) fn range_of(container: &ContainerRecord, epk: &Epk) -> Result<String> {
     Ok(container
         .ranges()?
-        .into_iter()
+        .iter()
         .find(|r| r.contains(epk))
-        .map(|r| r.id)
+        .map(|r| r.id.clone())
         .unwrap_or_else(|| "0".into()))
 }
 
@@ -169,12 +172,16 @@ impl Engine {
                 let (body, id) =
                     scripts::before_write(txn, partition, &triggers, &mode, (body, id))?;
                 let item_key = keys::item(&container.rid, &epk, &id);
-                let ((document, lsn), created) =
+                let (written, created) =
                     ops::write(txn, &current, &item_key, &mode, body, if_match.as_deref())?;
-                let document = scripts::after_write(txn, partition, &triggers, &mode, document)?;
+                // A post-trigger may answer with a body of its own.
+                let text = triggers.post.is_empty().then_some(written.text);
+                let document =
+                    scripts::after_write(txn, partition, &triggers, &mode, written.document)?;
                 Ok(ItemOutcome {
                     document,
-                    lsn,
+                    text,
+                    lsn: written.lsn,
                     range_id,
                     created,
                 })
@@ -215,6 +222,7 @@ impl Engine {
         let stored = self.read_item_text(db, coll, id, key)?;
         Ok(ItemOutcome {
             document: decode(&stored.text)?,
+            text: None,
             lsn: stored.lsn,
             range_id: stored.range_id,
             created: false,
@@ -270,7 +278,7 @@ impl Engine {
             let lsn = scripts::around_delete(txn, partition, &triggers, item_key, |txn| {
                 ops::delete(txn, partition.container, item_key, if_match.as_deref())
             })?;
-            Ok((Value::Null, lsn))
+            Ok(ops::Written::deleted(lsn))
         })
         .await
     }
@@ -293,7 +301,7 @@ impl Engine {
                         txn,
                         &current,
                         &item_key,
-                        &decode(&bytes)?,
+                        &ops::StoredDocument::decode(&bytes)?,
                         ops::Removal::Deleted,
                     )?;
                     deleted += 1;
@@ -305,8 +313,7 @@ impl Engine {
 
     /// Runs `work` on the item `id` under `key` in a write transaction,
     /// against the container as the transaction sees it; `work` gets the
-    /// key's values and the item's storage key, and returns the document
-    /// (or null) and the LSN reached.
+    /// key's values and the item's storage key, and returns what it wrote.
     async fn on_item<F>(
         &self,
         db: &str,
@@ -316,7 +323,7 @@ impl Engine {
         work: F,
     ) -> Result<ItemOutcome>
     where
-        F: FnOnce(&mut Txn<'_>, Partition<'_>, &[u8]) -> Result<(Value, u64)> + Send + 'static,
+        F: FnOnce(&mut Txn<'_>, Partition<'_>, &[u8]) -> Result<ops::Written> + Send + 'static,
     {
         let container = require_container(self.snapshot()?.as_ref(), db, coll)?;
         let (values, epk) = point_key(&container, key)?;
@@ -331,10 +338,11 @@ impl Engine {
                     values: &values,
                     epk: &epk,
                 };
-                let (document, lsn) = work(txn, partition, &item_key)?;
+                let written = work(txn, partition, &item_key)?;
                 Ok(ItemOutcome {
-                    document,
-                    lsn,
+                    text: (!written.document.is_null()).then_some(written.text),
+                    document: written.document,
+                    lsn: written.lsn,
                     range_id,
                     created: false,
                 })
@@ -398,7 +406,7 @@ pub(crate) fn scope_keys(
         ItemScope::Range { id, start, end } => {
             let range = container
                 .ranges()?
-                .into_iter()
+                .iter()
                 .find(|r| r.id == *id)
                 .ok_or_else(|| {
                     EngineError::new(
@@ -414,7 +422,7 @@ pub(crate) fn scope_keys(
                 Some(s) if *s > range.min => s.clone(),
                 _ => range.min.clone(),
             };
-            let max = match (end, range.max) {
+            let max = match (end, range.max.clone()) {
                 (Some(e), Some(m)) => Some(if *e < m { e.clone() } else { m }),
                 (Some(e), None) if !e.0.is_empty() && e.0 != [0xFF] => Some(e.clone()),
                 (_, m) => m,

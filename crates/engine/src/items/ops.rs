@@ -20,8 +20,41 @@ use crate::records::{decode, encode, ContainerRecord};
 use crate::ttl;
 use crate::{rid, validation};
 
-/// A stored document and the container LSN its write reached.
-pub(crate) type Written = (Value, u64);
+/// A document as written: its value, its JSON text as stored (a response
+/// sends it on rather than printing the value again) and the container LSN
+/// the write reached.
+pub(crate) struct Written {
+    pub document: Value,
+    pub text: Vec<u8>,
+    pub lsn: u64,
+}
+
+impl Written {
+    /// What a delete leaves: no document.
+    pub(crate) fn deleted(lsn: u64) -> Self {
+        Self {
+            document: Value::Null,
+            text: Vec::new(),
+            lsn,
+        }
+    }
+}
+
+/// A document as read from storage, with the length of its stored text:
+/// the container's byte count moves by it, so it need not be encoded again.
+pub(crate) struct StoredDocument {
+    pub document: Value,
+    pub len: u64,
+}
+
+impl StoredDocument {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self> {
+        Ok(Self {
+            document: decode(bytes)?,
+            len: bytes.len() as u64,
+        })
+    }
+}
 
 /// The container as this transaction sees it, if it is still the one with
 /// `rid` (it may have been dropped, or dropped and made again, since the
@@ -49,19 +82,28 @@ fn stored(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     item_key: &[u8],
-) -> Result<Option<Value>> {
-    let Some(document) = txn
+) -> Result<Option<StoredDocument>> {
+    let Some(stored) = txn
         .get(item_key)?
-        .map(|b| decode::<Value>(&b))
+        .map(|b| StoredDocument::decode(&b))
         .transpose()?
     else {
         return Ok(None);
     };
-    if container.ttl().is_expired(&document, now_seconds()) {
-        remove_document(txn, container, item_key, &document, Removal::Expired)?;
+    if container.ttl().is_expired(&stored.document, now_seconds()) {
+        remove_document(txn, container, item_key, &stored, Removal::Expired)?;
         return Ok(None);
     }
-    Ok(Some(document))
+    Ok(Some(stored))
+}
+
+/// The item at `item_key`, or 404.
+fn existing(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    item_key: &[u8],
+) -> Result<StoredDocument> {
+    stored(txn, container, item_key)?.ok_or_else(EngineError::not_found)
 }
 
 fn check_etag(existing: &Value, if_match: Option<&str>) -> Result<()> {
@@ -89,7 +131,7 @@ pub(crate) fn write(
         _ => {}
     }
     if let Some(old) = &existing {
-        check_etag(old, if_match)?;
+        check_etag(&old.document, if_match)?;
     }
     let written = store_document(txn, container, item_key, existing.as_ref(), body)?;
     Ok((written, existing.is_none()))
@@ -101,7 +143,7 @@ pub(crate) fn read(
     container: &ContainerRecord,
     item_key: &[u8],
 ) -> Result<Value> {
-    stored(txn, container, item_key)?.ok_or_else(EngineError::not_found)
+    Ok(existing(txn, container, item_key)?.document)
 }
 
 /// Patches the item at `item_key` when `condition` holds for it; the patch
@@ -115,20 +157,20 @@ pub(crate) fn patch(
     condition: Option<&Query>,
     if_match: Option<&str>,
 ) -> Result<Written> {
-    let existing = read(txn, container, item_key)?;
-    check_etag(&existing, if_match)?;
+    let existing = existing(txn, container, item_key)?;
+    check_etag(&existing.document, if_match)?;
     if let Some(query) = condition {
         let rows = query
-            .run(vec![existing.clone()], &Parameters::new())
+            .run(vec![existing.document.clone()], &Parameters::new())
             .map_err(|e| EngineError::bad_request(e.to_string()))?;
         if rows.is_empty() {
             return Err(EngineError::precondition_failed());
         }
     }
-    let mut patched = existing.clone();
+    let mut patched = existing.document.clone();
     patch::apply(&mut patched, operations)?;
     let def = container.partition_key()?;
-    if patched.get("id") != existing.get("id") || def.extract(&patched)? != key {
+    if patched.get("id") != existing.document.get("id") || def.extract(&patched)? != key {
         return Err(EngineError::bad_request(
             "A patch cannot change the item's id or partition key.",
         ));
@@ -143,8 +185,8 @@ pub(crate) fn delete(
     item_key: &[u8],
     if_match: Option<&str>,
 ) -> Result<u64> {
-    let existing = read(txn, container, item_key)?;
-    check_etag(&existing, if_match)?;
+    let existing = existing(txn, container, item_key)?;
+    check_etag(&existing.document, if_match)?;
     remove_document(txn, container, item_key, &existing, Removal::Deleted)
 }
 
@@ -162,14 +204,14 @@ pub(crate) fn remove_document(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     item_key: &[u8],
-    existing: &Value,
+    existing: &StoredDocument,
     cause: Removal,
 ) -> Result<u64> {
     let mut counters = read_counters(txn, &container.rid)?;
     counters.lsn += 1;
     counters.document_count = counters.document_count.saturating_sub(1);
-    let old_len = encode(existing)?.len() as u64;
-    counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
+    counters.document_bytes = counters.document_bytes.saturating_sub(existing.len);
+    let existing = &existing.document;
     let policy = container.index_policy();
     let old_entries = index::entries(&container.rid, item_key, existing, policy);
     index::apply(txn, &old_entries, &Default::default())?;
@@ -211,11 +253,13 @@ pub(crate) fn store_document(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     item_key: &[u8],
-    existing: Option<&Value>,
+    existing: Option<&StoredDocument>,
     body: Value,
 ) -> Result<Written> {
     let mut counters = read_counters(txn, &container.rid)?;
     counters.lsn += 1;
+    let old_len = existing.map(|old| old.len);
+    let existing = existing.map(|old| &old.document);
     let doc_rid = match existing.and_then(|d| d.get("_rid")).and_then(Value::as_str) {
         Some(r) => r.to_string(),
         None => {
@@ -228,11 +272,8 @@ pub(crate) fn store_document(
     let document = with_system_properties(body, container, &doc_rid);
     let bytes = encode(&document)?;
     validation::check_item_size(bytes.len())?;
-    match existing {
-        Some(old) => {
-            let old_len = encode(old)?.len() as u64;
-            counters.document_bytes = counters.document_bytes.saturating_sub(old_len);
-        }
+    match old_len {
+        Some(old_len) => counters.document_bytes = counters.document_bytes.saturating_sub(old_len),
         None => counters.document_count += 1,
     }
     counters.document_bytes += bytes.len() as u64;
@@ -241,7 +282,7 @@ pub(crate) fn store_document(
         .unwrap_or_default();
     let new_entries = index::entries(&container.rid, item_key, &document, policy);
     index::apply(txn, &old_entries, &new_entries)?;
-    txn.put(item_key.to_vec(), bytes);
+    txn.put(item_key.to_vec(), bytes.clone());
     txn.put(keys::counters(&container.rid), encode(&counters)?);
     let previous = move_change(
         txn,
@@ -264,7 +305,11 @@ pub(crate) fn store_document(
             metadata,
         )?;
     }
-    Ok((document, counters.lsn))
+    Ok(Written {
+        document,
+        text: bytes,
+        lsn: counters.lsn,
+    })
 }
 
 /// The document as stored: the client's properties, then the system ones.

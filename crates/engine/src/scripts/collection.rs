@@ -133,7 +133,7 @@ impl PartitionCollection<'_, '_> {
             ));
         }
         let key = self.key(&id);
-        let ((stored, _), _) = ops::write(
+        let (written, _) = ops::write(
             self.txn,
             self.partition.container,
             &key,
@@ -141,7 +141,7 @@ impl PartitionCollection<'_, '_> {
             document,
             if_match.as_deref(),
         )?;
-        Ok(stored)
+        Ok(written.document)
     }
 
     /// The partition's live documents, as the transaction sees them.
