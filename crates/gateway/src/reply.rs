@@ -97,7 +97,7 @@ impl Reply {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         let charge = format!("{:.2}", self.charge);
-        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let date = http_date_now();
         let common: [(&str, &str); 7] = [
             ("x-ms-activity-id", activity_id),
             ("x-ms-request-charge", &charge),
@@ -111,7 +111,7 @@ impl Reply {
             .into_iter()
             .chain(self.headers.iter().map(|(n, v)| (*n, v.as_str())))
         {
-            if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            if let (Some(n), Ok(v)) = (header_name(name), HeaderValue::try_from(value)) {
                 headers.insert(n, v);
             }
         }
@@ -120,6 +120,41 @@ impl Reply {
         }
         response
     }
+}
+
+/// A header name of ours: our names are lowercase literals, which
+/// `from_static` takes without copying them (parsing one copies it to the
+/// heap, a dozen times per response). Anything else is parsed.
+fn header_name(name: &'static str) -> Option<HeaderName> {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if plain {
+        Some(HeaderName::from_static(name))
+    } else {
+        HeaderName::try_from(name).ok()
+    }
+}
+
+/// The `date` header's text, formatted once per second per thread.
+fn http_date_now() -> String {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    thread_local! {
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    LAST.with_borrow_mut(|(cached_second, text)| {
+        if *cached_second != second {
+            *cached_second = second;
+            *text = httpdate::fmt_http_date(now);
+        }
+        text.clone()
+    })
 }
 
 impl From<ApiError> for Reply {
@@ -134,5 +169,36 @@ impl From<ApiError> for Reply {
             Some(wait) => reply.header("x-ms-retry-after-ms", wait.as_millis().max(1).to_string()),
             None => reply,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_of_every_spelling_are_taken_or_refused_without_panicking() {
+        assert_eq!(
+            header_name("x-ms-session-token")
+                .map(|n| n.to_string())
+                .as_deref(),
+            Some("x-ms-session-token")
+        );
+        assert_eq!(
+            header_name("ETag").map(|n| n.to_string()).as_deref(),
+            Some("etag")
+        );
+        assert!(header_name("").is_none());
+        assert!(header_name("bad name").is_none());
+    }
+
+    #[test]
+    fn the_cached_date_is_the_current_http_date() {
+        let before = std::time::SystemTime::now();
+        let parsed = httpdate::parse_http_date(&http_date_now()).expect("an HTTP date");
+        let after = std::time::SystemTime::now();
+        let whole =
+            |t: std::time::SystemTime| httpdate::parse_http_date(&httpdate::fmt_http_date(t));
+        assert!(parsed >= whole(before).expect("date") && parsed <= whole(after).expect("date"));
     }
 }
