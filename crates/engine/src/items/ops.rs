@@ -312,7 +312,9 @@ pub(crate) fn store_document(
     })
 }
 
-/// The document as stored: the client's properties, then the system ones.
+/// The document as stored: the client's properties, then the system ones,
+/// in this order always (point reads find `_etag` from the end of the text,
+/// see `items::stored_etag`; another order is only slower to read).
 fn with_system_properties(body: Value, container: &ContainerRecord, doc_rid: &str) -> Value {
     let mut props: Map<String, Value> = match body {
         Value::Object(o) => o,
