@@ -77,7 +77,8 @@ impl Address {
     /// but are signed and stored decoded.
     pub fn parse(path: &str) -> Result<Self, ApiError> {
         let trimmed = path.trim_matches('/');
-        let segments: Vec<String> = if trimmed.is_empty() {
+        // Segments without escapes are borrowed, not copied.
+        let segments: Vec<std::borrow::Cow<'_, str>> = if trimmed.is_empty() {
             Vec::new()
         } else {
             trimmed
@@ -85,12 +86,11 @@ impl Address {
                 .map(|s| {
                     percent_decode_str(s)
                         .decode_utf8()
-                        .map(|c| c.into_owned())
                         .map_err(|_| ApiError::bad_request("The request path is not valid UTF-8."))
                 })
                 .collect::<Result<_, _>>()?
         };
-        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let s: Vec<&str> = segments.iter().map(|c| c.as_ref()).collect();
         let owned = |v: &str| v.to_string();
         Ok(match s.as_slice() {
             [] => Address::Account,
