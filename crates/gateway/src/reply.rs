@@ -98,22 +98,43 @@ impl Reply {
         let headers = response.headers_mut();
         // Room for every header at once, rather than growing the map twice.
         headers.reserve(8 + self.headers.len());
-        let charge = format!("{:.2}", self.charge);
-        let date = http_date_now();
-        let common: [(&str, &str); 7] = [
-            ("x-ms-activity-id", activity_id),
-            ("x-ms-request-charge", &charge),
-            ("x-ms-schemaversion", SCHEMA_VERSION),
-            ("x-ms-gatewayversion", GATEWAY_VERSION),
-            ("x-ms-serviceversion", SERVICE_VERSION),
-            ("date", &date),
-            ("x-ms-xp-role", "1"),
+        // The headers every response carries; their names and fixed values
+        // are made at compile time.
+        const FIXED: [(HeaderName, HeaderValue); 4] = [
+            (
+                HeaderName::from_static("x-ms-schemaversion"),
+                HeaderValue::from_static(SCHEMA_VERSION),
+            ),
+            (
+                HeaderName::from_static("x-ms-gatewayversion"),
+                HeaderValue::from_static(GATEWAY_VERSION),
+            ),
+            (
+                HeaderName::from_static("x-ms-serviceversion"),
+                HeaderValue::from_static(SERVICE_VERSION),
+            ),
+            (
+                HeaderName::from_static("x-ms-xp-role"),
+                HeaderValue::from_static("1"),
+            ),
         ];
-        for (name, value) in common
-            .into_iter()
-            .chain(self.headers.iter().map(|(n, v)| (*n, v.as_str())))
-        {
-            if let (Some(n), Ok(v)) = (header_name(name), HeaderValue::try_from(value)) {
+        const ACTIVITY_ID: HeaderName = HeaderName::from_static("x-ms-activity-id");
+        const REQUEST_CHARGE: HeaderName = HeaderName::from_static("x-ms-request-charge");
+        for (name, value) in FIXED {
+            headers.insert(name, value);
+        }
+        let varying = [
+            (ACTIVITY_ID, activity_id.to_string()),
+            (REQUEST_CHARGE, charge_text(self.charge)),
+            (axum::http::header::DATE, http_date_now()),
+        ];
+        for (name, value) in varying {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(name, value);
+            }
+        }
+        for (name, value) in &self.headers {
+            if let (Some(n), Ok(v)) = (header_name(name), HeaderValue::try_from(value.as_str())) {
                 headers.insert(n, v);
             }
         }
@@ -124,10 +145,35 @@ impl Reply {
     }
 }
 
-/// A header name of ours: our names are lowercase literals, which
-/// `from_static` takes without copying them (parsing one copies it to the
-/// heap, a dozen times per response). Anything else is parsed.
+/// A header name of ours. The common ones are constants; other lowercase
+/// literals are taken by `from_static` without copying them to the heap (as
+/// parsing does); anything else is parsed.
 fn header_name(name: &'static str) -> Option<HeaderName> {
+    // The names item responses carry, made at compile time: checking a
+    // name's characters at run time cost more than building the response.
+    const SESSION_TOKEN: HeaderName = HeaderName::from_static("x-ms-session-token");
+    const LSN: HeaderName = HeaderName::from_static("lsn");
+    const RANGE_ID: HeaderName = HeaderName::from_static("x-ms-documentdb-partitionkeyrangeid");
+    const ALT_CONTENT_PATH: HeaderName = HeaderName::from_static("x-ms-alt-content-path");
+    const CONTENT_PATH: HeaderName = HeaderName::from_static("x-ms-content-path");
+    const ITEM_COUNT: HeaderName = HeaderName::from_static("x-ms-item-count");
+    const CONTINUATION: HeaderName = HeaderName::from_static("x-ms-continuation");
+    const SUBSTATUS: HeaderName = HeaderName::from_static("x-ms-substatus");
+    let known = match name {
+        "etag" => Some(axum::http::header::ETAG),
+        "x-ms-session-token" => Some(SESSION_TOKEN),
+        "lsn" => Some(LSN),
+        "x-ms-documentdb-partitionkeyrangeid" => Some(RANGE_ID),
+        "x-ms-alt-content-path" => Some(ALT_CONTENT_PATH),
+        "x-ms-content-path" => Some(CONTENT_PATH),
+        "x-ms-item-count" => Some(ITEM_COUNT),
+        "x-ms-continuation" => Some(CONTINUATION),
+        "x-ms-substatus" => Some(SUBSTATUS),
+        _ => None,
+    };
+    if known.is_some() {
+        return known;
+    }
     let plain = !name.is_empty()
         && name
             .bytes()
@@ -137,6 +183,13 @@ fn header_name(name: &'static str) -> Option<HeaderName> {
     } else {
         HeaderName::try_from(name).ok()
     }
+}
+
+/// A charge with two decimals, as the service writes it (`5.71`), without
+/// going through float formatting.
+fn charge_text(request_units: f64) -> String {
+    let hundredths = (request_units.max(0.0) * 100.0).round() as u64;
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
 /// The `date` header's text, formatted once per second per thread.
@@ -192,6 +245,20 @@ mod tests {
         );
         assert!(header_name("").is_none());
         assert!(header_name("bad name").is_none());
+    }
+
+    #[test]
+    fn charges_have_two_decimals() {
+        for (charge, text) in [
+            (0.0, "0.00"),
+            (1.0, "1.00"),
+            (2.314, "2.31"),
+            (5.719, "5.72"),
+            (1234.5, "1234.50"),
+        ] {
+            assert_eq!(charge_text(charge), text);
+            assert_eq!(format!("{charge:.2}"), text);
+        }
     }
 
     #[test]
