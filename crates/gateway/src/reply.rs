@@ -139,7 +139,10 @@ impl Reply {
             }
         }
         if has_body {
-            headers.insert("content-type", HeaderValue::from_static("application/json"));
+            headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
         response
     }
