@@ -74,14 +74,21 @@ impl Reply {
     /// `etag` from the body's `_etag`, as the service sends it.
     pub fn etag_from_body(self) -> Self {
         let tag = match &self.body {
-            Some(ReplyBody::Json(body)) => body.get("_etag").and_then(Value::as_str),
+            Some(ReplyBody::Json(body)) => etag_of(body),
             _ => None,
         };
+        self.with_etag(tag)
+    }
+
+    /// `etag` from the `_etag` of `document`, which the body holds as text.
+    pub fn etag_from(self, document: &Value) -> Self {
+        let tag = etag_of(document);
+        self.with_etag(tag)
+    }
+
+    fn with_etag(self, tag: Option<String>) -> Self {
         match tag {
-            Some(tag) => {
-                let tag = tag.to_string();
-                self.header("etag", tag)
-            }
+            Some(tag) => self.header("etag", tag),
             None => self,
         }
     }
@@ -146,6 +153,13 @@ impl Reply {
         }
         response
     }
+}
+
+fn etag_of(document: &Value) -> Option<String> {
+    document
+        .get("_etag")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// A header name of ours. The common ones are constants; other lowercase

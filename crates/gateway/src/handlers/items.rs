@@ -19,15 +19,7 @@ pub(crate) fn session_token(range_id: &str, lsn: u64) -> String {
 fn item_reply(status: StatusCode, outcome: ItemOutcome, db: &str, coll: &str, ru: f64) -> Reply {
     let reply = match outcome.text {
         // The text the engine stored: no second printing of the document.
-        Some(text) => {
-            let etag = outcome.document.get("_etag").and_then(|t| t.as_str());
-            let etag = etag.map(str::to_string);
-            let reply = Reply::json_text(status, text);
-            match etag {
-                Some(etag) => reply.header("etag", etag),
-                None => reply,
-            }
-        }
+        Some(text) => Reply::json_text(status, text).etag_from(&outcome.document),
         None if outcome.document.is_null() => Reply::empty(status),
         None => Reply::json(status, outcome.document).etag_from_body(),
     };
