@@ -89,7 +89,7 @@ pub async fn run(args: FootprintArgs) -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let begun = Instant::now();
         let started = start(&args.binary, dir.path())?;
-        let client = Client::new(&started.endpoint, WELL_KNOWN_KEY, Protocol::Http1)?;
+        let mut client = Client::new(&started.endpoint, WELL_KNOWN_KEY, Protocol::Http1)?;
         ready.push(started.ready);
         // The first request the server answers, as a client sees readiness.
         loop {
@@ -123,14 +123,14 @@ pub async fn run(args: FootprintArgs) -> Result<(), String> {
     let pid = started.child.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
     println!("idle resident memory: {}", mib(rss_kib(pid)));
-    let client = Client::new(&started.endpoint, WELL_KNOWN_KEY, Protocol::Http1)?;
+    let mut client = Client::new(&started.endpoint, WELL_KNOWN_KEY, Protocol::Http1)?;
     let load = Load {
         clients: args.clients,
         duration: Duration::from_secs(5),
         items: args.items,
         item_size: 1024,
     };
-    run::setup(&client, &load).await?;
+    run::setup(&mut client, &load).await?;
     report::header("point reads on the loaded server");
     let next = Arc::new(AtomicU64::new(args.items));
     report::row(&run::run_workload(&client, Workload::Read, &load, next).await);

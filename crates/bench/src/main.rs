@@ -7,6 +7,7 @@
 //! use per item. `disk` times the log syncs the disk allows.
 
 mod client;
+mod connection;
 mod disk;
 mod footprint;
 mod report;

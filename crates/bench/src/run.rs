@@ -107,9 +107,9 @@ async fn measure(
     args: &RunArgs,
     workloads: &[Workload],
 ) -> Result<Vec<Measured>, String> {
-    let client = Client::new(endpoint, key, args.protocol)?;
+    let mut client = Client::new(endpoint, key, args.protocol)?;
     let load = args.load();
-    setup(&client, &load).await?;
+    setup(&mut client, &load).await?;
     report::header(endpoint);
     let mut results = Vec::new();
     let next_id = Arc::new(AtomicU64::new(args.items));
@@ -133,7 +133,7 @@ fn expect(outcome: Outcome, what: &str, ok: &[u16]) -> Result<(), String> {
 }
 
 /// A fresh database and container, with `args.items` items loaded.
-pub async fn setup(client: &Client, args: &Load) -> Result<(), String> {
+pub async fn setup(client: &mut Client, args: &Load) -> Result<(), String> {
     let _ = client.delete_database(DB).await;
     expect(
         client.create_database(DB).await,
@@ -149,7 +149,7 @@ pub async fn setup(client: &Client, args: &Load) -> Result<(), String> {
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.clients.max(1) {
-        let (client, next, items, size) = (
+        let (mut client, next, items, size) = (
             client.clone(),
             Arc::clone(&next),
             args.items,
@@ -191,7 +191,7 @@ pub async fn run_workload(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..args.clients.max(1) {
-        let client = client.clone();
+        let mut client = client.clone();
         let next_id = Arc::clone(&next_id);
         let (items, size) = (args.items.max(1), args.item_size);
         tasks.push(tokio::spawn(async move {
@@ -202,7 +202,8 @@ pub async fn run_workload(
             while Instant::now() < deadline {
                 let n = rng.below(items);
                 let begun = Instant::now();
-                let outcome = one_operation(&client, workload, n, size, &mut rng, &next_id).await;
+                let outcome =
+                    one_operation(&mut client, workload, n, size, &mut rng, &next_id).await;
                 let micros = begun.elapsed().as_micros() as u64;
                 match outcome {
                     Ok(status) if status.is_success() => {
@@ -245,7 +246,7 @@ pub async fn run_workload(
 }
 
 async fn one_operation(
-    client: &Client,
+    client: &mut Client,
     workload: Workload,
     n: u64,
     size: usize,
