@@ -201,9 +201,13 @@ impl ContainerRecord {
 
 pub(crate) fn read_counters(reader: &dyn KvRead, rid: &[u8; 8]) -> Result<Counters> {
     match reader.get(&keys::counters(rid))? {
-        Some(bytes) => decode(&bytes),
+        Some(bytes) => Counters::from_bytes(&bytes),
         None => Ok(Counters::default()),
     }
+}
+
+pub(crate) fn write_counters(txn: &mut Txn<'_>, rid: &[u8; 8], counters: &Counters) {
+    txn.put(keys::counters(rid), counters.to_bytes());
 }
 
 /// Removes a container's items, index and counters (its record is the caller's).

@@ -91,13 +91,56 @@ pub(crate) struct Derived {
 }
 
 /// Per-container counters, updated with every item write.
-#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Log sequence number of the container's latest write; session tokens carry it.
     pub lsn: u64,
     pub next_document: u64,
     pub document_count: u64,
     pub document_bytes: u64,
+}
+
+/// The first byte of counters in their binary form. JSON, the form data
+/// written before it still holds, always starts with `{`.
+const COUNTERS_BINARY: u8 = 1;
+
+impl Counters {
+    /// Every write stores the counters and every point read looks up the
+    /// LSN in them: as JSON, encoding and decoding them cost about 5% of a
+    /// point read. The binary form is a tag byte and four big-endian u64s.
+    pub fn to_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(33);
+        out.push(COUNTERS_BINARY);
+        for field in [
+            self.lsn,
+            self.next_document,
+            self.document_count,
+            self.document_bytes,
+        ] {
+            out.extend_from_slice(&field.to_be_bytes());
+        }
+        out
+    }
+
+    /// Reads either form.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        match bytes.split_first() {
+            Some((&COUNTERS_BINARY, rest)) if rest.len() == 32 => {
+                let field = |i: usize| {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(&rest[i * 8..i * 8 + 8]);
+                    u64::from_be_bytes(word)
+                };
+                Ok(Self {
+                    lsn: field(0),
+                    next_document: field(1),
+                    document_count: field(2),
+                    document_bytes: field(3),
+                })
+            }
+            _ => decode(bytes),
+        }
+    }
 }
 
 pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
@@ -110,4 +153,37 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
             "a stored record is unreadable ({e}); the data may be damaged"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_round_trip_in_binary_and_still_read_as_json() {
+        let counters = Counters {
+            lsn: 7,
+            next_document: u64::MAX,
+            document_count: 3,
+            document_bytes: 4096,
+        };
+        let bytes = counters.to_bytes();
+        assert_eq!(bytes.len(), 33);
+        assert_eq!(Counters::from_bytes(&bytes).expect("binary"), counters);
+        // Data written before the binary form.
+        let json = encode(&counters).expect("json");
+        assert_eq!(Counters::from_bytes(&json).expect("json"), counters);
+    }
+
+    #[test]
+    fn damaged_counters_are_an_error_not_a_panic() {
+        for bytes in [
+            &[][..],
+            &[COUNTERS_BINARY][..],
+            &[COUNTERS_BINARY; 20][..],
+            b"{\"lsn\":",
+        ] {
+            assert!(Counters::from_bytes(bytes).is_err(), "{bytes:?}");
+        }
+    }
 }

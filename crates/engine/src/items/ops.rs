@@ -9,7 +9,7 @@ use cosmonaut_storage::{KvRead, Txn};
 use serde_json::{json, Map, Value};
 
 use super::WriteMode;
-use crate::containers::read_counters;
+use crate::containers::{read_counters, write_counters};
 use crate::engine::{new_etag, now_seconds, require_container};
 use crate::error::{EngineError, Result};
 use crate::index;
@@ -216,7 +216,7 @@ pub(crate) fn remove_document(
     let old_entries = index::entries(&container.rid, item_key, existing, policy);
     index::apply(txn, &old_entries, &Default::default())?;
     txn.delete(item_key.to_vec());
-    txn.put(keys::counters(&container.rid), encode(&counters)?);
+    write_counters(txn, &container.rid, &counters);
     let previous = move_change(txn, container, item_key, true, None)?;
     if container.keeps_versions() {
         let def = container.partition_key()?;
@@ -283,7 +283,7 @@ pub(crate) fn store_document(
     let new_entries = index::entries(&container.rid, item_key, &document, policy);
     index::apply(txn, &old_entries, &new_entries)?;
     txn.put(item_key.to_vec(), bytes.clone());
-    txn.put(keys::counters(&container.rid), encode(&counters)?);
+    write_counters(txn, &container.rid, &counters);
     let previous = move_change(
         txn,
         container,

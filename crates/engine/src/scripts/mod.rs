@@ -173,7 +173,7 @@ fn store(
             // Scripts draw ids from the container's document sequence, so none collide.
             let mut counters = crate::containers::read_counters(txn, &container.rid)?;
             counters.next_document += 1;
-            txn.put(keys::counters(&container.rid), encode(&counters)?);
+            crate::containers::write_counters(txn, &container.rid, &counters);
             rid::encode(&rid::document(container.rid, counters.next_document))
         }
     };
