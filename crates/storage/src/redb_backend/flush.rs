@@ -46,6 +46,8 @@ impl Shared {
         *self.layers.write().map_err(|_| poisoned("memtable"))? = Arc::new(Layers {
             active: Arc::default(),
             frozen: Some(Arc::clone(&frozen)),
+            // Freezing leaves the tree as it is.
+            tree: Arc::clone(&layers.tree),
         });
         log.last_freeze = Instant::now();
         let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
@@ -128,11 +130,13 @@ impl Shared {
     fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {
         let started = Instant::now();
         write_tree(&self.db, table.newest())?;
+        let tree = self.open_tree()?;
         {
             let mut layers = self.layers.write().map_err(|_| poisoned("memtable"))?;
             *layers = Arc::new(Layers {
                 active: Arc::clone(&layers.active),
                 frozen: None,
+                tree,
             });
         }
         Wal::retire(&self.data_file, &[old_log.to_path_buf()])?;
