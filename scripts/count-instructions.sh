@@ -13,6 +13,8 @@
 # the counters, runs the workload for 10 s with 8 clients and divides the
 # instructions counted by the operations done. The load generator is the
 # release build in target/release (cargo build --release -p cosmonaut-bench).
+# With COSMONAUT_COUNT_KEEP=<dir>, each workload's callgrind dump is kept
+# there as <workload>.callgrind, for callgrind_annotate.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BINARY=${1:?usage: count-instructions.sh <cosmonaut binary> [workload ...]}
@@ -52,6 +54,10 @@ for workload in "${WORKLOADS[@]}"; do
   instructions=$(callgrind_annotate "$dump" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
   ops_per_second=$(echo "$line" | awk '{print $(NF-4)}')
   operations=$((ops_per_second * 10))
+  if [ -n "${COSMONAUT_COUNT_KEEP:-}" ]; then
+    mkdir -p "$COSMONAUT_COUNT_KEEP"
+    cp "$dump" "$COSMONAUT_COUNT_KEEP/$workload.callgrind"
+  fi
   echo "$workload: $operations operations, $instructions instructions, $((instructions / operations)) per operation"
   rm -f "$WORK"/callgrind.*
 done
