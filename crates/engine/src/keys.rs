@@ -350,12 +350,16 @@ pub const TERMINATOR: [u8; 2] = [0x00, 0x01];
 /// Appends `bytes` with 0x00 written as 0x00 0xFF, so that followed by
 /// [`TERMINATOR`] the result keeps byte order and never runs into what follows.
 pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(b);
-        if b == 0x00 {
-            out.push(0xFF);
-        }
+    // Copied in runs between zero bytes, which are rare: a byte at a time,
+    // indexing a long string cost more than storing it.
+    out.reserve(bytes.len() + 2);
+    let mut rest = bytes;
+    while let Some(zero) = memchr::memchr(0x00, rest) {
+        out.extend_from_slice(&rest[..=zero]);
+        out.push(0xFF);
+        rest = &rest[zero + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 fn with_prefix(tag: u8, rest: &[u8]) -> Vec<u8> {
@@ -380,6 +384,16 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_bytes_are_escaped_wherever_they_are() {
+        let mut out = vec![9];
+        push_escaped(&mut out, &[0, 1, 0, 0, 2]);
+        assert_eq!(out, [9, 0, 0xFF, 1, 0, 0xFF, 0, 0xFF, 2]);
+        let mut out = Vec::new();
+        push_escaped(&mut out, b"plain");
+        assert_eq!(out, b"plain");
+    }
 
     #[test]
     fn escaped_epks_keep_their_order() {

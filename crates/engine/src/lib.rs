@@ -12,6 +12,7 @@ mod feed;
 mod hex;
 mod index;
 mod items;
+pub mod json;
 mod keys;
 mod offers;
 pub mod partition;

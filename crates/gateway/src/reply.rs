@@ -96,7 +96,7 @@ impl Reply {
     pub fn into_response(self, activity_id: &str) -> Response<Body> {
         let has_body = self.body.is_some();
         let bytes = match self.body {
-            Some(ReplyBody::Json(body)) => serde_json::to_vec(&body).unwrap_or_default(),
+            Some(ReplyBody::Json(body)) => cosmonaut_engine::json::to_vec(&body),
             Some(ReplyBody::Text(text)) => text,
             None => Vec::new(),
         };

@@ -16,7 +16,7 @@ use crate::index;
 use crate::keys;
 use crate::partition::PartitionKeyValue;
 use crate::patch::{self, PatchOperation};
-use crate::records::{decode, encode, ContainerRecord};
+use crate::records::{decode, ContainerRecord};
 use crate::ttl;
 use crate::{rid, validation};
 
@@ -270,7 +270,7 @@ pub(crate) fn store_document(
     let policy = container.index_policy();
     ttl::check_item_ttl(policy.ttl, &body)?;
     let document = with_system_properties(body, container, &doc_rid);
-    let bytes = encode(&document)?;
+    let bytes = crate::json::to_vec(&document);
     validation::check_item_size(bytes.len())?;
     match old_len {
         Some(old_len) => counters.document_bytes = counters.document_bytes.saturating_sub(old_len),
@@ -361,7 +361,7 @@ fn record_version(
         change["previous"] = document.clone();
     }
     let key = keys::version(&container.rid, lsn, keys::item_suffix(item_key));
-    txn.put(key, encode(&change)?);
+    txn.put(key, crate::json::to_vec(&change));
     Ok(())
 }
 
