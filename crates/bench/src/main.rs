@@ -4,8 +4,10 @@
 //! the REST protocol with N concurrent clients and reports throughput and
 //! p50/p99/p99.9 latency per workload. `footprint` starts a `cosmonaut`
 //! binary and measures start-to-ready time, idle and loaded memory, and disk
-//! use per item. `disk` times the log syncs the disk allows.
+//! use per item. `disk` times the log syncs the disk allows, and `ceiling`
+//! serves canned replies, to measure what the machine allows.
 
+mod ceiling;
 mod client;
 mod connection;
 mod disk;
@@ -46,6 +48,9 @@ enum Command {
     Footprint(footprint::FootprintArgs),
     /// Time write + fdatasync on a disk, appending and overwriting.
     Disk(disk::DiskArgs),
+    /// Serve a canned reply to every request: `run` against it measures
+    /// what the machine allows with no database behind the endpoint.
+    Ceiling(ceiling::CeilingArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Footprint(args) => footprint::run(args).await,
             Command::Disk(args) => disk::run(args),
+            Command::Ceiling(args) => ceiling::run(args).await,
         }
     });
     match result {
