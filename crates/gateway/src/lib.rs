@@ -211,10 +211,9 @@ impl Gateway {
             body,
             scheme,
         };
-        let path = percent_encoding::percent_decode_str(parts.uri.path())
-            .decode_utf8_lossy()
-            .trim_matches('/')
-            .to_string();
+        // Borrowed from the URI unless it has escapes, as most paths do not.
+        let decoded = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy();
+        let path = decoded.trim_matches('/');
         let write = !(ctx.method == Method::GET
             || ctx.method == Method::HEAD
             || (ctx.method == Method::POST && ctx.is_query()));
@@ -222,14 +221,14 @@ impl Gateway {
             &principal,
             &Access {
                 address: &address,
-                path: &path,
+                path,
                 write,
                 partition_key: ctx.header("x-ms-documentdb-partitionkey"),
             },
         )?;
         if let (Principal::Aad(identity), Some(aad)) = (&principal, &self.config.aad) {
             let requested = auth::requested(&address, &ctx)?;
-            auth::authorize_aad(&aad.rbac.current(), identity, requested, &path)?;
+            auth::authorize_aad(&aad.rbac.current(), identity, requested, path)?;
         }
         ctx.check_consistency_level()?;
         let container = address.container().filter(|_| self.config.rate_limit);
