@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::layers::Layers;
+use super::layers::{self, Layers};
 use super::{poisoned, write_tree, Log, Shared, FLUSH_BYTES, STALL_BYTES};
 use crate::memtable::Memtable;
 use crate::wal::Wal;
@@ -130,7 +130,7 @@ impl Shared {
     fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {
         let started = Instant::now();
         write_tree(&self.db, table.newest())?;
-        let tree = self.open_tree()?;
+        let tree = layers::open_tree(&self.db)?;
         {
             let mut layers = self.layers.write().map_err(|_| poisoned("memtable"))?;
             *layers = Arc::new(Layers {

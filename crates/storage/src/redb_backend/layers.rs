@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use redb::{ReadOnlyTable, ReadableDatabase};
+use redb::{Database, ReadOnlyTable, ReadableDatabase};
 
 use super::{Shared, KV};
 use crate::backend::{KeyValue, KvRead, Snapshot};
@@ -41,13 +41,13 @@ impl Shared {
         let at = at.unwrap_or_else(|| self.durable.load(Ordering::SeqCst));
         Ok(LayeredSnapshot { layers, at })
     }
+}
 
-    /// The B-tree as of now, for the layers that go in place next.
-    pub(super) fn open_tree(&self) -> Result<Arc<Tree>> {
-        let txn = self.db.begin_read().map_err(StorageError::backend)?;
-        let table = txn.open_table(KV).map_err(StorageError::backend)?;
-        Ok(Arc::new(table))
-    }
+/// The B-tree as of now, for the layers that go in place next.
+pub(super) fn open_tree(db: &Database) -> Result<Arc<Tree>> {
+    let txn = db.begin_read().map_err(StorageError::backend)?;
+    let table = txn.open_table(KV).map_err(StorageError::backend)?;
+    Ok(Arc::new(table))
 }
 
 pub(super) struct LayeredSnapshot {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redb::{Builder, Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Builder, Database, Durability, TableDefinition};
 
 use self::flush::FlushQueue;
 use self::layers::Layers;
@@ -123,10 +123,7 @@ impl RedbBackend {
         let replayed = replay.records.into_iter().flatten();
         write_tree(&db, replayed)?;
         Wal::retire(path, &replay.files)?;
-        let tree = {
-            let txn = db.begin_read().map_err(StorageError::backend)?;
-            Arc::new(txn.open_table(KV).map_err(StorageError::backend)?)
-        };
+        let tree = layers::open_tree(&db)?;
         let shared = Arc::new(Shared {
             db,
             data_file: path.to_path_buf(),
