@@ -102,6 +102,10 @@ fn json_paths(c: &mut Criterion) {
     c.bench_function("json_print_1kb_item", |b| {
         b.iter(|| serde_json::to_vec(black_box(&item)).expect("print"))
     });
+    // What stored documents and replies are printed with.
+    c.bench_function("json_print_1kb_item_cosmonaut", |b| {
+        b.iter(|| cosmonaut_engine::json::to_vec(black_box(&item)))
+    });
 }
 
 criterion_group!(benches, engine_paths, json_paths);
