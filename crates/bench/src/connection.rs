@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 use tokio_rustls::TlsConnector;
 
 use crate::client::Protocol;
@@ -37,8 +37,9 @@ pub struct Target {
     pub prefix: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
     pub protocol: Protocol,
-    /// The one HTTP/2 connection, made by whichever client asks first.
-    shared: OnceCell<http2::SendRequest<Full<Bytes>>>,
+    /// The one HTTP/2 connection, made by whichever client asks first, and
+    /// made again by the first to ask after it closed.
+    shared: Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
 }
 
 impl Target {
@@ -79,7 +80,7 @@ impl Target {
             prefix,
             tls,
             protocol,
-            shared: OnceCell::new(),
+            shared: Mutex::new(None),
         })
     }
 }
@@ -99,16 +100,16 @@ impl Connection {
                 Stream::Tls(tls) => http1_handshake(*tls).await,
             },
             Protocol::Http2 => {
-                let shared = target
-                    .shared
-                    .get_or_try_init(|| async {
-                        match dial(target).await? {
-                            Stream::Plain(tcp) => http2_handshake(tcp).await,
-                            Stream::Tls(tls) => http2_handshake(*tls).await,
-                        }
-                    })
-                    .await?;
-                Ok(Self::Http2(shared.clone()))
+                let mut shared = target.shared.lock().await;
+                if let Some(sender) = shared.as_ref().filter(|s| !s.is_closed()) {
+                    return Ok(Self::Http2(sender.clone()));
+                }
+                let sender = match dial(target).await? {
+                    Stream::Plain(tcp) => http2_handshake(tcp).await?,
+                    Stream::Tls(tls) => http2_handshake(*tls).await?,
+                };
+                *shared = Some(sender.clone());
+                Ok(Self::Http2(sender))
             }
         }
     }
