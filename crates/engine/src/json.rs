@@ -18,7 +18,7 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
 }
 
 /// Appends the compact JSON text of `value` to `out`.
-pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -63,7 +63,7 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
 
 /// Appends `s` as a JSON string: `"` and `\` escaped, control characters
 /// as `\n`, `\t`... or `\u00XX`, everything else (UTF-8 included) as is.
-pub fn write_string(out: &mut Vec<u8>, s: &str) {
+fn write_string(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
