@@ -220,7 +220,14 @@ mod tests {
         ];
         // Keys that differ only past the inline head, or in its last byte,
         // or end inside it with zeros after.
-        for tail in [vec![], vec![0], vec![0, 0], vec![1], vec![0, 255], vec![255]] {
+        for tail in [
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![1],
+            vec![0, 255],
+            vec![255],
+        ] {
             for len in [7, 8, 23, 24, 25] {
                 let mut key = vec![0x50; len];
                 key.extend(&tail);
