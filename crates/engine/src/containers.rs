@@ -236,7 +236,7 @@ pub(crate) fn rebuild_index(txn: &mut Txn<'_>, container: &ContainerRecord) -> R
     for (item_key, bytes) in txn.scan(&start, &end, usize::MAX)? {
         let document: Value = decode(&bytes)?;
         let entries = index::entries(&container.rid, &item_key, &document, policy);
-        index::apply(txn, &Default::default(), &entries)?;
+        index::apply(txn, &Default::default(), entries)?;
     }
     Ok(())
 }

@@ -133,14 +133,26 @@ impl Memtable {
         }
     }
 
-    /// The newest version of every key, in key order: what a flush writes.
-    pub(crate) fn newest(&self) -> impl Iterator<Item = Change> + '_ {
-        let entries: Entries<'_> = Box::new(self.entries.iter());
-        NewestVisible {
-            entries: entries.peekable(),
-            at: u64::MAX,
-            descending: false,
+    /// Hands `write` the newest version of every key, in key order: what a
+    /// flush writes. Keys and values are lent from the table rather than
+    /// copied, as a flush passes each one on to the B-tree once.
+    pub(crate) fn for_each_newest<E>(
+        &self,
+        mut write: impl FnMut(&[u8], Option<&[u8]>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut previous: Option<Entry<'_, Versioned, Option<Box<[u8]>>>> = None;
+        for entry in self.entries.iter() {
+            // A key's versions come newest first: the first one is written.
+            if previous
+                .as_ref()
+                .is_some_and(|p| p.key().key == entry.key().key)
+            {
+                continue;
+            }
+            write(&entry.key().key, entry.value().as_deref())?;
+            previous = Some(entry);
         }
+        Ok(())
     }
 }
 
@@ -276,8 +288,15 @@ mod tests {
             vec![s("b", Some("1"))]
         );
         assert_eq!(keys_values(table.range(b"d", b"e", 2, false)), vec![]);
+        let mut newest = Vec::new();
+        table
+            .for_each_newest(|k, v| {
+                newest.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+                Ok::<_, ()>(())
+            })
+            .unwrap();
         assert_eq!(
-            keys_values(table.newest()),
+            keys_values(newest.into_iter()),
             vec![
                 s("a", Some("3")),
                 s("b", Some("2")),

@@ -140,7 +140,8 @@ pub fn entries(
 /// Moves a document's index from `old` to `new` entries (either may be
 /// empty: a create or a delete), keeping the presence counters in step;
 /// 409 when another item of the logical partition holds a unique key.
-pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: &IndexEntries) -> Result<()> {
+/// `new` is consumed: its keys go into the transaction without a copy.
+pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: IndexEntries) -> Result<()> {
     for claimed in new.unique.difference(&old.unique) {
         if txn.get(claimed)?.is_some() {
             return Err(EngineError::new(
@@ -155,13 +156,14 @@ pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: &IndexEntries) -> Resul
             txn.delete(stale.clone());
         }
     }
-    for (fresh, value) in &new.entries {
-        if !old.entries.contains_key(fresh) {
-            txn.put(fresh.clone(), value.clone());
+    move_counters(txn, &old.present, &new.present)?;
+    move_counters(txn, &old.cut, &new.cut)?;
+    for (fresh, value) in new.entries {
+        if !old.entries.contains_key(&fresh) {
+            txn.put(fresh, value);
         }
     }
-    move_counters(txn, &old.present, &new.present)?;
-    move_counters(txn, &old.cut, &new.cut)
+    Ok(())
 }
 
 /// Takes one from each counter only in `old` and adds one to each only in

@@ -214,7 +214,7 @@ pub(crate) fn remove_document(
     let existing = &existing.document;
     let policy = container.index_policy();
     let old_entries = index::entries(&container.rid, item_key, existing, policy);
-    index::apply(txn, &old_entries, &Default::default())?;
+    index::apply(txn, &old_entries, Default::default())?;
     txn.delete(item_key.to_vec());
     write_counters(txn, &container.rid, &counters);
     let previous = move_change(txn, container, item_key, true, None)?;
@@ -281,7 +281,7 @@ pub(crate) fn store_document(
         .map(|d| index::entries(&container.rid, item_key, d, policy))
         .unwrap_or_default();
     let new_entries = index::entries(&container.rid, item_key, &document, policy);
-    index::apply(txn, &old_entries, &new_entries)?;
+    index::apply(txn, &old_entries, new_entries)?;
     txn.put(item_key.to_vec(), bytes.clone());
     write_counters(txn, &container.rid, &counters);
     let previous = move_change(

@@ -129,7 +129,7 @@ impl Shared {
 
     fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {
         let started = Instant::now();
-        write_tree(&self.db, table.newest())?;
+        write_tree(&self.db, table)?;
         let tree = layers::open_tree(&self.db)?;
         {
             let mut layers = self.layers.write().map_err(|_| poisoned("memtable"))?;

@@ -17,7 +17,7 @@ use redb::{Builder, Database, Durability, TableDefinition};
 use self::flush::FlushQueue;
 use self::layers::Layers;
 use crate::backend::{Backend, Snapshot, Write};
-use crate::memtable::Change;
+use crate::memtable::Memtable;
 use crate::wal::Wal;
 use crate::{Result, StorageError};
 
@@ -120,8 +120,13 @@ impl RedbBackend {
             );
         }
         // Also creates the table up front, so snapshots never see it missing.
-        let replayed = replay.records.into_iter().flatten();
-        write_tree(&db, replayed)?;
+        // Replayed through a memtable: sorted, and each key written once.
+        let replayed = Memtable::default();
+        for (seq, record) in (1..).zip(&replay.records) {
+            replayed.insert(seq, record);
+        }
+        write_tree(&db, &replayed)?;
+        drop(replayed);
         Wal::retire(path, &replay.files)?;
         let tree = layers::open_tree(&db)?;
         let shared = Arc::new(Shared {
@@ -171,20 +176,21 @@ impl RedbBackend {
     }
 }
 
-/// Writes `changes` into the B-tree as one durable transaction.
-fn write_tree(db: &Database, changes: impl Iterator<Item = Change>) -> Result<()> {
+/// Writes the newest version of each of `table`'s keys into the B-tree as
+/// one durable transaction.
+fn write_tree(db: &Database, table: &Memtable) -> Result<()> {
     let mut txn = db.begin_write().map_err(StorageError::backend)?;
     txn.set_durability(Durability::Immediate)
         .map_err(StorageError::backend)?;
     {
-        let mut table = txn.open_table(KV).map_err(StorageError::backend)?;
-        for (key, value) in changes {
+        let mut tree = txn.open_table(KV).map_err(StorageError::backend)?;
+        table.for_each_newest(|key, value| {
             match value {
-                Some(v) => table.insert(key.as_slice(), v.as_slice()).map(drop),
-                None => table.remove(key.as_slice()).map(drop),
+                Some(v) => tree.insert(key, v).map(drop),
+                None => tree.remove(key).map(drop),
             }
-            .map_err(StorageError::backend)?;
-        }
+            .map_err(StorageError::backend)
+        })?;
     }
     txn.commit().map_err(StorageError::backend)
 }
@@ -219,7 +225,7 @@ impl Shared {
         log.wal.sync_handle().sync_data()?;
         let layers = self.layers()?;
         for table in layers.tables().collect::<Vec<_>>().into_iter().rev() {
-            write_tree(&self.db, table.newest())?;
+            write_tree(&self.db, table)?;
         }
         drop(log);
         Wal::remove_all(&self.data_file)
