@@ -1,14 +1,18 @@
 """Durability: every acknowledged write survives kill -9 and restart, and
 nothing unacknowledged is half there (batches are whole, indexes agree)."""
 import os
+import signal
+import socket
+import subprocess
 import threading
 import time
 
+import requests
 from azure.cosmos import CosmosClient
 
 from conftest import KEY
 from rest import RestClient
-from server import Server
+from server import BINARY, Server
 
 DB, COLL = "crashdb", "items"
 LINK = f"dbs/{DB}/colls/{COLL}"
@@ -168,3 +172,33 @@ def test_a_damaged_data_file_is_refused_at_start(tmp_path):
         message = str(err)
     assert "is damaged" in message and "cosmonaut restore" in message, message
     assert "panicked" not in message
+
+
+def test_a_closed_stdout_does_not_stop_the_server(tmp_path):
+    """Whoever starts the server may stop reading its output: the ready
+    banner then fails to print, and the server must go on serving."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [BINARY, "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process.stdout.close()
+    try:
+        rest = RestClient(f"https://127.0.0.1:{port}/", KEY)
+        deadline = time.time() + 30
+        status = None
+        while time.time() < deadline and process.poll() is None:
+            try:
+                status = rest.request("GET", "/dbs", "dbs", "").status_code
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        assert status == 200
+        # Still up after the banner had its chance to fail.
+        time.sleep(0.5)
+        assert rest.request("POST", "/dbs", "dbs", "", body={"id": DB}).status_code == 201
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

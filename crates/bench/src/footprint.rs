@@ -47,10 +47,14 @@ fn start(binary: &Path, data_dir: &Path) -> Result<Started, String> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next() {
         let line = line.map_err(|e| e.to_string())?;
         if let Some(at) = line.find("listening on https://") {
             let endpoint = line[at + "listening on ".len()..].trim().to_string();
+            // Keep reading what the server prints next: closing the pipe
+            // would fail its later writes.
+            std::thread::spawn(move || lines.for_each(drop));
             return Ok(Started {
                 child,
                 endpoint,

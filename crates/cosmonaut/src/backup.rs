@@ -11,6 +11,8 @@ use cosmonaut_backup::{
 };
 use cosmonaut_storage::{Backend, CommitObserver, RedbBackend};
 
+use crate::serve::say;
+
 /// `serve`'s backup settings.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BackupArgs {
@@ -82,18 +84,18 @@ pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Pr
     if file.exists() {
         tracing::info!("data dir has a store; not restoring");
     } else if args.skip_restore {
-        println!("Not restoring (--skip-restore): starting with an empty database");
+        say("Not restoring (--skip-restore): starting with an empty database");
     } else {
         match restore(&target, &file, RestorePoint::Latest).await {
-            Ok(report) => println!(
+            Ok(report) => say(&format!(
                 "Restored from {url}: snapshot {} plus {} commits from {} segments, up to commit {}",
                 report.snapshot.name(),
                 report.commits,
                 report.segments,
                 report.position.seq
-            ),
+            )),
             Err(BackupError::NoBackup(_)) => {
-                println!("No backup at {url} yet: starting with an empty database")
+                say(&format!("No backup at {url} yet: starting with an empty database"))
             }
             Err(err) => {
                 let _ = lease.release(&target).await;

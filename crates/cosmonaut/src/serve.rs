@@ -1,5 +1,6 @@
 //! `cosmonaut serve`: open the store, listen, and shut down cleanly.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -207,11 +208,7 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     }
 
     tokio::spawn(shutdown_on_signal(handle)?);
-    println!("Cosmonaut ready in {} ms", started.elapsed().as_millis());
-    for endpoint in &endpoints {
-        println!("  listening on {endpoint}");
-        println!("  AccountEndpoint={endpoint};AccountKey={primary_key};");
-    }
+    announce(started, &endpoints, &primary_key);
 
     tokio::spawn(purge_expired_items(Arc::downgrade(&engine)));
     tokio::spawn(keys::watch(
@@ -231,9 +228,9 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
     if let Some(service) = backup_service {
         // Ships every commit the store made, then releases the lease.
         service.shutdown().await;
-        println!("Backup up to date");
+        say("Backup up to date");
     }
-    println!("Cosmonaut stopped");
+    say("Cosmonaut stopped");
     Ok(())
 }
 
@@ -319,4 +316,24 @@ fn shutdown_on_signal(handle: Handle) -> Result<impl std::future::Future<Output 
         tracing::info!("shutting down");
         handle.graceful_shutdown(Some(GRACE));
     })
+}
+
+/// Prints the ready banner: the endpoints and their connection strings.
+fn announce(started: Instant, endpoints: &[String], primary_key: &str) {
+    let mut banner = format!("Cosmonaut ready in {} ms\n", started.elapsed().as_millis());
+    for endpoint in endpoints {
+        banner.push_str(&format!("  listening on {endpoint}\n"));
+        banner.push_str(&format!(
+            "  AccountEndpoint={endpoint};AccountKey={primary_key};\n"
+        ));
+    }
+    say(banner.trim_end());
+}
+
+/// Prints a line of the server's own output. A failed write (stdout closed
+/// by whoever started the server, once it had read the line it waited for)
+/// is ignored: `println!` would panic there and take the server down.
+pub(crate) fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
