@@ -6,18 +6,20 @@
 # cost of cache misses, at full speed; like any timing on a shared VM it
 # drifts, so alternate the builds being compared and run each a few times.
 #
-#   scripts/thread-cpu.sh <cosmonaut binary> [workload] [seconds]
+#   scripts/thread-cpu.sh <cosmonaut binary> [workload] [seconds] [item bytes]
 #
 # The workload is cosmonaut-bench's (default: create), run with 32 clients
-# for the given seconds (default: 20) against a server on a fresh data dir,
+# for the given seconds (default: 20) on items of the given size (default:
+# 1024) against a server on a fresh data dir,
 # after a 1 s warm-up. The load generator is the release build in
 # target/release (cargo build --release -p cosmonaut-bench). Linux only:
 # it reads each thread's user and system time from /proc.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BINARY=${1:?usage: thread-cpu.sh <cosmonaut binary> [workload] [seconds]}
+BINARY=${1:?usage: thread-cpu.sh <cosmonaut binary> [workload] [seconds] [item bytes]}
 WORKLOAD=${2:-create}
 SECONDS_RUN=${3:-20}
+ITEM_BYTES=${4:-1024}
 BENCH=$ROOT/target/release/cosmonaut-bench
 HTTP_PORT=${COSMONAUT_THREAD_CPU_PORT:-8196}
 [ -x "$BENCH" ] || { echo "build the load generator: cargo build --release -p cosmonaut-bench" >&2; exit 1; }
@@ -42,10 +44,10 @@ ticks() {
 }
 
 "$BENCH" run --endpoint "$endpoint" --workload "$WORKLOAD" --clients 32 --duration 1s \
-  --items 10000 >/dev/null
+  --items 10000 --item-size "$ITEM_BYTES" >/dev/null
 ticks >"$WORK/before"
 line=$("$BENCH" run --endpoint "$endpoint" --workload "$WORKLOAD" --clients 32 \
-  --duration "${SECONDS_RUN}s" --items 100 | grep -E "^(point read|create|upsert|replace|query|cross|YCSB)")
+  --duration "${SECONDS_RUN}s" --items 100 --item-size "$ITEM_BYTES" | grep -E "^(point read|create|upsert|replace|query|cross|YCSB)")
 ticks >"$WORK/after"
 ops_per_second=$(echo "$line" | awk '{print $(NF-4)}')
 hz=$(getconf CLK_TCK)
