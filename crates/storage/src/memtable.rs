@@ -133,15 +133,22 @@ impl Memtable {
         }
     }
 
-    /// Hands `write` the newest version of every key, in key order: what a
-    /// flush writes. Keys and values are lent from the table rather than
-    /// copied, as a flush passes each one on to the B-tree once.
+    /// Hands `write` the newest version of every key from `from` on (all
+    /// keys when `None`), in key order: what a flush writes. Keys and values
+    /// are lent from the table rather than copied, as a flush passes each one
+    /// on to the B-tree once. `write` returns `false` to stop early.
     pub(crate) fn for_each_newest<E>(
         &self,
-        mut write: impl FnMut(&[u8], Option<&[u8]>) -> Result<(), E>,
+        from: Option<&[u8]>,
+        mut write: impl FnMut(&[u8], Option<&[u8]>) -> Result<bool, E>,
     ) -> Result<(), E> {
+        let entries: Entries<'_> = match from {
+            // A key's newest version sorts first among its versions.
+            Some(key) => Box::new(self.entries.range(Versioned::at(key, u64::MAX)..)),
+            None => Box::new(self.entries.iter()),
+        };
         let mut previous: Option<Entry<'_, Versioned, Option<Box<[u8]>>>> = None;
-        for entry in self.entries.iter() {
+        for entry in entries {
             // A key's versions come newest first: the first one is written.
             if previous
                 .as_ref()
@@ -149,7 +156,9 @@ impl Memtable {
             {
                 continue;
             }
-            write(&entry.key().key, entry.value().as_deref())?;
+            if !write(&entry.key().key, entry.value().as_deref())? {
+                break;
+            }
             previous = Some(entry);
         }
         Ok(())
@@ -290,9 +299,9 @@ mod tests {
         assert_eq!(keys_values(table.range(b"d", b"e", 2, false)), vec![]);
         let mut newest = Vec::new();
         table
-            .for_each_newest(|k, v| {
+            .for_each_newest(None, |k, v| {
                 newest.push((k.to_vec(), v.map(<[u8]>::to_vec)));
-                Ok::<_, ()>(())
+                Ok::<_, ()>(true)
             })
             .unwrap();
         assert_eq!(

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::layers::{self, Layers};
-use super::{poisoned, write_tree, Log, Shared, FLUSH_BYTES, STALL_BYTES};
+use super::{poisoned, write_tree, Log, Shared, FLUSH_BYTES, FLUSH_COMMIT_BYTES, STALL_BYTES};
 use crate::memtable::Memtable;
 use crate::wal::Wal;
 use crate::Result;
@@ -129,7 +129,7 @@ impl Shared {
 
     fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {
         let started = Instant::now();
-        write_tree(&self.db, table)?;
+        write_tree(&self.db, table, FLUSH_COMMIT_BYTES)?;
         let tree = layers::open_tree(&self.db)?;
         {
             let mut layers = self.layers.write().map_err(|_| poisoned("memtable"))?;

@@ -35,6 +35,13 @@ const FLUSH_BYTES: usize = 64 << 20;
 /// one is this large, writers wait for it: memory stays bounded when the
 /// disk falls behind.
 const STALL_BYTES: usize = 4 * FLUSH_BYTES;
+/// Keys and values a flush writes per B-tree transaction (see `write_tree`).
+/// Each commit's fsync still delays the log syncs behind it, for less time
+/// the smaller it is, but each costs its own fsync: 256 KiB to 1 MiB all
+/// took p99.9 of 1 KB writes from 80-200 ms to 11-39 ms; 1 MiB raised their
+/// p99 by half, 256 KiB cost 10 KB upserts a tenth of their throughput
+/// (docs/performance.md, eighth round).
+const FLUSH_COMMIT_BYTES: usize = 512 << 10;
 
 /// The embedded backend: a redb B-tree, a write-ahead log and a memtable.
 /// A commit is appended to the log and inserted into the memtable; it is
@@ -125,7 +132,7 @@ impl RedbBackend {
         for (seq, record) in (1..).zip(&replay.records) {
             replayed.insert(seq, record);
         }
-        write_tree(&db, &replayed)?;
+        write_tree(&db, &replayed, FLUSH_COMMIT_BYTES)?;
         drop(replayed);
         Wal::retire(path, &replay.files)?;
         let tree = layers::open_tree(&db)?;
@@ -176,23 +183,46 @@ impl RedbBackend {
     }
 }
 
-/// Writes the newest version of each of `table`'s keys into the B-tree as
-/// one durable transaction.
-fn write_tree(db: &Database, table: &Memtable) -> Result<()> {
-    let mut txn = db.begin_write().map_err(StorageError::backend)?;
-    txn.set_durability(Durability::Immediate)
-        .map_err(StorageError::backend)?;
-    {
-        let mut tree = txn.open_table(KV).map_err(StorageError::backend)?;
-        table.for_each_newest(|key, value| {
-            match value {
-                Some(v) => tree.insert(key, v).map(drop),
-                None => tree.remove(key).map(drop),
-            }
-            .map_err(StorageError::backend)
-        })?;
+/// Writes the newest version of each of `table`'s keys into the B-tree, in
+/// durable transactions of about `commit_bytes` of keys and values each.
+///
+/// redb writes a transaction's pages only when it commits, so one commit for
+/// a whole memtable made its fsync write a hundred megabytes or more at once,
+/// and every log sync issued meanwhile waited behind it: stalls of 80-250 ms
+/// (docs/performance.md, eighth round). Small commits spread those writes.
+/// A crash between two of them is harmless: the memtable's log file is
+/// retired only after the last one, and replaying it writes every key again.
+fn write_tree(db: &Database, table: &Memtable, commit_bytes: usize) -> Result<()> {
+    // Where the next transaction starts: `None` before the first key.
+    let mut from: Option<Vec<u8>> = None;
+    loop {
+        let mut txn = db.begin_write().map_err(StorageError::backend)?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(StorageError::backend)?;
+        let mut rest = None;
+        {
+            let mut tree = txn.open_table(KV).map_err(StorageError::backend)?;
+            let mut bytes = 0usize;
+            table.for_each_newest(from.as_deref(), |key, value| -> Result<bool> {
+                if bytes >= commit_bytes {
+                    rest = Some(key.to_vec());
+                    return Ok(false);
+                }
+                bytes += key.len() + value.map_or(0, <[u8]>::len);
+                match value {
+                    Some(v) => tree.insert(key, v).map(drop),
+                    None => tree.remove(key).map(drop),
+                }
+                .map_err(StorageError::backend)?;
+                Ok(true)
+            })?;
+        }
+        txn.commit().map_err(StorageError::backend)?;
+        match rest {
+            Some(key) => from = Some(key),
+            None => return Ok(()),
+        }
     }
-    txn.commit().map_err(StorageError::backend)
 }
 
 fn poisoned(what: &str) -> StorageError {
@@ -225,7 +255,7 @@ impl Shared {
         log.wal.sync_handle().sync_data()?;
         let layers = self.layers()?;
         for table in layers.tables().collect::<Vec<_>>().into_iter().rev() {
-            write_tree(&self.db, table)?;
+            write_tree(&self.db, table, FLUSH_COMMIT_BYTES)?;
         }
         drop(log);
         Wal::remove_all(&self.data_file)
@@ -306,6 +336,54 @@ mod tests {
 
     fn key(n: u32) -> Vec<u8> {
         [&[1u8][..], &n.to_be_bytes()].concat()
+    }
+
+    #[test]
+    fn a_flush_in_many_small_commits_leaves_each_key_at_its_newest_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::create(dir.path().join("data.redb")).expect("create");
+        // The tree holds older values that the flush must overwrite or delete.
+        let mut model = BTreeMap::new();
+        let old: Vec<Write> = (0..50).map(|n| (key(n), Some(b"old".to_vec()))).collect();
+        for (k, v) in &old {
+            model.insert(k.clone(), v.clone());
+        }
+        let earlier = Memtable::default();
+        earlier.insert(1, &old);
+        write_tree(&db, &earlier, usize::MAX).expect("first flush");
+        let table = Memtable::default();
+        for seq in 1..=20u32 {
+            let writes: Vec<Write> = (0..30u32)
+                .map(|i| {
+                    let k = key((seq * 7 + i) % 80);
+                    let v = ((seq + i) % 5 != 0).then(|| format!("{seq}-{i}").into_bytes());
+                    (k, v)
+                })
+                .collect();
+            for (k, v) in &writes {
+                match v {
+                    Some(v) => model.insert(k.clone(), Some(v.clone())),
+                    None => model.remove(k),
+                };
+            }
+            table.insert(u64::from(seq), &writes);
+        }
+        // A few keys per transaction: dozens of commits, split between a key's versions too.
+        write_tree(&db, &table, 16).expect("flush");
+        let tree = layers::open_tree(&db).expect("tree");
+        let stored: Vec<(Vec<u8>, Vec<u8>)> = tree
+            .range::<&[u8]>(..)
+            .expect("range")
+            .map(|entry| {
+                let (k, v) = entry.expect("entry");
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .collect();
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = model
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        assert_eq!(stored, expected);
     }
 
     #[test]
