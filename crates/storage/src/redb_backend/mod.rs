@@ -37,10 +37,9 @@ const FLUSH_BYTES: usize = 64 << 20;
 const STALL_BYTES: usize = 4 * FLUSH_BYTES;
 /// Keys and values a flush writes per B-tree transaction (see `write_tree`).
 /// Each commit's fsync still delays the log syncs behind it, for less time
-/// the smaller it is, but each costs its own fsync: 256 KiB to 1 MiB all
-/// took p99.9 of 1 KB writes from 80-200 ms to 11-39 ms; 1 MiB raised their
-/// p99 by half, 256 KiB cost 10 KB upserts a tenth of their throughput
-/// (docs/performance.md, eighth round).
+/// the smaller the commit, but every commit costs one: at 512 KiB, p99.9 of
+/// writes fell from 80-250 ms to about 20 ms for a rise of a third in p99 of
+/// 1 KB writes. docs/performance.md (eighth round) has the sizes tried.
 const FLUSH_COMMIT_BYTES: usize = 512 << 10;
 
 /// The embedded backend: a redb B-tree, a write-ahead log and a memtable.
