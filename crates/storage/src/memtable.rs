@@ -131,6 +131,10 @@ impl Memtable {
             at,
             descending,
         }
+        .map(|entry| {
+            let value = entry.value().as_deref().map(<[u8]>::to_vec);
+            (entry.key().key.to_vec(), value)
+        })
     }
 
     /// Hands `write` the newest version of every key from `from` on (all
@@ -147,54 +151,52 @@ impl Memtable {
             Some(key) => Box::new(self.entries.range(Versioned::at(key, u64::MAX)..)),
             None => Box::new(self.entries.iter()),
         };
-        let mut previous: Option<Entry<'_, Versioned, Option<Box<[u8]>>>> = None;
-        for entry in entries {
-            // A key's versions come newest first: the first one is written.
-            if previous
-                .as_ref()
-                .is_some_and(|p| p.key().key == entry.key().key)
-            {
-                continue;
-            }
+        let newest = NewestVisible {
+            entries: entries.peekable(),
+            at: u64::MAX,
+            descending: false,
+        };
+        for entry in newest {
             if !write(&entry.key().key, entry.value().as_deref())? {
                 break;
             }
-            previous = Some(entry);
         }
         Ok(())
     }
 }
 
-type Entries<'a> = Box<dyn Iterator<Item = Entry<'a, Versioned, Option<Box<[u8]>>>> + 'a>;
+type Entries<'a> = Box<dyn Iterator<Item = TableEntry<'a>> + 'a>;
 
-/// Folds a key's versions into the newest one visible at `at`. Ascending,
-/// a key's versions come newest first; descending, oldest first.
+/// Folds a key's versions into the newest one visible at `at`, yielded as
+/// the table's own entry (a reader copies it out, a flush lends it on).
+/// Ascending, a key's versions come newest first; descending, oldest first.
 struct NewestVisible<'a> {
     entries: Peekable<Entries<'a>>,
     at: u64,
     descending: bool,
 }
 
-impl Iterator for NewestVisible<'_> {
-    type Item = Change;
+type TableEntry<'a> = Entry<'a, Versioned, Option<Box<[u8]>>>;
 
-    fn next(&mut self) -> Option<Change> {
+impl<'a> Iterator for NewestVisible<'a> {
+    type Item = TableEntry<'a>;
+
+    fn next(&mut self) -> Option<TableEntry<'a>> {
         loop {
             let first = self.entries.next()?;
-            let key = first.key().key.clone();
             let mut chosen = None;
-            let mut consider = |entry: &Entry<'_, Versioned, Option<Box<[u8]>>>| {
+            let mut consider = |entry: &TableEntry<'a>| {
                 let visible = entry.key().seq.0 <= self.at;
                 if visible && (self.descending || chosen.is_none()) {
-                    chosen = Some(entry.value().as_deref().map(<[u8]>::to_vec));
+                    chosen = Some(entry.clone());
                 }
             };
             consider(&first);
-            while let Some(entry) = self.entries.next_if(|e| e.key().key == key) {
+            while let Some(entry) = self.entries.next_if(|e| e.key().key == first.key().key) {
                 consider(&entry);
             }
-            if let Some(value) = chosen {
-                return Some((key.into_vec(), value));
+            if chosen.is_some() {
+                return chosen;
             }
         }
     }
