@@ -19,7 +19,7 @@ mod backend;
 pub mod codec;
 mod commit_log;
 mod error;
-mod memtable;
+pub mod memtable;
 mod merge;
 mod redb_backend;
 mod store;

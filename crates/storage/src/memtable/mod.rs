@@ -11,106 +11,57 @@
 //! reader sees exactly the commits up to the one its snapshot was taken at,
 //! while the writer may already be adding later ones.
 
-use std::cmp::Reverse;
+mod arena;
+mod skiplist;
+
 use std::iter::Peekable;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crossbeam_skiplist::{map::Entry, SkipMap};
-
+use self::skiplist::{Entry, SkipList, Target};
 use crate::backend::Write;
 
-/// A key as of one commit. Ordered by key, then newest commit first, so the
-/// first entry at or after `(key, at)` is the newest version visible at `at`.
-///
-/// The key's first bytes are also kept inline as `head`, beside the skip
-/// list's links: a search compares `head` first and follows the key's own
-/// allocation only on a tie. Comparing through the allocation was a cache
-/// miss at every step of every search, and half of the writer's time.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Versioned {
-    head: Head,
-    key: Box<[u8]>,
-    seq: Reverse<u64>,
-}
-
-impl Versioned {
-    fn at(key: &[u8], seq: u64) -> Self {
-        Self {
-            head: Head::of(key),
-            key: key.into(),
-            seq: Reverse(seq),
-        }
-    }
-}
-
-/// A key's first 24 bytes, zero-padded, as three big-endian words. Heads
-/// order as their keys do wherever they differ: at the first byte where two
-/// heads differ, either both keys have that byte, or the shorter key ends
-/// there (padding, 0) while the other goes on with a byte above 0, so the
-/// shorter key, which is a prefix of the other, sorts first in both orders.
-/// Where heads are equal the keys decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Head([u64; 3]);
-
-impl Head {
-    fn of(key: &[u8]) -> Self {
-        let mut padded = [0u8; 24];
-        let len = key.len().min(24);
-        padded[..len].copy_from_slice(&key[..len]);
-        let word = |i: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&padded[i * 8..i * 8 + 8]);
-            u64::from_be_bytes(bytes)
-        };
-        Self([word(0), word(1), word(2)])
-    }
-}
-
 /// A key and its value, `None` where the key was deleted.
-pub(crate) type Change = (Vec<u8>, Option<Vec<u8>>);
+pub type Change = (Vec<u8>, Option<Vec<u8>>);
 
-/// Bytes an entry costs beyond its key and value (skip-list node, boxes).
-const ENTRY_OVERHEAD: usize = 104;
-
+/// Recent commits' writes, each key with a version per commit that wrote it.
 #[derive(Default)]
-pub(crate) struct Memtable {
-    entries: SkipMap<Versioned, Option<Box<[u8]>>>,
-    bytes: AtomicUsize,
+pub struct Memtable {
+    entries: SkipList,
 }
 
 impl Memtable {
     /// Adds the writes of commit `seq`. Commits come in increasing order.
-    pub(crate) fn insert(&self, seq: u64, writes: &[Write]) {
-        let mut bytes = 0;
-        for (key, value) in writes {
-            bytes += key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
-            self.entries
-                .insert(Versioned::at(key, seq), value.as_deref().map(Box::from));
-        }
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    /// Where one commit writes a key more than once, its last write is the
+    /// one every read sees.
+    pub fn insert(&self, seq: u64, writes: &[Write]) {
+        self.entries.insert_all(
+            seq,
+            writes
+                .iter()
+                .map(|(key, value)| (key.as_slice(), value.as_deref())),
+        );
     }
 
-    /// Roughly the memory the entries take.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Relaxed)
+    /// The memory the entries take.
+    pub fn bytes(&self) -> usize {
+        self.entries.bytes()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    pub fn is_empty(&self) -> bool {
+        self.entries.len() == 0
     }
 
     /// The key's newest version visible at `at`: `None` if the table has
     /// none, `Some(None)` if that version is a delete.
-    pub(crate) fn get(&self, key: &[u8], at: u64) -> Option<Option<Vec<u8>>> {
-        let entry = self
-            .entries
-            .lower_bound(std::ops::Bound::Included(&Versioned::at(key, at)))?;
-        (*entry.key().key == *key).then(|| entry.value().as_deref().map(<[u8]>::to_vec))
+    pub fn get(&self, key: &[u8], at: u64) -> Option<Option<Vec<u8>>> {
+        // Versions order newest first: the first at or after `(key, at)` is
+        // the newest visible one, if it is of this key.
+        let entry = self.entries.seek(&Target::new(key, at))?;
+        (entry.key == key).then(|| entry.value.map(<[u8]>::to_vec))
     }
 
     /// The newest visible version of each key in `start..end`, in key order
     /// (descending if asked), deletes included.
-    pub(crate) fn range(
+    pub fn range(
         &self,
         start: &[u8],
         end: &[u8],
@@ -118,46 +69,49 @@ impl Memtable {
         descending: bool,
     ) -> impl Iterator<Item = Change> + '_ {
         // `u64::MAX` sorts first among a key's versions.
-        let entries = self
-            .entries
-            .range(Versioned::at(start, u64::MAX)..Versioned::at(end, u64::MAX));
-        let entries: Box<dyn Iterator<Item = _>> = if descending {
-            Box::new(entries.rev())
+        let (start, end) = (start.to_vec(), end.to_vec());
+        let entries: Entries<'_> = if descending {
+            let lowest = start.clone();
+            Box::new(
+                self.entries
+                    .descending(&Target::new(&end, u64::MAX))
+                    .take_while(move |e| e.key >= lowest.as_slice()),
+            )
         } else {
-            Box::new(entries)
+            Box::new(
+                self.entries
+                    .ascending(&Target::new(&start, u64::MAX))
+                    .take_while(move |e| e.key < end.as_slice()),
+            )
         };
         NewestVisible {
             entries: entries.peekable(),
             at,
             descending,
         }
-        .map(|entry| {
-            let value = entry.value().as_deref().map(<[u8]>::to_vec);
-            (entry.key().key.to_vec(), value)
-        })
+        .map(|entry| (entry.key.to_vec(), entry.value.map(<[u8]>::to_vec)))
     }
 
     /// Hands `write` the newest version of every key from `from` on (all
     /// keys when `None`), in key order: what a flush writes. Keys and values
     /// are lent from the table rather than copied, as a flush passes each one
     /// on to the B-tree once. `write` returns `false` to stop early.
-    pub(crate) fn for_each_newest<E>(
+    pub fn for_each_newest<E>(
         &self,
         from: Option<&[u8]>,
         mut write: impl FnMut(&[u8], Option<&[u8]>) -> Result<bool, E>,
     ) -> Result<(), E> {
-        let entries: Entries<'_> = match from {
-            // A key's newest version sorts first among its versions.
-            Some(key) => Box::new(self.entries.range(Versioned::at(key, u64::MAX)..)),
-            None => Box::new(self.entries.iter()),
-        };
+        // A key's newest version sorts first among its versions.
+        let entries = self
+            .entries
+            .ascending(&Target::new(from.unwrap_or_default(), u64::MAX));
         let newest = NewestVisible {
-            entries: entries.peekable(),
+            entries: (Box::new(entries) as Entries<'_>).peekable(),
             at: u64::MAX,
             descending: false,
         };
         for entry in newest {
-            if !write(&entry.key().key, entry.value().as_deref())? {
+            if !write(entry.key, entry.value)? {
                 break;
             }
         }
@@ -165,7 +119,7 @@ impl Memtable {
     }
 }
 
-type Entries<'a> = Box<dyn Iterator<Item = TableEntry<'a>> + 'a>;
+type Entries<'a> = Box<dyn Iterator<Item = Entry<'a>> + 'a>;
 
 /// Folds a key's versions into the newest one visible at `at`, yielded as
 /// the table's own entry (a reader copies it out, a flush lends it on).
@@ -176,24 +130,22 @@ struct NewestVisible<'a> {
     descending: bool,
 }
 
-type TableEntry<'a> = Entry<'a, Versioned, Option<Box<[u8]>>>;
-
 impl<'a> Iterator for NewestVisible<'a> {
-    type Item = TableEntry<'a>;
+    type Item = Entry<'a>;
 
-    fn next(&mut self) -> Option<TableEntry<'a>> {
+    fn next(&mut self) -> Option<Entry<'a>> {
         loop {
             let first = self.entries.next()?;
             let mut chosen = None;
-            let mut consider = |entry: &TableEntry<'a>| {
-                let visible = entry.key().seq.0 <= self.at;
+            let mut consider = |entry: Entry<'a>| {
+                let visible = entry.seq <= self.at;
                 if visible && (self.descending || chosen.is_none()) {
-                    chosen = Some(entry.clone());
+                    chosen = Some(entry);
                 }
             };
-            consider(&first);
-            while let Some(entry) = self.entries.next_if(|e| e.key().key == first.key().key) {
-                consider(&entry);
+            consider(first);
+            while let Some(entry) = self.entries.next_if(|e| e.key == first.key) {
+                consider(entry);
             }
             if chosen.is_some() {
                 return chosen;
@@ -257,12 +209,49 @@ mod tests {
                 keys.push(key);
             }
         }
-        for a in &keys {
-            for b in &keys {
-                let (va, vb) = (Versioned::at(a, 1), Versioned::at(b, 1));
-                assert_eq!(va.cmp(&vb), a.cmp(b), "{a:?} against {b:?}");
-            }
+        let table = Memtable::default();
+        for (seq, key) in keys.iter().enumerate() {
+            table.insert(seq as u64 + 1, &[(key.clone(), Some(key.clone()))]);
         }
+        keys.sort();
+        keys.dedup();
+        let mut listed = Vec::new();
+        table
+            .for_each_newest(None, |k, _| {
+                listed.push(k.to_vec());
+                Ok::<_, ()>(true)
+            })
+            .unwrap();
+        assert_eq!(listed, keys);
+        let mut backwards: Vec<Vec<u8>> = table
+            .range(&[], &[255; 31], u64::MAX, true)
+            .map(|(k, _)| k)
+            .collect();
+        backwards.reverse();
+        assert_eq!(backwards, keys);
+    }
+
+    #[test]
+    fn a_commit_that_writes_a_key_twice_leaves_its_last_write() {
+        let table = Memtable::default();
+        table.insert(1, &[put("a", "1"), put("b", "1")]);
+        table.insert(2, &[del("a"), put("a", "2"), put("b", "2"), del("b")]);
+        let s = |k: &str, v: Option<&str>| (k.to_string(), v.map(str::to_string));
+        let expected = vec![s("a", Some("2")), s("b", None)];
+        assert_eq!(keys_values(table.range(b"a", b"c", 2, false)), expected);
+        let mut backwards = keys_values(table.range(b"a", b"c", 2, true));
+        backwards.reverse();
+        assert_eq!(backwards, expected);
+        assert_eq!(table.get(b"a", 2), Some(Some(b"2".to_vec())));
+        assert_eq!(table.get(b"b", 2), Some(None));
+        let mut newest = Vec::new();
+        table
+            .for_each_newest(None, |k, v| {
+                newest.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+                Ok::<_, ()>(true)
+            })
+            .unwrap();
+        assert_eq!(keys_values(newest.into_iter()), expected);
     }
 
     #[test]

@@ -1,0 +1,169 @@
+//! Criterion micro-benchmarks of the memtable with keys shaped like the
+//! engine's: each "create" writes an item, six index entries (one with a
+//! 256-byte string every item shares, as the load generator's padding
+//! does), a change-feed entry, the item's feed position and the container's
+//! counters, and creates come in group commits of 16.
+//! `cargo bench -p cosmonaut-storage --bench memtable`
+
+use std::hint::black_box;
+
+use cosmonaut_storage::memtable::Memtable;
+use cosmonaut_storage::Write;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+
+// The server's allocator, so allocation costs as much as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const CREATES: u64 = 20_000;
+const GROUP: u64 = 16;
+const RID: [u8; 8] = [0x11, 0x22, 0x33, 0x44, 0, 0, 0, 1];
+
+/// A partition key's hash: 16 bytes that look random.
+fn epk(n: u64) -> [u8; 16] {
+    let mut x = (n % 100).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = [0u8; 16];
+    for chunk in out.chunks_mut(8) {
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        chunk.copy_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
+fn suffix(n: u64) -> Vec<u8> {
+    let mut s = epk(n).to_vec();
+    s.extend_from_slice(&[0, 1]);
+    s.extend_from_slice(format!("i{n}").as_bytes());
+    s
+}
+
+fn with_rid(tag: u8) -> Vec<u8> {
+    let mut key = vec![tag];
+    key.extend_from_slice(&RID);
+    key
+}
+
+fn index_entry(path: &str, value: &[u8], suffix: &[u8]) -> Vec<u8> {
+    let mut key = with_rid(0x50);
+    key.push(0x02);
+    key.extend_from_slice(path.as_bytes());
+    key.extend_from_slice(&[0, 1, 0]);
+    key.extend_from_slice(value);
+    key.extend_from_slice(suffix);
+    key
+}
+
+fn string(text: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x05];
+    v.extend_from_slice(text);
+    v.extend_from_slice(&[0, 1]);
+    v
+}
+
+fn number(n: u64) -> Vec<u8> {
+    let mut v = vec![0x04];
+    v.extend_from_slice(&(n as f64).to_bits().to_be_bytes());
+    v
+}
+
+/// The writes of create `n`.
+fn create(n: u64, out: &mut Vec<Write>) {
+    let suffix = suffix(n);
+    let mut item = with_rid(0x40);
+    item.extend_from_slice(&suffix);
+    out.push((item, Some(vec![b'{'; 1100])));
+    let mut padding = vec![0x05];
+    padding.extend_from_slice(&[b'x'; 256]);
+    padding.extend_from_slice(&[0, 2]);
+    for (path, value) in [
+        ("id", string(format!("i{n}").as_bytes())),
+        ("pk", string(format!("p{}", n % 100).as_bytes())),
+        ("n", number(n)),
+        ("v", number(0)),
+        ("payload", padding),
+        ("_ts", number(1_764_000_000 + n / 10_000)),
+    ] {
+        out.push((index_entry(path, &value, &suffix), Some(Vec::new())));
+    }
+    let mut change = with_rid(0x60);
+    change.extend_from_slice(&(n + 1).to_be_bytes());
+    change.extend_from_slice(&suffix);
+    out.push((change, Some(Vec::new())));
+    let mut position = with_rid(0x61);
+    position.extend_from_slice(&suffix);
+    out.push((position, Some((n + 1).to_be_bytes().to_vec())));
+}
+
+/// Creates `0..CREATES` in groups, as the writer applies them: each group's
+/// writes sorted, the container's counters written once per group.
+fn groups() -> Vec<Vec<Write>> {
+    (0..CREATES / GROUP)
+        .map(|g| {
+            let mut writes = Vec::new();
+            for n in g * GROUP..(g + 1) * GROUP {
+                create(n, &mut writes);
+            }
+            writes.push((with_rid(0x30), Some(vec![7; 48])));
+            writes.sort();
+            writes
+        })
+        .collect()
+}
+
+fn filled(groups: &[Vec<Write>]) -> Memtable {
+    let table = Memtable::default();
+    for (seq, writes) in groups.iter().enumerate() {
+        table.insert(seq as u64 + 1, writes);
+    }
+    table
+}
+
+fn memtable(c: &mut Criterion) {
+    let groups = groups();
+    let entries: usize = groups.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group("memtable");
+    group.sample_size(10);
+    group.bench_function(format!("fill {entries} entries"), |b| {
+        b.iter_batched(|| (), |()| filled(&groups), BatchSize::PerIteration)
+    });
+    let table = filled(&groups);
+    let at = u64::MAX;
+    let mut absent = with_rid(0x40);
+    absent.extend_from_slice(&suffix(CREATES + 7));
+    group.bench_function("get, absent item", |b| {
+        b.iter(|| black_box(table.get(black_box(&absent), at)))
+    });
+    let mut present = with_rid(0x40);
+    present.extend_from_slice(&suffix(CREATES / 2));
+    group.bench_function("get, present item", |b| {
+        b.iter(|| black_box(table.get(black_box(&present), at)))
+    });
+    let start = index_entry("n", &number(CREATES / 2), &[]);
+    let end = index_entry("n", &number(CREATES / 2 + 100), &[]);
+    group.bench_function("range of 100, ascending", |b| {
+        b.iter(|| black_box(table.range(&start, &end, at, false).count()))
+    });
+    group.bench_function("range of 100, descending", |b| {
+        b.iter(|| black_box(table.range(&start, &end, at, true).count()))
+    });
+    group.bench_function("flush walk", |b| {
+        b.iter(|| {
+            let mut bytes = 0;
+            table
+                .for_each_newest(None, |k, v| {
+                    bytes += k.len() + v.map_or(0, <[u8]>::len);
+                    Ok::<_, ()>(true)
+                })
+                .ok();
+            black_box(bytes)
+        })
+    });
+    group.bench_function(format!("drop {entries} entries"), |b| {
+        b.iter_batched(|| filled(&groups), drop, BatchSize::PerIteration)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, memtable);
+criterion_main!(benches);
