@@ -321,6 +321,7 @@ impl SkipList {
 
     /// The first entry at or after `target`.
     pub(super) fn seek(&self, target: &Target<'_>) -> Option<Entry<'_>> {
+        // SAFETY: an entry of this list, which `&self` keeps alive.
         self.first_from(target)
             .map(|node| unsafe { Entry::of(node) })
     }
