@@ -231,7 +231,22 @@ pub fn all_changes(container_rid: &[u8; 8]) -> (Vec<u8>, Vec<u8>) {
 /// The start of a path's index entries: the container, then the path
 /// (escaped and terminated, so one path is never a prefix of another).
 pub fn index_path(container_rid: &[u8; 8], path: &[Segment]) -> Vec<u8> {
-    let mut key = with_prefix(INDEX, container_rid);
+    index_path_with_room(container_rid, path, 0)
+}
+
+/// [`index_path`] in a buffer with `room` bytes to spare after it, for the
+/// value and item an entry key goes on with.
+pub fn index_path_with_room(container_rid: &[u8; 8], path: &[Segment], room: usize) -> Vec<u8> {
+    let path_len: usize = path
+        .iter()
+        .map(|segment| match segment {
+            Segment::Property(name) => name.len() + 1 + TERMINATOR.len(),
+            Segment::Element => 1,
+        })
+        .sum();
+    let mut key = Vec::with_capacity(1 + container_rid.len() + path_len + 1 + room);
+    key.push(INDEX);
+    key.extend_from_slice(container_rid);
     for segment in path {
         match segment {
             Segment::Property(name) => {
@@ -315,7 +330,8 @@ pub fn composite_index(container_rid: &[u8; 8], name: &str) -> Vec<u8> {
 /// (from [`index_path`] or [`composite_index`]).
 pub fn index_presence(index_prefix: &[u8]) -> Vec<u8> {
     let head = 1 + 8;
-    let mut key = index_prefix[..head.min(index_prefix.len())].to_vec();
+    let mut key = Vec::with_capacity(index_prefix.len() + 1);
+    key.extend_from_slice(&index_prefix[..head.min(index_prefix.len())]);
     key.push(PRESENCE);
     key.extend_from_slice(index_prefix.get(head..).unwrap_or_default());
     key
@@ -325,7 +341,8 @@ pub fn index_presence(index_prefix: &[u8]) -> Vec<u8> {
 /// entries start with `index_prefix`.
 pub fn index_cut(index_prefix: &[u8]) -> Vec<u8> {
     let head = 1 + 8;
-    let mut key = index_prefix[..head.min(index_prefix.len())].to_vec();
+    let mut key = Vec::with_capacity(index_prefix.len() + 1);
+    key.extend_from_slice(&index_prefix[..head.min(index_prefix.len())]);
     key.push(CUT);
     key.extend_from_slice(index_prefix.get(head..).unwrap_or_default());
     key

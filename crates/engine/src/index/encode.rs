@@ -31,7 +31,8 @@ const CUT: [u8; 2] = [0x00, 0x02];
 pub fn exact_value(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::String(s) => {
-            let mut out = vec![STRING];
+            let mut out = Vec::with_capacity(3 + s.len());
+            out.push(STRING);
             keys::push_escaped(&mut out, s.as_bytes());
             out.extend_from_slice(&keys::TERMINATOR);
             Some(out)
@@ -47,12 +48,22 @@ pub fn is_cut(encoded: &[u8]) -> bool {
 
 /// The encoding of a scalar; `None` for arrays and objects.
 pub fn value(v: &Value) -> Option<Vec<u8>> {
-    Some(match v {
-        Value::Null => vec![NULL],
-        Value::Bool(false) => vec![FALSE],
-        Value::Bool(true) => vec![TRUE],
+    let mut out = Vec::with_capacity(encoded_len_bound(v));
+    push_value(&mut out, v).then_some(out)
+}
+
+/// Appends the encoding of a scalar to `out`, as [`value`] gives it, so an
+/// index key is built in one buffer; `false` (and `out` as it was) for
+/// arrays and objects.
+pub fn push_value(out: &mut Vec<u8>, v: &Value) -> bool {
+    match v {
+        Value::Null => out.push(NULL),
+        Value::Bool(false) => out.push(FALSE),
+        Value::Bool(true) => out.push(TRUE),
         Value::Number(n) => {
-            let mut f = n.as_f64()?;
+            let Some(mut f) = n.as_f64() else {
+                return false;
+            };
             if f == 0.0 {
                 f = 0.0; // -0 and 0 are one value
             }
@@ -62,19 +73,32 @@ pub fn value(v: &Value) -> Option<Vec<u8>> {
             } else {
                 bits | (1 << 63)
             };
-            let mut out = vec![NUMBER];
+            out.push(NUMBER);
             out.extend_from_slice(&ordered.to_be_bytes());
-            out
         }
         Value::String(s) if s.len() > MAX_INDEXED_STRING => {
-            let mut out = vec![STRING];
-            keys::push_escaped(&mut out, &s.as_bytes()[..MAX_INDEXED_STRING]);
+            out.push(STRING);
+            keys::push_escaped(out, &s.as_bytes()[..MAX_INDEXED_STRING]);
             out.extend_from_slice(&CUT);
-            out
         }
-        Value::String(_) => return exact_value(v),
-        Value::Array(_) | Value::Object(_) => return None,
-    })
+        Value::String(s) => {
+            out.push(STRING);
+            keys::push_escaped(out, s.as_bytes());
+            out.extend_from_slice(&keys::TERMINATOR);
+        }
+        Value::Array(_) | Value::Object(_) => return false,
+    }
+    true
+}
+
+/// About the bytes [`push_value`] appends for `v`: exact unless a string
+/// holds zero bytes, each of which takes one more when escaped.
+pub fn encoded_len_bound(v: &Value) -> usize {
+    match v {
+        Value::Number(_) => 9,
+        Value::String(s) => 3 + s.len().min(MAX_INDEXED_STRING),
+        _ => 1,
+    }
 }
 
 /// The bytes an encoded value occupies at the start of `bytes`.

@@ -84,21 +84,25 @@ pub fn entries(
     if !policy.enabled() {
         return out;
     }
+    // The entry key is built in one buffer sized for it: path, value, item.
     let mut add = |path: &[Segment], value: &Value| {
-        if let Some(encoded) = encode::value(value) {
-            if policy.includes(path) {
-                let mut key = keys::index_path(container_rid, path);
-                if !path.contains(&Segment::Element) {
-                    out.present.insert(keys::index_presence(&key));
-                }
-                if encode::is_cut(&encoded) {
-                    out.cut.insert(keys::index_cut(&key));
-                }
-                key.extend_from_slice(&encoded);
-                key.extend_from_slice(suffix);
-                out.entries.insert(key, Vec::new());
-            }
+        if !policy.includes(path) {
+            return;
         }
+        let room = encode::encoded_len_bound(value) + suffix.len();
+        let mut key = keys::index_path_with_room(container_rid, path, room);
+        let path_end = key.len();
+        if !encode::push_value(&mut key, value) {
+            return;
+        }
+        if !path.contains(&Segment::Element) {
+            out.present.insert(keys::index_presence(&key[..path_end]));
+        }
+        if encode::is_cut(&key[path_end..]) {
+            out.cut.insert(keys::index_cut(&key[..path_end]));
+        }
+        key.extend_from_slice(suffix);
+        out.entries.insert(key, Vec::new());
     };
     walk(document, &mut Vec::new(), &mut add);
     // Indexed computed properties, as if the document held their values.
