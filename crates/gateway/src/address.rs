@@ -193,7 +193,7 @@ impl Address {
             // Offers are addressed by resource id, which signatures lower-case.
             Address::Offer { id } => id.to_lowercase(),
             Address::Database { db } | Address::Containers { db } | Address::Users { db } => {
-                format!("dbs/{db}")
+                ["dbs/", db].concat()
             }
             Address::User { db, user } | Address::Permissions { db, user } => {
                 format!("dbs/{db}/users/{user}")
@@ -204,9 +204,11 @@ impl Address {
             Address::Container { db, coll }
             | Address::Items { db, coll }
             | Address::PartitionKeyRanges { db, coll }
-            | Address::PartitionKeyDelete { db, coll } => format!("dbs/{db}/colls/{coll}"),
-            Address::Item { db, coll, id } => format!("dbs/{db}/colls/{coll}/docs/{id}"),
-            Address::Scripts { db, coll, .. } => format!("dbs/{db}/colls/{coll}"),
+            | Address::PartitionKeyDelete { db, coll } => ["dbs/", db, "/colls/", coll].concat(),
+            // Built with `concat`, which sizes the string once: links are
+            // made for every request's signature.
+            Address::Item { db, coll, id } => ["dbs/", db, "/colls/", coll, "/docs/", id].concat(),
+            Address::Scripts { db, coll, .. } => ["dbs/", db, "/colls/", coll].concat(),
             Address::Script { db, coll, kind, id } => {
                 format!("dbs/{db}/colls/{coll}/{}/{id}", kind.segment())
             }

@@ -12,6 +12,7 @@ pub mod firewall;
 mod handlers;
 mod reply;
 mod request;
+mod request_headers;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -130,7 +131,7 @@ impl Gateway {
     ) -> Response<Body> {
         let activity_id = request
             .headers()
-            .get("x-ms-activity-id")
+            .get(request_headers::ACTIVITY_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|v| uuid::Uuid::parse_str(v).is_ok())
             .map(str::to_string)
@@ -199,7 +200,7 @@ impl Gateway {
             .or_else(|| {
                 parts
                     .headers
-                    .get("host")
+                    .get(request_headers::HOST)
                     .and_then(|h| h.to_str().ok())
                     .map(str::to_string)
             })
@@ -223,7 +224,7 @@ impl Gateway {
                 address: &address,
                 path,
                 write,
-                partition_key: ctx.header("x-ms-documentdb-partitionkey"),
+                partition_key: ctx.header(request_headers::PARTITION_KEY),
             },
         )?;
         if let (Principal::Aad(identity), Some(aad)) = (&principal, &self.config.aad) {

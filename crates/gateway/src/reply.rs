@@ -206,7 +206,12 @@ fn header_name(name: &'static str) -> Option<HeaderName> {
 /// going through float formatting.
 fn charge_text(request_units: f64) -> String {
     let hundredths = (request_units.max(0.0) * 100.0).round() as u64;
-    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+    let cents = (hundredths % 100) as u8;
+    let mut text = itoa::Buffer::new().format(hundredths / 100).to_string();
+    text.push('.');
+    text.push(char::from(b'0' + cents / 10));
+    text.push(char::from(b'0' + cents % 10));
+    text
 }
 
 /// The `date` header's text, formatted once per second per thread.

@@ -1,12 +1,14 @@
 //! The parts of a request the handlers use, with the service's header parsing.
 
-use axum::http::{HeaderMap, Method};
+use axum::http::header::AsHeaderName;
+use axum::http::{HeaderMap, HeaderName, Method};
 use bytes::Bytes;
 use cosmonaut_engine::partition::{parse_partition_key_header, Epk, PartitionKeyValue};
 use cosmonaut_engine::{FeedRequest, ItemScope, Throughput, Triggers, WriteOptions};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::request_headers as names;
 
 pub struct RequestContext {
     pub method: Method,
@@ -19,46 +21,46 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: impl AsHeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    pub fn flag(&self, name: &str) -> bool {
+    pub fn flag(&self, name: impl AsHeaderName) -> bool {
         self.header(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     pub fn is_upsert(&self) -> bool {
-        self.flag("x-ms-documentdb-is-upsert")
+        self.flag(names::IS_UPSERT)
     }
 
     /// `A-IM: Incremental feed` (latest version) or `Full-Fidelity Feed`
     /// (all versions and deletes): a change feed read.
     pub fn is_change_feed(&self) -> bool {
-        self.header("a-im").is_some_and(|v| {
+        self.header(names::A_IM).is_some_and(|v| {
             v.trim().eq_ignore_ascii_case("incremental feed") || self.is_all_versions_feed()
         })
     }
 
     /// `A-IM: Full-Fidelity Feed`: the all-versions-and-deletes change feed.
     pub fn is_all_versions_feed(&self) -> bool {
-        self.header("a-im")
+        self.header(names::A_IM)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("full-fidelity feed"))
     }
 
     pub fn is_batch(&self) -> bool {
-        self.flag("x-ms-cosmos-is-batch-request")
+        self.flag(names::IS_BATCH)
     }
 
     pub fn is_query(&self) -> bool {
-        self.flag("x-ms-documentdb-isquery")
+        self.flag(names::IS_QUERY)
             || self
-                .header("content-type")
+                .header(names::CONTENT_TYPE)
                 .is_some_and(|v| v.starts_with("application/query+json"))
     }
 
     pub fn is_query_plan_request(&self) -> bool {
-        self.flag("x-ms-cosmos-is-query-plan-request")
+        self.flag(names::IS_QUERY_PLAN)
     }
 
     /// Which items a feed or query covers: a partition key, else one
@@ -90,13 +92,13 @@ impl RequestContext {
     }
 
     pub fn if_match(&self) -> Option<String> {
-        self.header("if-match").map(str::to_string)
+        self.header(names::IF_MATCH).map(str::to_string)
     }
 
     /// The triggers a write names: comma-separated ids in
     /// `x-ms-documentdb-pre-trigger-include` and `-post-trigger-include`.
     pub fn triggers(&self) -> Triggers {
-        let names = |header: &str| -> Vec<String> {
+        let ids = |header: HeaderName| -> Vec<String> {
             self.header(header)
                 .unwrap_or_default()
                 .split(',')
@@ -106,8 +108,8 @@ impl RequestContext {
                 .collect()
         };
         Triggers {
-            pre: names("x-ms-documentdb-pre-trigger-include"),
-            post: names("x-ms-documentdb-post-trigger-include"),
+            pre: ids(names::PRE_TRIGGERS),
+            post: ids(names::POST_TRIGGERS),
         }
     }
 
@@ -120,7 +122,7 @@ impl RequestContext {
     }
 
     pub fn if_none_match(&self) -> Option<&str> {
-        self.header("if-none-match")
+        self.header(names::IF_NONE_MATCH)
     }
 
     /// The request body as JSON (text or Cosmos binary), with the service's
@@ -138,14 +140,14 @@ impl RequestContext {
     }
 
     pub fn partition_key(&self) -> Result<Option<Vec<PartitionKeyValue>>, ApiError> {
-        self.header("x-ms-documentdb-partitionkey")
+        self.header(names::PARTITION_KEY)
             .map(|h| parse_partition_key_header(h).map_err(ApiError::from))
             .transpose()
     }
 
     pub fn partition_key_range_id(&self) -> Option<String> {
         // Some clients send "collectionRid,rangeId".
-        self.header("x-ms-documentdb-partitionkeyrangeid")
+        self.header(names::PARTITION_KEY_RANGE_ID)
             .map(|v| v.rsplit(',').next().unwrap_or(v).trim().to_string())
     }
 
@@ -199,7 +201,7 @@ impl RequestContext {
     /// level (reads are served from the latest commit either way) but not
     /// Strong or Bounded Staleness, which the service refuses with 400.
     pub fn check_consistency_level(&self) -> Result<(), ApiError> {
-        let Some(v) = self.header("x-ms-consistency-level") else {
+        let Some(v) = self.header(names::CONSISTENCY_LEVEL) else {
             return Ok(());
         };
         const WEAKER_OR_EQUAL: [&str; 3] = ["Session", "ConsistentPrefix", "Eventual"];

@@ -13,6 +13,7 @@ use sha2::Sha256;
 use super::keys::{AccountKeys, KeyKind};
 use crate::address::Address;
 use crate::error::ApiError;
+use crate::request_headers;
 
 /// How far a request's date may be from the server's clock.
 const ALLOWED_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -71,13 +72,27 @@ impl MasterKey {
 
 /// What a master-key signature covers.
 pub fn string_to_sign(verb: &str, resource_type: &str, resource_link: &str, date: &str) -> String {
-    format!(
-        "{}\n{}\n{}\n{}\n\n",
-        verb.to_lowercase(),
-        resource_type.to_lowercase(),
-        resource_link,
-        date.to_lowercase()
-    )
+    // Built in one allocation: every request signs one.
+    let mut text = String::with_capacity(
+        verb.len() + resource_type.len() + resource_link.len() + date.len() + 5,
+    );
+    push_lowercase(&mut text, verb);
+    text.push('\n');
+    push_lowercase(&mut text, resource_type);
+    text.push('\n');
+    text.push_str(resource_link);
+    text.push('\n');
+    push_lowercase(&mut text, date);
+    text.push_str("\n\n");
+    text
+}
+
+fn push_lowercase(text: &mut String, part: &str) {
+    if part.is_ascii() {
+        text.extend(part.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        text.push_str(&part.to_lowercase());
+    }
 }
 
 /// Checks a master-key signature and the request date; says which key signed.
@@ -92,8 +107,8 @@ pub(crate) fn check(
     let signature = STANDARD
         .decode(signature)
         .map_err(|_| super::malformed_token())?;
-    let date = super::header(headers, "x-ms-date")
-        .or_else(|| super::header(headers, "date"))
+    let date = super::header(headers, request_headers::MS_DATE)
+        .or_else(|| super::header(headers, request_headers::DATE))
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "The request has no date: send x-ms-date (RFC 1123) and sign it.",

@@ -16,6 +16,7 @@ mod resource_token;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::http::header::AsHeaderName;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
@@ -31,6 +32,7 @@ pub use resource_token::{Claims, DEFAULT_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS}
 
 use crate::address::Address;
 use crate::error::ApiError;
+use crate::request_headers;
 
 /// A value the server replaces while it runs (keys after a rotation, the
 /// Entra ID key set, role assignments); readers always see one whole value.
@@ -137,7 +139,7 @@ pub fn authenticate(
     headers: &HeaderMap,
     now: SystemTime,
 ) -> Result<Credential, ApiError> {
-    let raw = header(headers, "authorization").ok_or_else(|| {
+    let raw = header(headers, request_headers::AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized(
             "Required Header authorization is missing. Ensure a valid Authorization token is passed.",
         )
@@ -309,7 +311,7 @@ pub(crate) fn malformed_token() -> ApiError {
     )
 }
 
-pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

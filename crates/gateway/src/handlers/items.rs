@@ -13,7 +13,7 @@ use crate::Gateway;
 /// The session token of a write or read: `{range}:-1#{lsn}`, a vector token
 /// with no regional progress.
 pub(crate) fn session_token(range_id: &str, lsn: u64) -> String {
-    format!("{range_id}:-1#{lsn}")
+    [range_id, ":-1#", itoa::Buffer::new().format(lsn)].concat()
 }
 
 fn item_reply(status: StatusCode, outcome: ItemOutcome, db: &str, coll: &str, ru: f64) -> Reply {
@@ -37,9 +37,12 @@ pub(crate) fn session_headers(
 ) -> Reply {
     reply
         .header("x-ms-session-token", session_token(range_id, lsn))
-        .header("lsn", lsn.to_string())
+        .header("lsn", itoa::Buffer::new().format(lsn).to_string())
         .header("x-ms-documentdb-partitionkeyrangeid", range_id)
-        .header("x-ms-alt-content-path", format!("dbs/{db}/colls/{coll}"))
+        .header(
+            "x-ms-alt-content-path",
+            ["dbs/", db, "/colls/", coll].concat(),
+        )
 }
 
 /// A page of items (read feed or query results) with the session headers of
