@@ -179,6 +179,32 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn appending_a_value_leaves_what_came_before() {
+        let long = "y".repeat(MAX_INDEXED_STRING + 10);
+        for v in [
+            json!(null),
+            json!(true),
+            json!(-1.5),
+            json!("a\u{0}b"),
+            json!(long),
+        ] {
+            let mut out = b"prefix".to_vec();
+            assert!(push_value(&mut out, &v));
+            assert_eq!(&out[..6], b"prefix");
+            assert_eq!(encoded_len(&out[6..]), Some(out.len() - 6));
+            if !is_cut(&out[6..]) {
+                assert_eq!(decode(&out[6..]).map(|(value, _)| value), Some(v.clone()));
+            }
+            // The bound is exact but for escaped zero bytes.
+            assert!(out.len() - 6 <= encoded_len_bound(&v) + 1);
+        }
+        let mut out = b"prefix".to_vec();
+        assert!(!push_value(&mut out, &json!([1])));
+        assert!(!push_value(&mut out, &json!({"a": 1})));
+        assert_eq!(out, b"prefix");
+    }
+
+    #[test]
     fn byte_order_is_value_order() {
         let values = [
             json!(null),

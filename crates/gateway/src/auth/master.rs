@@ -240,4 +240,25 @@ mod tests {
         assert!(authenticate(&keys, None, "GET", &address, &headers, now).is_err());
         assert!(authenticate(&keys, None, "GET", &address, &HeaderMap::new(), now).is_err());
     }
+
+    proptest::proptest! {
+        /// The string to sign is the service's: each part but the link
+        /// lower-cased (Unicode rules for any non-ASCII text), one per line,
+        /// and a blank line at the end.
+        #[test]
+        fn string_to_sign_lowercases_all_but_the_link(
+            verb in "\\PC{0,8}",
+            kind in "\\PC{0,8}",
+            link in "\\PC{0,24}",
+            date in "\\PC{0,32}",
+        ) {
+            let expected = format!(
+                "{}\n{}\n{link}\n{}\n\n",
+                verb.to_lowercase(),
+                kind.to_lowercase(),
+                date.to_lowercase()
+            );
+            proptest::prop_assert_eq!(string_to_sign(&verb, &kind, &link, &date), expected);
+        }
+    }
 }
