@@ -11,6 +11,7 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 use crate::connection::{Connection, Target};
+use crate::workload::Item;
 
 /// A client of one endpoint. Each clone is a client of its own: over
 /// HTTP/1.1 it opens its own connection on first use (and again after an
@@ -81,6 +82,10 @@ impl Client {
 
     fn json(builder: Builder, body: &Value) -> Result<Request<Full<Bytes>>, String> {
         let bytes = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        Self::json_text(builder, bytes)
+    }
+
+    fn json_text(builder: Builder, bytes: Vec<u8>) -> Result<Request<Full<Bytes>>, String> {
         builder
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(bytes)))
@@ -139,18 +144,16 @@ impl Client {
             .header("x-ms-documentdb-partitionkey", json!([pk]).to_string())
     }
 
-    pub async fn create(&mut self, db: &str, coll: &str, item: &Value) -> Outcome {
-        let pk = item["pk"].as_str().unwrap_or_default();
-        let request = Self::json(self.items(Method::POST, db, coll, pk), item);
+    pub async fn create(&mut self, db: &str, coll: &str, item: Item) -> Outcome {
+        let request = Self::json_text(self.items(Method::POST, db, coll, &item.pk), item.text);
         self.send(request).await
     }
 
-    pub async fn upsert(&mut self, db: &str, coll: &str, item: &Value) -> Outcome {
-        let pk = item["pk"].as_str().unwrap_or_default();
-        let request = Self::json(
-            self.items(Method::POST, db, coll, pk)
+    pub async fn upsert(&mut self, db: &str, coll: &str, item: Item) -> Outcome {
+        let request = Self::json_text(
+            self.items(Method::POST, db, coll, &item.pk)
                 .header("x-ms-documentdb-is-upsert", "True"),
-            item,
+            item.text,
         );
         self.send(request).await
     }
@@ -166,12 +169,11 @@ impl Client {
         self.send(request).await
     }
 
-    pub async fn replace(&mut self, db: &str, coll: &str, item: &Value) -> Outcome {
-        let (id, pk) = (
-            item["id"].as_str().unwrap_or_default(),
-            item["pk"].as_str().unwrap_or_default(),
+    pub async fn replace(&mut self, db: &str, coll: &str, item: Item) -> Outcome {
+        let request = Self::json_text(
+            self.item(Method::PUT, db, coll, &item.id, &item.pk),
+            item.text,
         );
-        let request = Self::json(self.item(Method::PUT, db, coll, id, pk), item);
         self.send(request).await
     }
 

@@ -162,7 +162,7 @@ pub async fn setup(client: &mut Client, args: &Load) -> Result<(), String> {
                     return Ok::<(), String>(());
                 }
                 expect(
-                    client.create(DB, COLL, &item(n, size, 0)).await,
+                    client.create(DB, COLL, item(n, size, 0)).await,
                     "preloading",
                     &[201],
                 )?;
@@ -259,16 +259,16 @@ async fn one_operation(
         Workload::Read | Workload::MixedC => client.read(DB, COLL, &id, &pk).await,
         Workload::Create => {
             let fresh = next_id.fetch_add(1, Relaxed);
-            client.create(DB, COLL, &item(fresh, size, 0)).await
+            client.create(DB, COLL, item(fresh, size, 0)).await
         }
         Workload::Upsert => {
             client
-                .upsert(DB, COLL, &item(n, size, rng.below(1 << 30)))
+                .upsert(DB, COLL, item(n, size, rng.below(1 << 30)))
                 .await
         }
         Workload::Replace => {
             client
-                .replace(DB, COLL, &item(n, size, rng.below(1 << 30)))
+                .replace(DB, COLL, item(n, size, rng.below(1 << 30)))
                 .await
         }
         Workload::QuerySingle => {
@@ -292,7 +292,7 @@ async fn one_operation(
         Workload::MixedA | Workload::MixedB => {
             if rng.below(100) < workload.update_percent() {
                 client
-                    .upsert(DB, COLL, &item(n, size, rng.below(1 << 30)))
+                    .upsert(DB, COLL, item(n, size, rng.below(1 << 30)))
                     .await
             } else {
                 client.read(DB, COLL, &id, &pk).await
