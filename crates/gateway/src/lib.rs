@@ -10,9 +10,9 @@ mod charge;
 pub mod error;
 pub mod firewall;
 mod handlers;
+mod header_names;
 mod reply;
 mod request;
-mod request_headers;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -131,7 +131,7 @@ impl Gateway {
     ) -> Response<Body> {
         let activity_id = request
             .headers()
-            .get(request_headers::ACTIVITY_ID)
+            .get(header_names::ACTIVITY_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|v| uuid::Uuid::parse_str(v).is_ok())
             .map(str::to_string)
@@ -200,7 +200,7 @@ impl Gateway {
             .or_else(|| {
                 parts
                     .headers
-                    .get(request_headers::HOST)
+                    .get(header_names::HOST)
                     .and_then(|h| h.to_str().ok())
                     .map(str::to_string)
             })
@@ -224,7 +224,7 @@ impl Gateway {
                 address: &address,
                 path,
                 write,
-                partition_key: ctx.header(request_headers::PARTITION_KEY),
+                partition_key: ctx.header(header_names::PARTITION_KEY),
             },
         )?;
         if let (Principal::Aad(identity), Some(aad)) = (&principal, &self.config.aad) {

@@ -5,6 +5,7 @@ use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::header_names as names;
 
 /// Version strings the service reports; SDKs log them but do not parse them.
 const SCHEMA_VERSION: &str = "1.14";
@@ -125,14 +126,12 @@ impl Reply {
                 HeaderValue::from_static("1"),
             ),
         ];
-        const ACTIVITY_ID: HeaderName = HeaderName::from_static("x-ms-activity-id");
-        const REQUEST_CHARGE: HeaderName = HeaderName::from_static("x-ms-request-charge");
         for (name, value) in FIXED {
             headers.insert(name, value);
         }
         let varying = [
-            (ACTIVITY_ID, activity_id.to_string()),
-            (REQUEST_CHARGE, charge_text(self.charge)),
+            (names::ACTIVITY_ID, activity_id.to_string()),
+            (names::REQUEST_CHARGE, charge_text(self.charge)),
             (axum::http::header::DATE, http_date_now()),
         ];
         for (name, value) in varying {
@@ -168,24 +167,16 @@ fn etag_of(document: &Value) -> Option<String> {
 fn header_name(name: &'static str) -> Option<HeaderName> {
     // The names item responses carry, made at compile time: checking a
     // name's characters at run time cost more than building the response.
-    const SESSION_TOKEN: HeaderName = HeaderName::from_static("x-ms-session-token");
-    const LSN: HeaderName = HeaderName::from_static("lsn");
-    const RANGE_ID: HeaderName = HeaderName::from_static("x-ms-documentdb-partitionkeyrangeid");
-    const ALT_CONTENT_PATH: HeaderName = HeaderName::from_static("x-ms-alt-content-path");
-    const CONTENT_PATH: HeaderName = HeaderName::from_static("x-ms-content-path");
-    const ITEM_COUNT: HeaderName = HeaderName::from_static("x-ms-item-count");
-    const CONTINUATION: HeaderName = HeaderName::from_static("x-ms-continuation");
-    const SUBSTATUS: HeaderName = HeaderName::from_static("x-ms-substatus");
     let known = match name {
         "etag" => Some(axum::http::header::ETAG),
-        "x-ms-session-token" => Some(SESSION_TOKEN),
-        "lsn" => Some(LSN),
-        "x-ms-documentdb-partitionkeyrangeid" => Some(RANGE_ID),
-        "x-ms-alt-content-path" => Some(ALT_CONTENT_PATH),
-        "x-ms-content-path" => Some(CONTENT_PATH),
-        "x-ms-item-count" => Some(ITEM_COUNT),
-        "x-ms-continuation" => Some(CONTINUATION),
-        "x-ms-substatus" => Some(SUBSTATUS),
+        "x-ms-session-token" => Some(names::SESSION_TOKEN),
+        "lsn" => Some(names::LSN),
+        "x-ms-documentdb-partitionkeyrangeid" => Some(names::PARTITION_KEY_RANGE_ID),
+        "x-ms-alt-content-path" => Some(names::ALT_CONTENT_PATH),
+        "x-ms-content-path" => Some(names::CONTENT_PATH),
+        "x-ms-item-count" => Some(names::ITEM_COUNT),
+        "x-ms-continuation" => Some(names::CONTINUATION),
+        "x-ms-substatus" => Some(names::SUBSTATUS),
         _ => None,
     };
     if known.is_some() {

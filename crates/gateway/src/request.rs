@@ -8,7 +8,7 @@ use cosmonaut_engine::{FeedRequest, ItemScope, Throughput, Triggers, WriteOption
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::request_headers as names;
+use crate::header_names as names;
 
 pub struct RequestContext {
     pub method: Method,
@@ -22,7 +22,7 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn header(&self, name: impl AsHeaderName) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        crate::auth::header(&self.headers, name)
     }
 
     pub fn flag(&self, name: impl AsHeaderName) -> bool {

@@ -32,9 +32,7 @@ pub fn exact_value(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::String(s) => {
             let mut out = Vec::with_capacity(3 + s.len());
-            out.push(STRING);
-            keys::push_escaped(&mut out, s.as_bytes());
-            out.extend_from_slice(&keys::TERMINATOR);
+            push_whole_string(&mut out, s);
             Some(out)
         }
         other => value(other),
@@ -81,14 +79,16 @@ pub fn push_value(out: &mut Vec<u8>, v: &Value) -> bool {
             keys::push_escaped(out, &s.as_bytes()[..MAX_INDEXED_STRING]);
             out.extend_from_slice(&CUT);
         }
-        Value::String(s) => {
-            out.push(STRING);
-            keys::push_escaped(out, s.as_bytes());
-            out.extend_from_slice(&keys::TERMINATOR);
-        }
+        Value::String(s) => push_whole_string(out, s),
         Value::Array(_) | Value::Object(_) => return false,
     }
     true
+}
+
+fn push_whole_string(out: &mut Vec<u8>, s: &str) {
+    out.push(STRING);
+    keys::push_escaped(out, s.as_bytes());
+    out.extend_from_slice(&keys::TERMINATOR);
 }
 
 /// About the bytes [`push_value`] appends for `v`: exact unless a string

@@ -13,7 +13,7 @@ use sha2::Sha256;
 use super::keys::{AccountKeys, KeyKind};
 use crate::address::Address;
 use crate::error::ApiError;
-use crate::request_headers;
+use crate::header_names;
 
 /// How far a request's date may be from the server's clock.
 const ALLOWED_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -107,8 +107,8 @@ pub(crate) fn check(
     let signature = STANDARD
         .decode(signature)
         .map_err(|_| super::malformed_token())?;
-    let date = super::header(headers, request_headers::MS_DATE)
-        .or_else(|| super::header(headers, request_headers::DATE))
+    let date = super::header(headers, header_names::MS_DATE)
+        .or_else(|| super::header(headers, header_names::DATE))
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "The request has no date: send x-ms-date (RFC 1123) and sign it.",

@@ -32,7 +32,7 @@ pub use resource_token::{Claims, DEFAULT_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS}
 
 use crate::address::Address;
 use crate::error::ApiError;
-use crate::request_headers;
+use crate::header_names;
 
 /// A value the server replaces while it runs (keys after a rotation, the
 /// Entra ID key set, role assignments); readers always see one whole value.
@@ -139,7 +139,7 @@ pub fn authenticate(
     headers: &HeaderMap,
     now: SystemTime,
 ) -> Result<Credential, ApiError> {
-    let raw = header(headers, request_headers::AUTHORIZATION).ok_or_else(|| {
+    let raw = header(headers, header_names::AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized(
             "Required Header authorization is missing. Ensure a valid Authorization token is passed.",
         )

@@ -1,10 +1,11 @@
-//! Names of the request headers read on every item request, built once.
+//! Names of the headers every item request reads or its reply carries,
+//! made at compile time.
 //!
 //! `HeaderMap::get` with a `&str` parses and lowercases the name before it
 //! can hash it, some 400 instructions for an `x-ms-...` name; a create
-//! looked up fourteen of them. A `HeaderName` made by `from_static` at
-//! compile time skips that work. Headers read only by rarer requests keep
-//! their string literals at the call site.
+//! looked up fourteen of them, and a reply checked each name it set. A
+//! `HeaderName` made by `from_static` skips that work. Headers of rarer
+//! requests keep their string literals at the call site.
 
 use axum::http::HeaderName;
 
@@ -28,3 +29,13 @@ pub const IS_QUERY_PLAN: HeaderName = HeaderName::from_static("x-ms-cosmos-is-qu
 pub const PRE_TRIGGERS: HeaderName = HeaderName::from_static("x-ms-documentdb-pre-trigger-include");
 pub const POST_TRIGGERS: HeaderName =
     HeaderName::from_static("x-ms-documentdb-post-trigger-include");
+
+// Reply headers (see `reply::header_name`).
+pub const SESSION_TOKEN: HeaderName = HeaderName::from_static("x-ms-session-token");
+pub const LSN: HeaderName = HeaderName::from_static("lsn");
+pub const ALT_CONTENT_PATH: HeaderName = HeaderName::from_static("x-ms-alt-content-path");
+pub const CONTENT_PATH: HeaderName = HeaderName::from_static("x-ms-content-path");
+pub const ITEM_COUNT: HeaderName = HeaderName::from_static("x-ms-item-count");
+pub const CONTINUATION: HeaderName = HeaderName::from_static("x-ms-continuation");
+pub const SUBSTATUS: HeaderName = HeaderName::from_static("x-ms-substatus");
+pub const REQUEST_CHARGE: HeaderName = HeaderName::from_static("x-ms-request-charge");
