@@ -150,6 +150,37 @@ def test_graceful_shutdown_keeps_everything_and_exits_zero(tmp_path):
     assert server.stop() == 0
 
 
+def test_a_page_cache_smaller_than_the_data_loses_nothing(tmp_path):
+    """--cache-mib bounds the memory for B-tree pages; with less than the
+    data takes, everything still reads back after a restart."""
+    data_dir = str(tmp_path / "data")
+    small = ["--cache-mib", "16"]
+    server = Server(data_dir, extra_args=small).start()
+    rest = RestClient(server.endpoint, KEY)
+    setup(rest)
+    for i in range(300):
+        r = rest.request("POST", f"/{LINK}/docs", "docs", LINK,
+                         body={"id": str(i), "pk": f"p{i % 5}", "pad": f"{i}-" + "z" * 60_000},
+                         headers={"x-ms-documentdb-partitionkey": f'["p{i % 5}"]'})
+        assert r.status_code == 201
+    assert server.stop() == 0
+    server = Server(data_dir, extra_args=small).start()
+    rest = RestClient(server.endpoint, KEY)
+    r = rest.request("GET", f"/dbs/{DB}/colls/{COLL}", "colls", LINK)
+    assert "documentsCount=300" in r.headers["x-ms-resource-usage"]
+    for i in range(0, 300, 7):
+        r = rest.request("GET", f"/{LINK}/docs/{i}", "docs", f"{LINK}/docs/{i}",
+                         headers={"x-ms-documentdb-partitionkey": f'["p{i % 5}"]'})
+        assert r.status_code == 200 and r.json()["pad"].startswith(f"{i}-")
+    assert server.stop() == 0
+    refused = Server(data_dir, extra_args=["--cache-mib", "1"])
+    try:
+        refused.start()
+        raise AssertionError("a 1 MiB page cache was accepted")
+    except RuntimeError as err:
+        assert "--cache-mib" in str(err), str(err)
+
+
 def test_a_damaged_data_file_is_refused_at_start(tmp_path):
     data_dir = str(tmp_path / "data")
     server = Server(data_dir).start()

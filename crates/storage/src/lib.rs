@@ -31,7 +31,7 @@ pub use commit_log::{
     Commit, CommitObserver, CommitPosition, DATA_END, DATA_START, RESERVED_PREFIX,
 };
 pub use error::StorageError;
-pub use redb_backend::RedbBackend;
+pub use redb_backend::{OpenOptions, RedbBackend};
 pub use store::{Store, StoreStats};
 pub use txn::{Savepoint, Txn};
 

@@ -78,22 +78,57 @@ struct Log {
     flush_interval: Duration,
 }
 
+/// How [`RedbBackend::open_with`] opens a data file.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// Verify the checksum of every page first (see [`RedbBackend::open_verified`]).
+    pub verify: bool,
+    /// Memory for B-tree pages. The flush fills it as it writes: under
+    /// steady writes the process grows by this much in its first half
+    /// minute, and reads of items no memtable holds find their pages here
+    /// instead of asking the kernel for them.
+    pub cache_bytes: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            verify: false,
+            cache_bytes: RedbBackend::DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
 impl RedbBackend {
     /// The file's name inside a data dir.
     pub const FILE_NAME: &'static str = "cosmonaut.redb";
 
+    /// redb's own default: the B-tree pages kept in memory, up to this many
+    /// bytes, once written or read.
+    pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_with(path, false)
+        Self::open_with(path, OpenOptions::default())
     }
 
     /// Opens the file after verifying the checksum of every page, so a file
     /// damaged outside Cosmonaut (a bad disk, a stray write) is refused at
     /// start instead of being served. Reads the whole file once.
     pub fn open_verified(path: &Path) -> Result<Self> {
-        Self::open_with(path, true)
+        Self::open_with(
+            path,
+            OpenOptions {
+                verify: true,
+                ..OpenOptions::default()
+            },
+        )
     }
 
-    fn open_with(path: &Path, verify: bool) -> Result<Self> {
+    pub fn open_with(path: &Path, options: OpenOptions) -> Result<Self> {
+        let OpenOptions {
+            verify,
+            cache_bytes,
+        } = options;
         let corrupt = |reason: String| StorageError::Corrupt {
             path: path.display().to_string(),
             reason,
@@ -102,6 +137,7 @@ impl RedbBackend {
         let opened = catch_unwind(AssertUnwindSafe(|| {
             Builder::new()
                 .set_check_integrity_on_open(verify)
+                .set_cache_size(cache_bytes)
                 .create(path)
         }))
         .map_err(|panic| {
@@ -437,6 +473,41 @@ mod tests {
         assert_eq!(std::fs::metadata(&logs[0].1).expect("stat").len(), 0);
         let snapshot = backend.snapshot().expect("snapshot");
         assert_eq!(snapshot.get(&key(1)).expect("get"), Some(b"a".to_vec()));
+    }
+
+    /// A cache far smaller than the tree only makes the flush and reads
+    /// fetch pages again: everything written reads back, before and after
+    /// a reopen.
+    #[test]
+    fn a_small_page_cache_holds_nothing_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data.redb");
+        let options = OpenOptions {
+            verify: false,
+            cache_bytes: 64 << 10,
+        };
+        let value = |n: u32| vec![n as u8; 1_000];
+        {
+            let backend = RedbBackend::open_with(&path, options)
+                .expect("open")
+                .checkpoint_every(Duration::from_millis(10));
+            for batch in 0..20u32 {
+                let writes: Vec<_> = (0..50)
+                    .map(|i| (key(batch * 50 + i), Some(value(batch * 50 + i))))
+                    .collect();
+                backend.commit(&writes).expect("commit");
+                thread::sleep(Duration::from_millis(5));
+            }
+            let snapshot = backend.snapshot().expect("snapshot");
+            assert_eq!(snapshot.get(&key(999)).expect("get"), Some(value(999)));
+        }
+        let backend = RedbBackend::open_with(&path, options).expect("reopen");
+        let snapshot = backend.snapshot().expect("snapshot");
+        let all = snapshot.scan(&key(0), &key(1_000), 2_000).expect("scan");
+        assert_eq!(all.len(), 1_000);
+        for (n, entry) in (0..).zip(&all) {
+            assert_eq!(entry, &(key(n), value(n)));
+        }
     }
 
     /// Many commits across many flushes read back as a plain map says they
