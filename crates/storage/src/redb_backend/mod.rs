@@ -81,7 +81,9 @@ struct Log {
 /// How [`RedbBackend::open_with`] opens a data file.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenOptions {
-    /// Verify the checksum of every page first (see [`RedbBackend::open_verified`]).
+    /// Verify the checksum of every page first, so a file damaged outside
+    /// Cosmonaut (a bad disk, a stray write) is refused at start instead of
+    /// being served. Reads the whole file once.
     pub verify: bool,
     /// Memory for B-tree pages. The flush fills it as it writes: under
     /// steady writes the process grows by this much in its first half
@@ -109,19 +111,6 @@ impl RedbBackend {
 
     pub fn open(path: &Path) -> Result<Self> {
         Self::open_with(path, OpenOptions::default())
-    }
-
-    /// Opens the file after verifying the checksum of every page, so a file
-    /// damaged outside Cosmonaut (a bad disk, a stray write) is refused at
-    /// start instead of being served. Reads the whole file once.
-    pub fn open_verified(path: &Path) -> Result<Self> {
-        Self::open_with(
-            path,
-            OpenOptions {
-                verify: true,
-                ..OpenOptions::default()
-            },
-        )
     }
 
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<Self> {
@@ -594,13 +583,17 @@ mod tests {
                 .collect();
             backend.commit(&writes).expect("commit");
         }
-        RedbBackend::open_verified(&path).expect("an intact file opens verified");
+        const VERIFIED: OpenOptions = OpenOptions {
+            verify: true,
+            cache_bytes: RedbBackend::DEFAULT_CACHE_BYTES,
+        };
+        RedbBackend::open_with(&path, VERIFIED).expect("an intact file opens verified");
         let mut bytes = std::fs::read(&path).expect("read");
         for offset in (8192..bytes.len()).step_by(4096) {
             bytes[offset] ^= 0xFF;
         }
         std::fs::write(&path, bytes).expect("damage");
-        let err = RedbBackend::open_verified(&path)
+        let err = RedbBackend::open_with(&path, VERIFIED)
             .err()
             .expect("a damaged file must not open");
         assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
