@@ -13,6 +13,7 @@
 # the counters, runs the workload for 10 s with 8 clients and divides the
 # instructions counted by the operations done. The load generator is the
 # release build in target/release (cargo build --release -p cosmonaut-bench).
+# COSMONAUT_COUNT_ITEM_BYTES sets the item size (default 1024).
 # With COSMONAUT_COUNT_KEEP=<dir>, each workload's callgrind dump is kept
 # there as <workload>.callgrind, for callgrind_annotate.
 set -euo pipefail
@@ -22,6 +23,7 @@ shift
 if [ $# -gt 0 ]; then WORKLOADS=("$@"); else WORKLOADS=(read create replace); fi
 BENCH=$ROOT/target/release/cosmonaut-bench
 HTTP_PORT=${COSMONAUT_COUNT_PORT:-8194}
+ITEM_BYTES=${COSMONAUT_COUNT_ITEM_BYTES:-1024}
 command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
 [ -x "$BENCH" ] || { echo "build the load generator: cargo build --release -p cosmonaut-bench" >&2; exit 1; }
 
@@ -41,10 +43,10 @@ for workload in "${WORKLOADS[@]}"; do
   done
   endpoint=http://127.0.0.1:$HTTP_PORT/
   "$BENCH" run --endpoint "$endpoint" --workload "$workload" --clients 8 --duration 2s \
-    --items 100 >/dev/null
+    --items 100 --item-size "$ITEM_BYTES" >/dev/null
   callgrind_control --zero "$server" >/dev/null 2>&1
   line=$("$BENCH" run --endpoint "$endpoint" --workload "$workload" --clients 8 --duration 10s \
-    --items 100 | grep -E "^(point read|create|upsert|replace|query|cross|YCSB)")
+    --items 100 --item-size "$ITEM_BYTES" | grep -E "^(point read|create|upsert|replace|query|cross|YCSB)")
   callgrind_control --dump "$server" >/dev/null 2>&1
   sleep 1
   kill -TERM "$server"
