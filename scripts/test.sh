@@ -79,6 +79,10 @@ for partitions in 1 4; do
     step "Load generator smoke run"
     "$ROOT/target/debug/cosmonaut-bench" run --endpoint "$COSMONAUT_ENDPOINT" \
       --clients 4 --duration 1s --items 200
+    # Rounds alternate two endpoints per workload; here both are this server.
+    "$ROOT/target/debug/cosmonaut-bench" run --endpoint "$COSMONAUT_ENDPOINT" \
+      --compare-endpoint "$COSMONAUT_ENDPOINT" --rounds 2 --workload create,read,mixed-a \
+      --clients 2 --duration 1s --items 50
   fi
 
   step "Graceful shutdown"

@@ -134,10 +134,10 @@ pub async fn run(args: FootprintArgs) -> Result<(), String> {
         items: args.items,
         item_size: 1024,
     };
-    run::setup(&mut client, &load).await?;
+    run::setup(&mut client, &load, run::DB).await?;
     report::header("point reads on the loaded server");
     let next = Arc::new(AtomicU64::new(args.items));
-    report::row(&run::run_workload(&client, Workload::Read, &load, next).await);
+    report::row(&run::run_workload(&client, run::DB, Workload::Read, &load, next).await);
     println!(
         "resident memory with {} items loaded, after reads: {}",
         args.items,

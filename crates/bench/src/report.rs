@@ -35,9 +35,18 @@ pub fn header(title: &str) {
 }
 
 pub fn row(m: &Measured) {
+    row_labelled(m, "");
+}
+
+/// A row whose workload name carries a label (which endpoint, in rounds).
+pub fn row_labelled(m: &Measured, label: &str) {
+    let name = match label {
+        "" => m.workload.name().to_string(),
+        label => format!("{} {label}", m.workload.name()),
+    };
     println!(
         "{:<24} {:>11.0} {:>9.3} {:>9.3} {:>9.3} {:>8}",
-        m.workload.name(),
+        name,
         m.throughput(),
         m.percentile_ms(0.50),
         m.percentile_ms(0.99),
@@ -66,5 +75,85 @@ pub fn ratios(first: &[Measured], second: &[Measured], names: (&str, &str)) {
             throughput,
             p99
         );
+    }
+}
+
+/// The lowest, the median and the highest of `values` (not empty).
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    (sorted[0], median, sorted[n - 1])
+}
+
+/// An endpoint's results over several rounds: each workload's range.
+pub fn ranges(endpoint: &str, rounds: &[Vec<Measured>]) {
+    println!("\n{endpoint}, over the rounds");
+    println!(
+        "{:<24} {:>23} {:>17} {:>8}",
+        "workload", "ops/s low-median-high", "p99 ms low-high", "errors"
+    );
+    for results in rounds.iter().filter(|r| !r.is_empty()) {
+        let throughput: Vec<f64> = results.iter().map(Measured::throughput).collect();
+        let p99: Vec<f64> = results.iter().map(|m| m.percentile_ms(0.99)).collect();
+        let (low, median, high) = spread(&throughput);
+        let (p99_low, _, p99_high) = spread(&p99);
+        println!(
+            "{:<24} {:>23} {:>17} {:>8}",
+            results[0].workload.name(),
+            format!("{low:.0}-{median:.0}-{high:.0}"),
+            format!("{p99_low:.3}-{p99_high:.3}"),
+            results.iter().map(|m| m.errors).sum::<u64>()
+        );
+    }
+}
+
+/// [`ratios`] round by round: the range of each workload's ratios, each
+/// taken between two runs made one right after the other.
+pub fn ratio_ranges(first: &[Vec<Measured>], second: &[Vec<Measured>], names: (&str, &str)) {
+    println!("\n{} versus {}, round by round", names.0, names.1);
+    println!(
+        "{:<24} {:>26} {:>16}",
+        "workload", "throughput x low-med-high", "p99 x low-high"
+    );
+    for (a, b) in first.iter().zip(second).filter(|(a, _)| !a.is_empty()) {
+        let (throughput, p99): (Vec<f64>, Vec<f64>) = a
+            .iter()
+            .zip(b)
+            .map(|(a, b)| {
+                (
+                    a.throughput() / b.throughput().max(f64::MIN_POSITIVE),
+                    b.percentile_ms(0.99) / a.percentile_ms(0.99).max(0.001),
+                )
+            })
+            .unzip();
+        if throughput.is_empty() {
+            continue;
+        }
+        let (low, median, high) = spread(&throughput);
+        let (p99_low, _, p99_high) = spread(&p99);
+        println!(
+            "{:<24} {:>26} {:>16}",
+            a[0].workload.name(),
+            format!("{low:.2}-{median:.2}-{high:.2}"),
+            format!("{p99_low:.2}-{p99_high:.2}")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_gives_low_median_and_high() {
+        assert_eq!(spread(&[3.0]), (3.0, 3.0, 3.0));
+        assert_eq!(spread(&[5.0, 1.0, 3.0]), (1.0, 3.0, 5.0));
+        assert_eq!(spread(&[4.0, 1.0, 2.0, 10.0]), (1.0, 3.0, 10.0));
     }
 }

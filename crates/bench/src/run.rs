@@ -44,6 +44,12 @@ pub struct RunArgs {
     /// multiplexed HTTP/2 connection.
     #[arg(long, value_enum, default_value = "http1")]
     protocol: Protocol,
+    /// Run every workload this many times. Above 1, each workload runs on
+    /// each endpoint in turn before the next starts, so a machine whose
+    /// speed drifts (a shared VM) weighs on both sides alike, and the
+    /// report gives each figure's range over the rounds.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     keep: bool,
@@ -86,19 +92,97 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         args.items,
         args.item_size
     );
-    let first = measure(&args.endpoint, &args.key, &args, &workloads).await?;
-    let mut failed: u64 = first.iter().map(|m| m.errors).sum();
-    if let Some(other) = &args.compare_endpoint {
-        let second = measure(other, &args.compare_key, &args, &workloads).await?;
-        report::ratios(&first, &second, (&args.endpoint, other));
-        failed += second.iter().map(|m| m.errors).sum::<u64>();
-    }
+    let failed = if args.rounds > 1 {
+        rounds(&args, &workloads).await?
+    } else {
+        let first = measure(&args.endpoint, &args.key, &args, &workloads).await?;
+        let mut failed: u64 = first.iter().map(|m| m.errors).sum();
+        if let Some(other) = &args.compare_endpoint {
+            let second = measure(other, &args.compare_key, &args, &workloads).await?;
+            report::ratios(&first, &second, (&args.endpoint, other));
+            failed += second.iter().map(|m| m.errors).sum::<u64>();
+        }
+        failed
+    };
     match failed {
         0 => Ok(()),
         n => Err(format!(
             "{n} operations failed (see the first errors above)"
         )),
     }
+}
+
+/// One endpoint under test in a run of several rounds.
+struct Side {
+    endpoint: String,
+    client: Client,
+    /// Its own database, so that both sides may be the same server.
+    db: String,
+    next_id: Arc<AtomicU64>,
+    /// Per workload, one result per round.
+    results: Vec<Vec<Measured>>,
+}
+
+/// `--rounds` above 1: every workload on every endpoint in turn, round
+/// after round; returns the operations that failed.
+async fn rounds(args: &RunArgs, workloads: &[Workload]) -> Result<u64, String> {
+    let load = args.load();
+    let mut endpoints = vec![(args.endpoint.as_str(), args.key.as_str())];
+    if let Some(other) = &args.compare_endpoint {
+        endpoints.push((other, args.compare_key.as_str()));
+    }
+    let mut sides = Vec::new();
+    for (i, (endpoint, key)) in endpoints.into_iter().enumerate() {
+        let db = match i {
+            0 => DB.to_string(),
+            n => format!("{DB}-{}", n + 1),
+        };
+        let mut client = Client::new(endpoint, key, args.protocol)?;
+        println!("[{}] {endpoint}", i + 1);
+        setup(&mut client, &load, &db).await?;
+        sides.push(Side {
+            endpoint: endpoint.to_string(),
+            client,
+            db,
+            next_id: Arc::new(AtomicU64::new(args.items)),
+            results: workloads.iter().map(|_| Vec::new()).collect(),
+        });
+    }
+    for round in 1..=args.rounds {
+        report::header(&format!("round {round} of {}", args.rounds));
+        for (w, workload) in workloads.iter().enumerate() {
+            for (i, side) in sides.iter_mut().enumerate() {
+                let measured = run_workload(
+                    &side.client,
+                    &side.db,
+                    *workload,
+                    &load,
+                    Arc::clone(&side.next_id),
+                )
+                .await;
+                report::row_labelled(&measured, &format!("[{}]", i + 1));
+                side.results[w].push(measured);
+            }
+        }
+    }
+    for (i, side) in sides.iter().enumerate() {
+        report::ranges(&format!("[{}] {}", i + 1, side.endpoint), &side.results);
+    }
+    if let [first, second] = sides.as_slice() {
+        report::ratio_ranges(
+            &first.results,
+            &second.results,
+            (&first.endpoint, &second.endpoint),
+        );
+    }
+    let mut failed = 0;
+    for side in &mut sides {
+        failed += side.results.iter().flatten().map(|m| m.errors).sum::<u64>();
+        if !args.keep {
+            let _ = side.client.delete_database(&side.db).await;
+        }
+    }
+    Ok(failed)
 }
 
 async fn measure(
@@ -109,12 +193,12 @@ async fn measure(
 ) -> Result<Vec<Measured>, String> {
     let mut client = Client::new(endpoint, key, args.protocol)?;
     let load = args.load();
-    setup(&mut client, &load).await?;
+    setup(&mut client, &load, DB).await?;
     report::header(endpoint);
     let mut results = Vec::new();
     let next_id = Arc::new(AtomicU64::new(args.items));
     for workload in workloads {
-        let measured = run_workload(&client, *workload, &load, Arc::clone(&next_id)).await;
+        let measured = run_workload(&client, DB, *workload, &load, Arc::clone(&next_id)).await;
         report::row(&measured);
         results.push(measured);
     }
@@ -132,16 +216,16 @@ fn expect(outcome: Outcome, what: &str, ok: &[u16]) -> Result<(), String> {
     }
 }
 
-/// A fresh database and container, with `args.items` items loaded.
-pub async fn setup(client: &mut Client, args: &Load) -> Result<(), String> {
-    let _ = client.delete_database(DB).await;
+/// A fresh database `db` and its container, with `args.items` items loaded.
+pub async fn setup(client: &mut Client, args: &Load, db: &str) -> Result<(), String> {
+    let _ = client.delete_database(db).await;
     expect(
-        client.create_database(DB).await,
+        client.create_database(db).await,
         "creating the database",
         &[201],
     )?;
     expect(
-        client.create_container(DB, COLL).await,
+        client.create_container(db, COLL).await,
         "creating the container",
         &[201],
     )?;
@@ -155,6 +239,7 @@ pub async fn setup(client: &mut Client, args: &Load) -> Result<(), String> {
             args.items,
             args.item_size,
         );
+        let db = db.to_string();
         tasks.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, Relaxed);
@@ -162,7 +247,7 @@ pub async fn setup(client: &mut Client, args: &Load) -> Result<(), String> {
                     return Ok::<(), String>(());
                 }
                 expect(
-                    client.create(DB, COLL, item(n, size, 0)).await,
+                    client.create(&db, COLL, item(n, size, 0)).await,
                     "preloading",
                     &[201],
                 )?;
@@ -183,6 +268,7 @@ pub async fn setup(client: &mut Client, args: &Load) -> Result<(), String> {
 
 pub async fn run_workload(
     client: &Client,
+    db: &str,
     workload: Workload,
     args: &Load,
     next_id: Arc<AtomicU64>,
@@ -194,6 +280,7 @@ pub async fn run_workload(
         let mut client = client.clone();
         let next_id = Arc::clone(&next_id);
         let (items, size) = (args.items.max(1), args.item_size);
+        let db = db.to_string();
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng::new(c + 1);
             let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
@@ -203,7 +290,7 @@ pub async fn run_workload(
                 let n = rng.below(items);
                 let begun = Instant::now();
                 let outcome =
-                    one_operation(&mut client, workload, n, size, &mut rng, &next_id).await;
+                    one_operation(&mut client, &db, workload, n, size, &mut rng, &next_id).await;
                 let micros = begun.elapsed().as_micros() as u64;
                 match outcome {
                     Ok(status) if status.is_success() => {
@@ -247,6 +334,7 @@ pub async fn run_workload(
 
 async fn one_operation(
     client: &mut Client,
+    db: &str,
     workload: Workload,
     n: u64,
     size: usize,
@@ -256,26 +344,26 @@ async fn one_operation(
     let id = format!("i{n}");
     let pk = format!("p{}", n % PARTITION_KEYS);
     match workload {
-        Workload::Read | Workload::MixedC => client.read(DB, COLL, &id, &pk).await,
+        Workload::Read | Workload::MixedC => client.read(db, COLL, &id, &pk).await,
         Workload::Create => {
             let fresh = next_id.fetch_add(1, Relaxed);
-            client.create(DB, COLL, item(fresh, size, 0)).await
+            client.create(db, COLL, item(fresh, size, 0)).await
         }
         Workload::Upsert => {
             client
-                .upsert(DB, COLL, item(n, size, rng.below(1 << 30)))
+                .upsert(db, COLL, item(n, size, rng.below(1 << 30)))
                 .await
         }
         Workload::Replace => {
             client
-                .replace(DB, COLL, item(n, size, rng.below(1 << 30)))
+                .replace(db, COLL, item(n, size, rng.below(1 << 30)))
                 .await
         }
         Workload::QuerySingle => {
             let params = json!([{"name": "@n", "value": n}]);
             client
                 .query(
-                    DB,
+                    db,
                     COLL,
                     "SELECT * FROM c WHERE c.n = @n",
                     params,
@@ -286,16 +374,16 @@ async fn one_operation(
         Workload::QueryCross => {
             let params = json!([{"name": "@n", "value": n}]);
             client
-                .query(DB, COLL, "SELECT * FROM c WHERE c.n = @n", params, None)
+                .query(db, COLL, "SELECT * FROM c WHERE c.n = @n", params, None)
                 .await
         }
         Workload::MixedA | Workload::MixedB => {
             if rng.below(100) < workload.update_percent() {
                 client
-                    .upsert(DB, COLL, item(n, size, rng.below(1 << 30)))
+                    .upsert(db, COLL, item(n, size, rng.below(1 << 30)))
                     .await
             } else {
-                client.read(DB, COLL, &id, &pk).await
+                client.read(db, COLL, &id, &pk).await
             }
         }
     }
