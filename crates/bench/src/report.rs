@@ -67,8 +67,7 @@ pub fn ratios(first: &[Measured], second: &[Measured], names: (&str, &str)) {
         "workload", "throughput x", "p99 latency x"
     );
     for (a, b) in first.iter().zip(second) {
-        let throughput = a.throughput() / b.throughput().max(f64::MIN_POSITIVE);
-        let p99 = b.percentile_ms(0.99) / a.percentile_ms(0.99).max(0.001);
+        let (throughput, p99) = ratio(a, b);
         println!(
             "{:<24} {:>16.2} {:>16.2}",
             a.workload.name(),
@@ -113,6 +112,15 @@ pub fn ranges(endpoint: &str, rounds: &[Vec<Measured>]) {
     }
 }
 
+/// How many times `b`'s throughput `a`'s is, and how many times `a`'s p99
+/// latency `b`'s is: above 1, `a` did better.
+fn ratio(a: &Measured, b: &Measured) -> (f64, f64) {
+    (
+        a.throughput() / b.throughput().max(f64::MIN_POSITIVE),
+        b.percentile_ms(0.99) / a.percentile_ms(0.99).max(0.001),
+    )
+}
+
 /// [`ratios`] round by round: the range of each workload's ratios, each
 /// taken between two runs made one right after the other.
 pub fn ratio_ranges(first: &[Vec<Measured>], second: &[Vec<Measured>], names: (&str, &str)) {
@@ -122,16 +130,8 @@ pub fn ratio_ranges(first: &[Vec<Measured>], second: &[Vec<Measured>], names: (&
         "workload", "throughput x low-med-high", "p99 x low-high"
     );
     for (a, b) in first.iter().zip(second).filter(|(a, _)| !a.is_empty()) {
-        let (throughput, p99): (Vec<f64>, Vec<f64>) = a
-            .iter()
-            .zip(b)
-            .map(|(a, b)| {
-                (
-                    a.throughput() / b.throughput().max(f64::MIN_POSITIVE),
-                    b.percentile_ms(0.99) / a.percentile_ms(0.99).max(0.001),
-                )
-            })
-            .unzip();
+        let (throughput, p99): (Vec<f64>, Vec<f64>) =
+            a.iter().zip(b).map(|(a, b)| ratio(a, b)).unzip();
         if throughput.is_empty() {
             continue;
         }
