@@ -114,18 +114,24 @@ impl Connection {
         }
     }
 
-    /// Sends a request and reads the whole reply (a client that drops the
-    /// body would measure less than the server did).
+    /// Waits until the connection can take a request; an error means it
+    /// closed (a server may close it after any answer, with `connection:
+    /// close`), and nothing was sent on it.
+    pub async fn ready(&mut self) -> Result<(), String> {
+        match self {
+            Self::Http1(sender) => sender.ready().await,
+            Self::Http2(sender) => sender.ready().await,
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// Sends a request on a connection found [`ready`](Self::ready) and
+    /// reads the whole reply (a client that drops the body would measure
+    /// less than the server did).
     pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<StatusCode, String> {
         let response = match self {
-            Self::Http1(sender) => {
-                sender.ready().await.map_err(|e| e.to_string())?;
-                sender.send_request(request).await
-            }
-            Self::Http2(sender) => {
-                sender.ready().await.map_err(|e| e.to_string())?;
-                sender.send_request(request).await
-            }
+            Self::Http1(sender) => sender.send_request(request).await,
+            Self::Http2(sender) => sender.send_request(request).await,
         };
         read_whole(response.map_err(|e| e.to_string())?).await
     }

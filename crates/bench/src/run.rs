@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// report gives each figure's range over the rounds.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
+    /// How long a request may wait for its answer before it counts as an
+    /// error: the SDKs' default unless told otherwise.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    request_timeout: Duration,
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     keep: bool,
@@ -137,7 +141,8 @@ async fn rounds(args: &RunArgs, workloads: &[Workload]) -> Result<u64, String> {
             0 => DB.to_string(),
             n => format!("{DB}-{}", n + 1),
         };
-        let mut client = Client::new(endpoint, key, args.protocol)?;
+        let mut client =
+            Client::new(endpoint, key, args.protocol)?.with_request_timeout(args.request_timeout);
         println!("[{}] {endpoint}", i + 1);
         setup(&mut client, &load, &db).await?;
         sides.push(Side {
@@ -191,7 +196,8 @@ async fn measure(
     args: &RunArgs,
     workloads: &[Workload],
 ) -> Result<Vec<Measured>, String> {
-    let mut client = Client::new(endpoint, key, args.protocol)?;
+    let mut client =
+        Client::new(endpoint, key, args.protocol)?.with_request_timeout(args.request_timeout);
     let load = args.load();
     setup(&mut client, &load, DB).await?;
     report::header(endpoint);
