@@ -52,11 +52,19 @@ pub struct RunArgs {
     rounds: u32,
     /// How long a request may wait for its answer before it counts as an
     /// error: the SDKs' default unless told otherwise.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = above_zero)]
     request_timeout: Duration,
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     keep: bool,
+}
+
+/// A duration longer than zero: no request is answered in no time.
+fn above_zero(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text).map_err(|e| e.to_string())? {
+        d if d.is_zero() => Err("must be longer than zero".into()),
+        d => Ok(d),
+    }
 }
 
 pub const DB: &str = "cosmonaut-bench";
@@ -392,5 +400,18 @@ async fn one_operation(
                 client.read(db, COLL, &id, &pk).await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_timeout_must_be_longer_than_zero() {
+        assert_eq!(above_zero("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(above_zero("60s"), Ok(Duration::from_secs(60)));
+        assert!(above_zero("0s").is_err());
+        assert!(above_zero("soon").is_err());
     }
 }
