@@ -90,6 +90,19 @@ fn spread(values: &[f64]) -> (f64, f64, f64) {
     (sorted[0], median, sorted[n - 1])
 }
 
+/// A workload's figures over the rounds as the reports print them:
+/// throughput (or its ratio) as `low-median-high`, p99 as `low-high`, each
+/// to `places` decimals.
+fn spread_text(throughput: &[f64], p99: &[f64], places: (usize, usize)) -> (String, String) {
+    let (low, median, high) = spread(throughput);
+    let (p99_low, _, p99_high) = spread(p99);
+    let (t, p) = places;
+    (
+        format!("{low:.t$}-{median:.t$}-{high:.t$}"),
+        format!("{p99_low:.p$}-{p99_high:.p$}"),
+    )
+}
+
 /// An endpoint's results over several rounds: each workload's range.
 pub fn ranges(endpoint: &str, rounds: &[Vec<Measured>]) {
     println!("\n{endpoint}, over the rounds");
@@ -100,13 +113,12 @@ pub fn ranges(endpoint: &str, rounds: &[Vec<Measured>]) {
     for results in rounds.iter().filter(|r| !r.is_empty()) {
         let throughput: Vec<f64> = results.iter().map(Measured::throughput).collect();
         let p99: Vec<f64> = results.iter().map(|m| m.percentile_ms(0.99)).collect();
-        let (low, median, high) = spread(&throughput);
-        let (p99_low, _, p99_high) = spread(&p99);
+        let (throughput, p99) = spread_text(&throughput, &p99, (0, 3));
         println!(
             "{:<24} {:>23} {:>17} {:>8}",
             results[0].workload.name(),
-            format!("{low:.0}-{median:.0}-{high:.0}"),
-            format!("{p99_low:.3}-{p99_high:.3}"),
+            throughput,
+            p99,
             results.iter().map(|m| m.errors).sum::<u64>()
         );
     }
@@ -135,13 +147,12 @@ pub fn ratio_ranges(first: &[Vec<Measured>], second: &[Vec<Measured>], names: (&
         if throughput.is_empty() {
             continue;
         }
-        let (low, median, high) = spread(&throughput);
-        let (p99_low, _, p99_high) = spread(&p99);
+        let (throughput, p99) = spread_text(&throughput, &p99, (2, 2));
         println!(
             "{:<24} {:>26} {:>16}",
             a[0].workload.name(),
-            format!("{low:.2}-{median:.2}-{high:.2}"),
-            format!("{p99_low:.2}-{p99_high:.2}")
+            throughput,
+            p99
         );
     }
 }
@@ -155,5 +166,11 @@ mod tests {
         assert_eq!(spread(&[3.0]), (3.0, 3.0, 3.0));
         assert_eq!(spread(&[5.0, 1.0, 3.0]), (1.0, 3.0, 5.0));
         assert_eq!(spread(&[4.0, 1.0, 2.0, 10.0]), (1.0, 3.0, 10.0));
+    }
+
+    #[test]
+    fn spread_text_prints_each_range_to_its_places() {
+        let text = spread_text(&[12_000.4, 9_000.0, 11_000.6], &[2.5, 1.25], (0, 3));
+        assert_eq!(text, ("9000-11001-12000".into(), "1.250-2.500".into()));
     }
 }
