@@ -95,6 +95,35 @@ def test_query_limits(seeded, rest):
     assert_intact(container)
 
 
+def test_long_and_deep_expressions(seeded, rest):
+    container, link = seeded
+    # read_items sends disjunctions of up to a thousand terms; they are served.
+    terms = " OR ".join(f"(c.id = 'k{i}' AND c.pk = 'p')" for i in range(999)) + " OR c.id = 'keep'"
+    r = query(rest, link, f"SELECT * FROM c WHERE {terms}")
+    assert r.status_code == 200 and [d["id"] for d in r.json()["Documents"]] == ["keep"], r.text
+    # Chains and nestings of every kind, just past what the server accepts:
+    # each is refused with 400 rather than overflowing a request thread.
+    deep = [
+        "SELECT VALUE 1" + " + 1" * 3000,
+        "SELECT VALUE c" + ".a" * 3000,
+        "SELECT VALUE c" + "[0]" * 3000,
+        "SELECT * FROM c WHERE " + "c.v = 1 ?? " * 200 + "true",
+        "SELECT * FROM c WHERE " + "NOT " * 3000 + "true",
+        "SELECT * FROM c WHERE " + "(" * 3000 + "true" + ")" * 3000,
+        "SELECT VALUE " + "ABS(" * 3000 + "1" + ")" * 3000,
+        "SELECT * FROM c WHERE EXISTS(" * 100 + "SELECT VALUE 1" + ")" * 100,
+    ]
+    for text in deep:
+        r = query(rest, link, text)
+        assert r.status_code == 400, (text[:40], r.status_code, r.text[:200])
+    # The deepest accepted tree, in the filter and the projection.
+    r = query(rest, link, "SELECT VALUE 1" + " + 1" * 120)
+    assert r.status_code == 200 and r.json()["Documents"] == [121], r.text[:200]
+    r = query(rest, link, "SELECT * FROM c WHERE c.v" + " + 0" * 120 + " = 1")
+    assert r.status_code == 200 and len(r.json()["Documents"]) == 1, r.text[:200]
+    assert_intact(container)
+
+
 def test_too_many_headers_are_refused(rest):
     headers = {f"x-junk-{i}": "y" for i in range(150)}
     r = rest.request("GET", "/dbs", "dbs", "", headers=headers)

@@ -85,13 +85,23 @@ pub struct ServeArgs {
     aad: crate::aad::AadArgs,
 }
 
+/// Stack size of the threads that serve requests.
+const REQUEST_THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
+
 /// How long in-flight requests get to finish after a shutdown signal.
 const GRACE: Duration = Duration::from_secs(10);
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let started = Instant::now();
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Queries are evaluated on the request threads by recursive descent
+        // over trees up to the query crate's depth limit; tokio's 2 MiB
+        // default leaves an unoptimized build too little room for that.
+        // Stack pages are only committed when touched.
+        .thread_stack_size(REQUEST_THREAD_STACK_BYTES)
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(serve(args, started))
 }
 

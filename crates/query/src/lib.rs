@@ -11,6 +11,7 @@
 
 mod ast;
 mod clock;
+mod depth;
 mod eval;
 mod exec;
 mod functions;

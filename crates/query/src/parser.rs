@@ -55,6 +55,7 @@ pub fn parse(text: &str) -> Result<Query, QueryError> {
     if p.at < p.tokens.len() {
         return Err(p.error());
     }
+    crate::depth::check(&query)?;
     Ok(query)
 }
 
@@ -344,19 +345,19 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.and()?;
+        let mut operands = vec![self.and()?];
         while self.eat_word("OR") {
-            left = Expr::Binary(BinaryOp::Or, Box::new(left), Box::new(self.and()?));
+            operands.push(self.and()?);
         }
-        Ok(left)
+        Ok(crate::depth::balanced(BinaryOp::Or, operands))
     }
 
     fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.not()?;
+        let mut operands = vec![self.not()?];
         while self.eat_word("AND") {
-            left = Expr::Binary(BinaryOp::And, Box::new(left), Box::new(self.not()?));
+            operands.push(self.not()?);
         }
-        Ok(left)
+        Ok(crate::depth::balanced(BinaryOp::And, operands))
     }
 
     fn not(&mut self) -> Result<Expr, QueryError> {
