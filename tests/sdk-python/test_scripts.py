@@ -72,9 +72,34 @@ def test_stored_procedure_resources(container):
         container.scripts.get_stored_procedure("other")
     with pytest.raises(exceptions.CosmosResourceNotFoundError):
         container.scripts.execute_stored_procedure("other", partition_key="a")
+    # The service stores a script's source as sent (any text) and compiles
+    # it when it runs: a broken one fails then, with 400.
+    assert sproc(container, "broken", "function ( {")["body"] == "function ( {"
     with pytest.raises(exceptions.CosmosHttpResponseError) as bad:
-        sproc(container, "broken", "function ( {")
+        container.scripts.execute_stored_procedure("broken", partition_key="a")
     assert bad.value.status_code == 400
+
+
+def test_script_bodies_are_stored_as_sent(container):
+    # Method shorthand and text that is not JavaScript at all.
+    trigger = container.scripts.create_trigger({"id": "t", "body": "serverScript() { var x = 10; }",
+                                                "triggerType": "pre", "triggerOperation": "all"})
+    assert trigger["body"] == "serverScript() { var x = 10; }"
+    # Properties keep the client's casing.
+    assert (trigger["triggerType"], trigger["triggerOperation"]) == ("pre", "all")
+    text = "Line Separator (\u2028) & Paragraph Separator (\u2029) & Next Line (\x85)"
+    created = container.scripts.create_stored_procedure({"id": "text", "body": text})
+    assert container.scripts.get_stored_procedure(created["id"])["body"] == text
+    # A method runs as its function.
+    container.scripts.create_stored_procedure(
+        {"id": "method", "body": "run(x) { getContext().getResponse().setBody(x + 1); }"})
+    assert container.scripts.execute_stored_procedure("method", params=[1], partition_key="a") == 2
+    # A lower-case trigger fires as its type says.
+    container.scripts.create_trigger({"id": "stamp", "triggerType": "pre", "triggerOperation": "create",
+                                      "body": "function () { var r = getContext().getRequest(); "
+                                              "var d = r.getBody(); d.stamped = true; r.setBody(d); }"})
+    doc = container.create_item({"id": "x", "pk": "a"}, pre_trigger_include="stamp")
+    assert doc["stamped"] is True
 
 
 def test_stored_procedure_writes_and_queries_its_partition(container):
@@ -158,7 +183,7 @@ def test_triggers(container):
     trigger(container, "stamp", PRE_STAMP, documents.TriggerType.Pre, documents.TriggerOperation.All)
     trigger(container, "count", POST_COUNT, documents.TriggerType.Post, documents.TriggerOperation.Create)
     assert sorted(t["id"] for t in container.scripts.list_triggers()) == ["count", "stamp"]
-    assert container.scripts.get_trigger("count")["triggerType"] == "Post"
+    assert container.scripts.get_trigger("count")["triggerType"] == documents.TriggerType.Post  # as sent: "post"
     item = container.create_item(
         {"id": "a", "pk": "p"}, pre_trigger_include="stamp", post_trigger_include="count"
     )

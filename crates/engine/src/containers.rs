@@ -409,10 +409,11 @@ impl Engine {
             .enumerate()
             .map(|(i, r)| {
                 // Range rids extend the collection rid, as in the service.
-                let mut range_rid = [0u8; 16];
-                range_rid[..8].copy_from_slice(&record.rid);
-                range_rid[8..].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-                let range_rid = rid::encode(&range_rid);
+                let range_rid = rid::encode(&rid::child(
+                    record.rid,
+                    rid::ChildKind::PartitionKeyRange,
+                    i as u64 + 1,
+                ));
                 json!({
                     "_rid": range_rid,
                     "id": r.id,

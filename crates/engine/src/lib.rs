@@ -19,6 +19,7 @@ pub mod partition;
 pub mod patch;
 mod query;
 mod records;
+mod resolve;
 pub mod rid;
 mod scripts;
 pub mod ttl;
@@ -35,4 +36,5 @@ pub use items::{
     WriteMode,
 };
 pub use offers::Throughput;
+pub use resolve::is_database_rid;
 pub use scripts::{ScriptKind, ScriptResult, Triggers, WriteOptions};

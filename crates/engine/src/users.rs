@@ -27,10 +27,10 @@ fn require_user(reader: &dyn KvRead, db: &str, user: &str) -> Result<Value> {
 }
 
 /// A permission body as the client sent it, checked.
+/// The mode keeps the client's casing, as the service keeps it.
 fn permission_fields(body: &Value) -> Result<(String, String)> {
     let mode = match body.get("permissionMode").and_then(Value::as_str) {
-        Some(m) if m.eq_ignore_ascii_case("read") => "Read",
-        Some(m) if m.eq_ignore_ascii_case("all") => "All",
+        Some(m) if m.eq_ignore_ascii_case("read") || m.eq_ignore_ascii_case("all") => m,
         _ => {
             return Err(EngineError::bad_request(
                 "A permission needs a permissionMode of 'Read' or 'All'.",
@@ -58,10 +58,7 @@ impl Engine {
                 }
                 let mut meta = Meta::read(txn)?;
                 meta.next_user += 1;
-                let mut user_rid = [0u8; 8];
-                user_rid[..4].copy_from_slice(&database.rid);
-                user_rid[4..].copy_from_slice(&meta.next_user.to_be_bytes());
-                let rid_text = rid::encode(&user_rid);
+                let rid_text = rid::encode(&rid::user(database.rid, meta.next_user));
                 let user = json!({
                     "id": id,
                     "_rid": rid_text,
@@ -185,10 +182,13 @@ impl Engine {
                         let mut meta = Meta::read(txn)?;
                         meta.next_permission += 1;
                         txn.put(keys::meta(), encode(&meta)?);
-                        let mut permission_rid = [0u8; 16];
-                        permission_rid[..4].copy_from_slice(&database.rid);
-                        permission_rid[8..].copy_from_slice(&meta.next_permission.to_be_bytes());
-                        rid::encode(&permission_rid)
+                        // Under the user's rid, as the service lays it out.
+                        let user_rid = user_record["_rid"]
+                            .as_str()
+                            .and_then(rid::decode)
+                            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                            .unwrap_or_else(|| rid::user(database.rid, 0));
+                        rid::encode(&rid::permission(user_rid, meta.next_permission))
                     }
                 };
                 let user_rid = user_record["_rid"].as_str().unwrap_or_default();

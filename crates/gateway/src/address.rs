@@ -185,9 +185,41 @@ impl Address {
         }
     }
 
+    /// The database segment of the path, if it has one.
+    fn database_segment(&self) -> Option<&str> {
+        match self {
+            Address::Account | Address::Databases | Address::Offers | Address::Offer { .. } => None,
+            Address::Database { db }
+            | Address::Containers { db }
+            | Address::Container { db, .. }
+            | Address::Items { db, .. }
+            | Address::Item { db, .. }
+            | Address::PartitionKeyRanges { db, .. }
+            | Address::Users { db }
+            | Address::User { db, .. }
+            | Address::Permissions { db, .. }
+            | Address::Permission { db, .. }
+            | Address::Scripts { db, .. }
+            | Address::Script { db, .. }
+            | Address::PartitionKeyDelete { db, .. } => Some(db),
+        }
+    }
+
+    /// Whether the path names resources by resource id (`dbs/{rid}/...`, as
+    /// `_self` links do) rather than by id. As in the SDKs, a path is
+    /// rid-based when its database segment is a database rid.
+    pub fn is_rid_based(&self) -> bool {
+        self.database_segment()
+            .is_some_and(cosmonaut_engine::is_database_rid)
+    }
+
     /// The resource link the signature covers: the addressed resource, or for
-    /// a feed its parent.
+    /// a feed its parent. For a rid-based path that is the resource's (or
+    /// parent's) own rid, lower-cased, as the SDKs sign it.
     pub fn resource_link(&self) -> String {
+        if self.is_rid_based() {
+            return self.leaf_rid().to_lowercase();
+        }
         match self {
             Address::Account | Address::Databases | Address::Offers => String::new(),
             // Offers are addressed by resource id, which signatures lower-case.
@@ -216,6 +248,57 @@ impl Address {
     }
 }
 
+impl Address {
+    /// The last rid of a rid-based path that names the signed resource: the
+    /// addressed resource's, or a feed's parent's.
+    fn leaf_rid(&self) -> &str {
+        match self {
+            Address::Account | Address::Databases | Address::Offers => "",
+            Address::Offer { id } => id,
+            Address::Database { db } | Address::Containers { db } | Address::Users { db } => db,
+            Address::User { user, .. } | Address::Permissions { user, .. } => user,
+            Address::Permission { id, .. } => id,
+            Address::Container { coll, .. }
+            | Address::Items { coll, .. }
+            | Address::PartitionKeyRanges { coll, .. }
+            | Address::PartitionKeyDelete { coll, .. }
+            | Address::Scripts { coll, .. } => coll,
+            Address::Item { id, .. } | Address::Script { id, .. } => id,
+        }
+    }
+
+    /// The request path of this address, without its slashes.
+    pub fn path(&self) -> String {
+        match self {
+            Address::Account => String::new(),
+            Address::Databases => "dbs".into(),
+            Address::Offers => "offers".into(),
+            Address::Offer { id } => format!("offers/{id}"),
+            Address::Database { db } => format!("dbs/{db}"),
+            Address::Containers { db } => format!("dbs/{db}/colls"),
+            Address::Users { db } => format!("dbs/{db}/users"),
+            Address::User { db, user } => format!("dbs/{db}/users/{user}"),
+            Address::Permissions { db, user } => format!("dbs/{db}/users/{user}/permissions"),
+            Address::Permission { db, user, id } => {
+                format!("dbs/{db}/users/{user}/permissions/{id}")
+            }
+            Address::Container { db, coll } => format!("dbs/{db}/colls/{coll}"),
+            Address::Items { db, coll } => format!("dbs/{db}/colls/{coll}/docs"),
+            Address::Item { db, coll, id } => format!("dbs/{db}/colls/{coll}/docs/{id}"),
+            Address::PartitionKeyRanges { db, coll } => format!("dbs/{db}/colls/{coll}/pkranges"),
+            Address::PartitionKeyDelete { db, coll } => {
+                format!("dbs/{db}/colls/{coll}/operations/partitionkeydelete")
+            }
+            Address::Scripts { db, coll, kind } => {
+                format!("dbs/{db}/colls/{coll}/{}", kind.segment())
+            }
+            Address::Script { db, coll, kind, id } => {
+                format!("dbs/{db}/colls/{coll}/{}/{id}", kind.segment())
+            }
+        }
+    }
+}
+
 fn script_kind(segment: &str) -> Result<ScriptKind, ApiError> {
     ScriptKind::from_segment(segment).ok_or_else(|| ApiError::not_found_path(segment))
 }
@@ -234,5 +317,24 @@ mod tests {
         assert_eq!(feed.resource_link(), "dbs/d/colls/c");
         assert!(Address::parse("/nope").is_err());
         assert!(Address::parse("/dbs/%FF").is_err());
+    }
+
+    #[test]
+    fn rid_based_paths_sign_their_leaf_rid_lower_cased() {
+        let item =
+            Address::parse("/dbs/YIwkAA==/colls/YIwkAI7sZwA=/docs/YIwkAI7sZwDzAwAAAAAAAA==/")
+                .expect("item");
+        assert!(item.is_rid_based());
+        assert_eq!(item.resource_link(), "yiwkai7szwdzawaaaaaaaa==");
+        assert_eq!(item.resource_type(), "docs");
+        let feed = Address::parse("/dbs/YIwkAA==/colls/YIwkAI7sZwA=/docs").expect("feed");
+        assert_eq!(feed.resource_link(), "yiwkai7szwa=");
+        let db = Address::parse("/dbs/YIwkAA==").expect("db");
+        assert_eq!(db.resource_link(), "yiwkaa==");
+        // An id that is not a database rid stays a name.
+        let named = Address::parse("/dbs/orders/colls/YIwkAI7sZwA=").expect("named");
+        assert!(!named.is_rid_based());
+        assert_eq!(named.resource_link(), "dbs/orders/colls/YIwkAI7sZwA=");
+        assert_eq!(named.path(), "dbs/orders/colls/YIwkAI7sZwA=");
     }
 }

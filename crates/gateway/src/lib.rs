@@ -13,6 +13,7 @@ mod handlers;
 mod header_names;
 mod reply;
 mod request;
+mod rid_address;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -212,9 +213,14 @@ impl Gateway {
             body,
             scheme,
         };
-        // Borrowed from the URI unless it has escapes, as most paths do not.
-        let decoded = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy();
-        let path = decoded.trim_matches('/');
+        // A rid-based path is served as the same path by ids.
+        let address = if address.is_rid_based() {
+            rid_address::to_ids(&self.engine, address, &ctx.partition_key()?)?
+        } else {
+            address
+        };
+        let by_ids = address.path();
+        let path = by_ids.as_str();
         let write = !(ctx.method == Method::GET
             || ctx.method == Method::HEAD
             || (ctx.method == Method::POST && ctx.is_query()));
@@ -240,9 +246,14 @@ impl Gateway {
                 return Err(ApiError::too_many_requests(wait));
             }
         }
-        let reply = self.route(&address, &ctx).await;
+        let mut reply = self.route(&address, &ctx).await;
         if let (Some((db, coll)), Ok(reply)) = (container, &reply) {
             self.throttle.spend(db, coll, reply.request_charge());
+        }
+        if let Ok(reply) = &mut reply {
+            if ctx.prefers_minimal() && writes_resource(&address, &ctx) {
+                reply.drop_body();
+            }
         }
         reply
     }
@@ -320,6 +331,22 @@ impl Gateway {
                 handlers::scripts::one(self, ctx, db, coll, *kind, id).await
             }
         }
+    }
+}
+
+/// Whether the request creates, replaces, upserts or patches a resource and
+/// so answers with it (queries, batches and stored procedure runs answer
+/// with results instead).
+fn writes_resource(address: &Address, ctx: &RequestContext) -> bool {
+    match ctx.method {
+        Method::PUT | Method::PATCH => true,
+        Method::POST => {
+            !(ctx.is_query()
+                || ctx.is_query_plan_request()
+                || ctx.is_batch()
+                || matches!(address, Address::Script { .. }))
+        }
+        _ => false,
     }
 }
 

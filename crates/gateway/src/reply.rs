@@ -68,6 +68,12 @@ impl Reply {
         self
     }
 
+    /// Leaves out the body, keeping status and headers (an etag taken from
+    /// the body stays).
+    pub fn drop_body(&mut self) {
+        self.body = None;
+    }
+
     pub fn request_charge(&self) -> f64 {
         self.charge
     }

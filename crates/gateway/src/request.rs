@@ -59,6 +59,15 @@ impl RequestContext {
                 .is_some_and(|v| v.starts_with("application/query+json"))
     }
 
+    /// `Prefer: return=minimal`: a write answers with headers only.
+    pub fn prefers_minimal(&self) -> bool {
+        self.header(axum::http::HeaderName::from_static("prefer"))
+            .is_some_and(|v| {
+                v.split([',', ';'])
+                    .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+            })
+    }
+
     pub fn is_query_plan_request(&self) -> bool {
         self.flag(names::IS_QUERY_PLAN)
     }

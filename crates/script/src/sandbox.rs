@@ -170,8 +170,9 @@ impl Sandbox {
     }
 
     /// The function `source` defines: evaluated as an expression (`function
-    /// (a) {...}`), or else as a script whose first declared function is the
-    /// entry point, as scripts with helper functions are written.
+    /// (a) {...}`), else as a method (`name(a) {...}`), or else as a script
+    /// whose first declared function is the entry point, as scripts with
+    /// helper functions are written.
     pub(crate) fn compile(
         &self,
         source: &str,
@@ -181,6 +182,18 @@ impl Sandbox {
             Ok(rquickjs::Persistent::save(ctx, f))
         });
         if let Ok(entry) = as_expression {
+            return Ok(entry);
+        }
+        // A method written on its own (`run(doc) {...}`, as classes and object
+        // literals spell them): the one method of an object literal.
+        let as_method = self.with(|ctx| {
+            let f: Function = ctx.eval(format!(
+                "(() => {{ const o = ({{\n{source}\n}}); const k = Object.keys(o); \
+                 if (k.length !== 1 || typeof o[k[0]] !== 'function') throw 0; return o[k[0]]; }})()"
+            ))?;
+            Ok(rquickjs::Persistent::save(ctx, f))
+        });
+        if let Ok(entry) = as_method {
             return Ok(entry);
         }
         let name = first_function_name(source)

@@ -52,6 +52,15 @@ impl ScriptKind {
     }
 
     /// The list's name in a feed response.
+    /// How a script's rid names its kind.
+    pub(crate) fn rid_kind(self) -> rid::ChildKind {
+        match self {
+            ScriptKind::StoredProcedure => rid::ChildKind::StoredProcedure,
+            ScriptKind::Trigger => rid::ChildKind::Trigger,
+            ScriptKind::UserDefinedFunction => rid::ChildKind::UserDefinedFunction,
+        }
+    }
+
     pub fn feed_name(self) -> &'static str {
         match self {
             Self::StoredProcedure => "StoredProcedures",
@@ -68,7 +77,7 @@ impl ScriptKind {
         }
     }
 
-    fn tag(self) -> u8 {
+    pub(crate) fn tag(self) -> u8 {
         match self {
             Self::StoredProcedure => 1,
             Self::Trigger => 2,
@@ -79,12 +88,14 @@ impl ScriptKind {
 
 /// `value` as one of `allowed`, matched without regard to case and spelled
 /// as the service spells it.
-fn one_of(value: Option<&Value>, allowed: &[&'static str]) -> Option<&'static str> {
+/// `value` if it is one of `allowed` in any casing, as sent: the service
+/// returns such properties spelled as the client spelled them.
+fn one_of<'a>(value: Option<&'a Value>, allowed: &[&str]) -> Option<&'a str> {
     let text = value?.as_str()?;
     allowed
         .iter()
-        .find(|a| a.eq_ignore_ascii_case(text))
-        .copied()
+        .any(|a| a.eq_ignore_ascii_case(text))
+        .then_some(text)
 }
 
 /// The user-settable properties of a script body, checked: an id, its
@@ -98,9 +109,8 @@ fn checked_body(kind: ScriptKind, body: &Value) -> Result<(String, Map<String, V
             kind.noun()
         ))
     })?;
-    cosmonaut_script::check(source).map_err(|e| {
-        EngineError::bad_request(format!("The {} '{id}' cannot be used: {e}", kind.noun()))
-    })?;
+    // The source is stored as sent, as the service stores it; it is compiled
+    // when it runs, and a script that does not compile fails then.
     let mut fields = Map::new();
     fields.insert("id".into(), json!(id));
     fields.insert("body".into(), json!(source));
@@ -174,7 +184,11 @@ fn store(
             let mut counters = crate::containers::read_counters(txn, &container.rid)?;
             counters.next_document += 1;
             crate::containers::write_counters(txn, &container.rid, &counters);
-            rid::encode(&rid::document(container.rid, counters.next_document))
+            rid::encode(&rid::child(
+                container.rid,
+                kind.rid_kind(),
+                counters.next_document,
+            ))
         }
     };
     let self_link = format!(

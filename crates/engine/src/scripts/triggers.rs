@@ -50,11 +50,14 @@ enum TriggerMoment {
 }
 
 /// Whether a trigger declared for `declared` fires on `operation`.
+/// Whether a trigger declared for `declared` operations (in any casing)
+/// fires on `operation`.
 fn fires_on(declared: &str, operation: &str) -> bool {
-    declared == "All"
-        || declared == operation
-        || (declared == "Update" && matches!(operation, "Replace" | "Upsert"))
-        || (operation == "Upsert" && matches!(declared, "Create" | "Replace"))
+    let is = |name: &str| declared.eq_ignore_ascii_case(name);
+    is("All")
+        || is(operation)
+        || (is("Update") && matches!(operation, "Replace" | "Upsert"))
+        || (operation == "Upsert" && (is("Create") || is("Replace")))
 }
 
 /// The operation a write mode is, as triggers name it.
@@ -87,7 +90,7 @@ fn fire_triggers(
             TriggerMoment::Pre => "Pre",
             TriggerMoment::Post => "Post",
         };
-        if declared_type != expected {
+        if !declared_type.eq_ignore_ascii_case(expected) {
             return Err(EngineError::bad_request(format!(
                 "The trigger '{name}' is a {declared_type}-trigger and cannot run as a {expected}-trigger."
             )));

@@ -2,7 +2,7 @@ use axum::http::{Method, StatusCode};
 use cosmonaut_engine::{ContainerInfo, NewContainer};
 use serde_json::json;
 
-use super::feed_reply;
+use super::{feed_reply, query_feed_reply, whole_feed};
 use crate::charge::METADATA;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -16,6 +16,10 @@ const QUOTA: &str = "functions=25;storedProcedures=100;triggers=25;documentSize=
 /// `/dbs/{db}/colls`: create and list.
 pub async fn feed(gateway: &Gateway, ctx: &RequestContext, db: &str) -> Result<Reply, ApiError> {
     match ctx.method {
+        Method::POST if ctx.is_query() => {
+            let (all, owner) = whole_feed(|r| Ok(gateway.engine.list_containers(db, r)?))?;
+            query_feed_reply(ctx, "DocumentCollections", &owner, all)
+        }
         Method::POST => {
             let new = NewContainer {
                 body: ctx.json_body()?,

@@ -1,6 +1,6 @@
 use axum::http::{Method, StatusCode};
 
-use super::{feed_reply, resource_reply};
+use super::{feed_reply, query_feed_reply, resource_reply, whole_feed};
 use crate::charge::METADATA;
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -10,6 +10,10 @@ use crate::Gateway;
 /// `/dbs`: create and list.
 pub async fn feed(gateway: &Gateway, ctx: &RequestContext) -> Result<Reply, ApiError> {
     match ctx.method {
+        Method::POST if ctx.is_query() => {
+            let (all, _) = whole_feed(|r| Ok((gateway.engine.list_databases(r)?, String::new())))?;
+            query_feed_reply(ctx, "Databases", "", all)
+        }
         Method::POST => {
             let body = gateway
                 .engine

@@ -14,9 +14,11 @@ pub mod users;
 
 use serde_json::{json, Value};
 
-use cosmonaut_engine::FeedPage;
+use cosmonaut_engine::{FeedPage, FeedRequest};
 
+use crate::error::ApiError;
 use crate::reply::Reply;
+use crate::request::RequestContext;
 use axum::http::StatusCode;
 
 /// A metadata resource (database, user, script...) with its etag.
@@ -49,4 +51,58 @@ pub(crate) fn sized_feed_reply(kind: &str, owner_rid: &str, page: FeedPage, byte
         Some(token) => reply.header("x-ms-continuation", token),
         None => reply,
     }
+}
+
+/// Every resource of a feed, read page by page through `list`; with the
+/// owner's rid.
+pub(crate) fn whole_feed(
+    mut list: impl FnMut(&FeedRequest) -> Result<(FeedPage, String), ApiError>,
+) -> Result<(Vec<Value>, String), ApiError> {
+    let mut request = FeedRequest {
+        max_items: Some(-1),
+        continuation: None,
+    };
+    let mut all = Vec::new();
+    loop {
+        let (page, owner) = list(&request)?;
+        all.extend(page.items);
+        match page.continuation {
+            Some(token) => request.continuation = Some(token),
+            None => return Ok((all, owner)),
+        }
+    }
+}
+
+/// A query over a resource feed (databases, containers, users, scripts,
+/// offers...): the query runs over the whole feed, and the rows are paged
+/// by `x-ms-max-item-count` with the row offset as continuation.
+pub(crate) fn query_feed_reply(
+    ctx: &RequestContext,
+    kind: &str,
+    owner_rid: &str,
+    resources: Vec<Value>,
+) -> Result<Reply, ApiError> {
+    let rows = query::run_over(ctx, resources)?;
+    let request = ctx.feed_request()?;
+    let start = match request.continuation.as_deref() {
+        None => 0,
+        Some(token) => token.trim().parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "Invalid continuation token '{token}' for this feed."
+            ))
+        })?,
+    };
+    let limit = match request.max_items {
+        Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    let total = rows.len();
+    let items: Vec<Value> = rows.into_iter().skip(start).take(limit).collect();
+    let end = start.saturating_add(items.len());
+    let page = FeedPage {
+        items,
+        continuation: (end < total).then(|| end.to_string()),
+        documents_read: total,
+    };
+    Ok(feed_reply(kind, owner_rid, page))
 }

@@ -2,13 +2,12 @@
 //! scripts as resources, and running a stored procedure (`POST` on one).
 
 use axum::http::{Method, StatusCode};
-use cosmonaut_engine::{FeedPage, ScriptKind};
+use cosmonaut_engine::ScriptKind;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::items::session_headers;
-use super::query::run_over;
-use super::{feed_reply, resource_reply};
+use super::{feed_reply, query_feed_reply, resource_reply, whole_feed};
 use crate::charge::{self, METADATA};
 use crate::error::ApiError;
 use crate::reply::Reply;
@@ -26,14 +25,8 @@ pub async fn feed(
     let engine = &gateway.engine;
     match ctx.method {
         Method::POST if ctx.is_query() => {
-            let rows = run_over(ctx, engine.all_scripts(db, coll, kind)?)?;
-            let (_, owner) = engine.list_scripts(db, coll, kind, &Default::default())?;
-            let page = FeedPage {
-                items: rows,
-                continuation: None,
-                documents_read: 0,
-            };
-            Ok(feed_reply(kind.feed_name(), &owner, page))
+            let (all, owner) = whole_feed(|r| Ok(engine.list_scripts(db, coll, kind, r)?))?;
+            query_feed_reply(ctx, kind.feed_name(), &owner, all)
         }
         Method::POST => {
             let (script, created) = engine

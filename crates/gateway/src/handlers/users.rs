@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{feed_reply, resource_reply};
+use super::{feed_reply, query_feed_reply, resource_reply, whole_feed};
 use crate::auth;
 use crate::charge::METADATA;
 use crate::error::ApiError;
@@ -16,10 +16,25 @@ use crate::Gateway;
 pub async fn feed(gateway: &Gateway, ctx: &RequestContext, db: &str) -> Result<Reply, ApiError> {
     let engine = &gateway.engine;
     match ctx.method {
-        Method::POST => Ok(resource_reply(
-            StatusCode::CREATED,
-            engine.create_user(db, ctx.json_body()?).await?,
-        )),
+        Method::POST if ctx.is_query() => {
+            let (all, owner) = whole_feed(|r| Ok(engine.list_users(db, r)?))?;
+            query_feed_reply(ctx, "Users", &owner, all)
+        }
+        Method::POST => {
+            let body = ctx.json_body()?;
+            // An upsert of an existing user replaces it.
+            let existing = body
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| ctx.is_upsert() && engine.read_user(db, id).is_ok())
+                .map(str::to_string);
+            Ok(match existing {
+                Some(id) => {
+                    resource_reply(StatusCode::OK, engine.replace_user(db, &id, body).await?)
+                }
+                None => resource_reply(StatusCode::CREATED, engine.create_user(db, body).await?),
+            })
+        }
         Method::GET => {
             let (page, owner) = engine.list_users(db, &ctx.feed_request()?)?;
             Ok(feed_reply("Users", &owner, page))
@@ -59,6 +74,15 @@ pub async fn permissions(
 ) -> Result<Reply, ApiError> {
     let engine = &gateway.engine;
     match ctx.method {
+        Method::POST if ctx.is_query() => {
+            let validity = token_validity(ctx)?;
+            let (all, owner) = whole_feed(|r| Ok(engine.list_permissions(db, user, r)?))?;
+            let all = all
+                .into_iter()
+                .map(|p| with_token(gateway, db, user, p, validity))
+                .collect();
+            query_feed_reply(ctx, "Permissions", &owner, all)
+        }
         Method::POST => {
             let body = ctx.json_body()?;
             // An upsert of an existing permission replaces it.
