@@ -94,11 +94,61 @@ fn default_indexing_policy() -> Value {
     })
 }
 
+/// An indexing policy as the service stores and returns it: what the client
+/// left out filled in, every indexed container excluding `_etag`, and the
+/// legacy per-path `indexes` (kinds and precisions) dropped, since every
+/// path is range-indexed.
+fn complete_indexing_policy(policy: &Value) -> Value {
+    let Some(given) = policy.as_object() else {
+        return default_indexing_policy();
+    };
+    let mut out = given.clone();
+    let mode = given
+        .get("indexingMode")
+        .and_then(Value::as_str)
+        .unwrap_or("consistent")
+        .to_string();
+    let indexed = !mode.eq_ignore_ascii_case("none");
+    out.insert("indexingMode".into(), json!(mode));
+    out.entry("automatic").or_insert(json!(indexed));
+    let paths = |key: &str| -> Option<Vec<Value>> {
+        given.get(key).and_then(Value::as_array).map(|list| {
+            list.iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    if let Some(map) = p.as_object_mut() {
+                        map.remove("indexes");
+                    }
+                    p
+                })
+                .collect()
+        })
+    };
+    let default_included = if indexed {
+        vec![json!({"path": "/*"})]
+    } else {
+        Vec::new()
+    };
+    let included = paths("includedPaths").unwrap_or(default_included);
+    let mut excluded = paths("excludedPaths").unwrap_or_default();
+    let etag = json!({"path": "/\"_etag\"/?"});
+    if indexed && !excluded.iter().any(|p| p.get("path") == etag.get("path")) {
+        excluded.push(etag);
+    }
+    out.insert("includedPaths".into(), Value::Array(included));
+    out.insert("excludedPaths".into(), Value::Array(excluded));
+    Value::Object(out)
+}
+
 /// User properties of a container body with the service's defaults filled in.
 fn container_properties(body: &Value, pk: &PartitionKeyDefinition) -> Map<String, Value> {
     let mut props = body.as_object().cloned().unwrap_or_default();
     props.retain(|k, _| !k.starts_with('_'));
     props.insert("partitionKey".into(), pk.to_json());
+    if let Some(policy) = props.get("indexingPolicy").filter(|p| !p.is_null()) {
+        let completed = complete_indexing_policy(policy);
+        props.insert("indexingPolicy".into(), completed);
+    }
     let defaults = [
         ("indexingPolicy", default_indexing_policy()),
         ("uniqueKeyPolicy", json!({"uniqueKeys": []})),
@@ -431,5 +481,34 @@ impl Engine {
             })
             .collect();
         Ok((ranges, coll_rid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexing_policies_are_completed_as_the_service_completes_them() {
+        let etag = json!({"path": "/\"_etag\"/?"});
+        for partial in [
+            json!({}),
+            json!({"indexingMode": "consistent", "automatic": true}),
+        ] {
+            let full = complete_indexing_policy(&partial);
+            assert_eq!(full, default_indexing_policy(), "{partial}");
+        }
+        let legacy = complete_indexing_policy(&json!({
+            "includedPaths": [{"path": "/", "indexes": [{"kind": "Hash", "precision": 2}]}],
+            "excludedPaths": [{"path": "/\"systemMetadata\"/*"}],
+        }));
+        assert_eq!(legacy["includedPaths"], json!([{"path": "/"}]));
+        assert_eq!(legacy["excludedPaths"][1], etag);
+        assert_eq!(legacy["automatic"], json!(true));
+        let once = complete_indexing_policy(&json!({"excludedPaths": [etag.clone()]}));
+        assert_eq!(once["excludedPaths"], json!([etag]));
+        let none = complete_indexing_policy(&json!({"indexingMode": "none", "automatic": false}));
+        assert_eq!(none["includedPaths"], json!([]));
+        assert_eq!(none["excludedPaths"], json!([]));
     }
 }

@@ -63,7 +63,9 @@ pub fn check_default_ttl(body: &Value) -> Result<()> {
 /// Checks an item's `ttl` where expiry is on.
 pub fn check_item_ttl(ttl: Ttl, body: &Value) -> Result<()> {
     match (ttl, body.get("ttl")) {
-        (Ttl::Off, _) | (_, None | Some(Value::Null)) => Ok(()),
+        // `"ttl": null` is refused like any other value that is not -1 or
+        // a positive number; only a missing ttl defers to the container.
+        (Ttl::Off, _) | (_, None) => Ok(()),
         (_, Some(v)) if v.as_i64().is_some_and(|n| n == -1 || n > 0) => Ok(()),
         (_, Some(v)) => Err(EngineError::bad_request(format!(
             "The value of ttl ({v}) is invalid: it must be -1 or a positive number of seconds."
@@ -100,5 +102,7 @@ mod tests {
         assert!(check_default_ttl(&json!({"defaultTtl": "1"})).is_err());
         assert!(check_item_ttl(ten, &json!({"ttl": 0})).is_err());
         assert!(check_item_ttl(off, &json!({"ttl": 0})).is_ok());
+        assert!(check_item_ttl(ten, &json!({"ttl": null})).is_err());
+        assert!(check_item_ttl(ten, &json!({"id": "no ttl"})).is_ok());
     }
 }

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub additional_info: Option<String>,
     /// For 429: how long the client should wait (`x-ms-retry-after-ms`).
     pub retry_after: Option<std::time::Duration>,
+    /// More headers the answer carries (a 404's session token, say).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -24,7 +26,13 @@ impl ApiError {
             message: message.into(),
             additional_info: None,
             retry_after: None,
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// The container spent its RU/s: 429 with the service's sub-status 3200.
@@ -89,6 +97,7 @@ impl From<EngineError> for ApiError {
             message: err.message,
             additional_info: None,
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 }

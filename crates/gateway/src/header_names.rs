@@ -39,3 +39,4 @@ pub const ITEM_COUNT: HeaderName = HeaderName::from_static("x-ms-item-count");
 pub const CONTINUATION: HeaderName = HeaderName::from_static("x-ms-continuation");
 pub const SUBSTATUS: HeaderName = HeaderName::from_static("x-ms-substatus");
 pub const REQUEST_CHARGE: HeaderName = HeaderName::from_static("x-ms-request-charge");
+pub const REQUEST_DURATION: HeaderName = HeaderName::from_static("x-ms-request-duration-ms");

@@ -87,7 +87,8 @@ impl Gateway {
                      ConnectInfo(client): ConnectInfo<SocketAddr>| async move {
                         match gateway.config.firewall.admit(client.ip()) {
                             Ok(()) => gateway.metrics().into_response(),
-                            Err(err) => Reply::from(err).into_response(&new_activity_id()),
+                            Err(err) => Reply::from(err)
+                                .into_response(&new_activity_id(), Default::default()),
                         }
                     },
                 ),
@@ -130,6 +131,7 @@ impl Gateway {
         client: SocketAddr,
         request: Request<Body>,
     ) -> Response<Body> {
+        let started = Instant::now();
         let activity_id = request
             .headers()
             .get(header_names::ACTIVITY_ID)
@@ -158,7 +160,7 @@ impl Gateway {
                 Reply::from(err)
             }
         };
-        reply.into_response(&activity_id)
+        reply.into_response(&activity_id, started.elapsed())
     }
 
     async fn dispatch(

@@ -100,7 +100,9 @@ impl Reply {
         }
     }
 
-    pub fn into_response(self, activity_id: &str) -> Response<Body> {
+    /// The response, with `elapsed` (the server's time on the request) as
+    /// `x-ms-request-duration-ms`.
+    pub fn into_response(self, activity_id: &str, elapsed: std::time::Duration) -> Response<Body> {
         let has_body = self.body.is_some();
         let bytes = match self.body {
             Some(ReplyBody::Json(body)) => cosmonaut_engine::json::to_vec(&body),
@@ -139,6 +141,10 @@ impl Reply {
             (names::ACTIVITY_ID, activity_id.to_string()),
             (names::REQUEST_CHARGE, charge_text(self.charge)),
             (axum::http::header::DATE, http_date_now()),
+            (
+                names::REQUEST_DURATION,
+                format!("{:.3}", elapsed.as_secs_f64() * 1000.0),
+            ),
         ];
         for (name, value) in varying {
             if let Ok(value) = HeaderValue::try_from(value) {
@@ -237,12 +243,18 @@ impl From<ApiError> for Reply {
         if let Some(info) = err.additional_info {
             body["additionalErrorInfo"] = Value::String(info);
         }
-        let reply =
-            Reply::json(err.status, body).header("x-ms-substatus", err.substatus.to_string());
-        match err.retry_after {
+        // The service names a sub-status only where there is one.
+        let reply = Reply::json(err.status, body);
+        let reply = match err.substatus {
+            0 => reply,
+            code => reply.header("x-ms-substatus", code.to_string()),
+        };
+        let mut reply = match err.retry_after {
             Some(wait) => reply.header("x-ms-retry-after-ms", wait.as_millis().max(1).to_string()),
             None => reply,
-        }
+        };
+        reply.headers.extend(err.headers);
+        reply
     }
 }
 

@@ -109,6 +109,8 @@ struct Pattern {
 
 impl Pattern {
     fn parse(text: &str) -> Option<Self> {
+        // The legacy path `/` is the root, everything below it included.
+        let text = if text == "/" { "/*" } else { text };
         let mut segments: Vec<&str> = text.trim_start_matches('/').split('/').collect();
         let last = segments.pop()?;
         let exact = match last {

@@ -261,14 +261,15 @@ fn run_step(
             Ok((written.document, created))
         }
         BatchOperation::Replace { id, body } => {
-            if checked(body)? != *id {
-                return Err(EngineError::bad_request(format!(
-                    "The id in the body does not match the item '{id}' addressed."
-                )));
-            }
-            let mode = WriteMode::Replace { id: id.clone() };
-            let (written, _) =
-                ops::write(txn, container, &item_key(id), &mode, body.clone(), if_match)?;
+            let new_id = checked(body)?;
+            let (written, _) = if new_id == *id {
+                let mode = WriteMode::Replace { id: id.clone() };
+                ops::write(txn, container, &item_key(id), &mode, body.clone(), if_match)?
+            } else {
+                // A replace may change the item's id, as a single replace may.
+                let (old_key, new_key) = (item_key(id), item_key(&new_id));
+                ops::rename(txn, container, (&old_key, &new_key), body.clone(), if_match)?
+            };
             Ok((written.document, false))
         }
         BatchOperation::Read { id } => Ok((ops::read(txn, container, &item_key(id))?, false)),

@@ -136,13 +136,6 @@ impl Engine {
     ) -> Result<ItemOutcome> {
         let WriteOptions { if_match, triggers } = options.into();
         let id = validation::body_id(&body, validation::MAX_ITEM_ID_BYTES, true)?;
-        if let WriteMode::Replace { id: addressed } = &mode {
-            if *addressed != id {
-                return Err(EngineError::bad_request(format!(
-                    "The id '{id}' in the body does not match the item '{addressed}' addressed."
-                )));
-            }
-        }
         let container = require_container(self.snapshot()?.as_ref(), db, coll)?;
         let def = container.partition_key()?;
         let values = def.extract(&body)?;
@@ -172,8 +165,14 @@ impl Engine {
                 let (body, id) =
                     scripts::before_write(txn, partition, &triggers, &mode, (body, id))?;
                 let item_key = keys::item(&container.rid, &epk, &id);
-                let (written, created) =
-                    ops::write(txn, &current, &item_key, &mode, body, if_match.as_deref())?;
+                let (written, created) = match &mode {
+                    WriteMode::Replace { id: addressed } if *addressed != id => {
+                        let old_key = keys::item(&container.rid, &epk, addressed);
+                        let keys = (old_key.as_slice(), item_key.as_slice());
+                        ops::rename(txn, &current, keys, body, if_match.as_deref())?
+                    }
+                    _ => ops::write(txn, &current, &item_key, &mode, body, if_match.as_deref())?,
+                };
                 // A post-trigger may answer with a body of its own.
                 let text = triggers.post.is_empty().then_some(written.text);
                 let document =
@@ -227,6 +226,17 @@ impl Engine {
             range_id: stored.range_id,
             created: false,
         })
+    }
+
+    /// Where a point operation on `key` stands, for answers that carry no
+    /// item (a 404 still tells the client its session): the partition key
+    /// range the key falls in and the container's LSN.
+    pub fn session_position(&self, db: &str, coll: &str, key: &ItemKey) -> Result<(String, u64)> {
+        let snapshot = self.snapshot()?;
+        let container = require_container(snapshot.as_ref(), db, coll)?;
+        let (_, epk) = point_key(&container, key)?;
+        let counters = read_counters(snapshot.as_ref(), &container.rid)?;
+        Ok((range_of(&container, &epk)?, counters.lsn))
     }
 
     /// A point read that leaves the item as the JSON text it is stored as,

@@ -126,8 +126,9 @@ pub(crate) fn write(
     let existing = stored(txn, container, item_key)?;
     match (mode, &existing) {
         (WriteMode::Create, Some(_)) => return Err(EngineError::conflict()),
+        // An upsert of an item that does not exist creates it, whatever
+        // `If-Match` says, as on the service.
         (WriteMode::Replace { .. }, None) => return Err(EngineError::not_found()),
-        (_, None) if if_match.is_some() => return Err(EngineError::not_found()),
         _ => {}
     }
     if let Some(old) = &existing {
@@ -135,6 +136,24 @@ pub(crate) fn write(
     }
     let written = store_document(txn, container, item_key, existing.as_ref(), body)?;
     Ok((written, existing.is_none()))
+}
+
+/// Replaces the item at `old_key` with `body`, whose id differs, so that it
+/// is stored at `new_key`: the service lets a replace change an item's id.
+/// 404 when there is no item to replace, 409 when the new id is taken.
+pub(crate) fn rename(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    (old_key, new_key): (&[u8], &[u8]),
+    body: Value,
+    if_match: Option<&str>,
+) -> Result<(Written, bool)> {
+    delete(txn, container, old_key, if_match)?;
+    if stored(txn, container, new_key)?.is_some() {
+        return Err(EngineError::conflict());
+    }
+    let written = store_document(txn, container, new_key, None, body)?;
+    Ok((written, false))
 }
 
 /// Reads the item at `item_key` as this transaction sees it.

@@ -103,7 +103,7 @@ impl PartitionKeyDefinition {
                         .and_then(|v| v.as_object())
                         .and_then(|o| o.get(&segment));
                 }
-                PartitionKeyValue::from_document(current, path)
+                Ok(PartitionKeyValue::from_document(current))
             })
             .collect()
     }
@@ -195,6 +195,14 @@ mod tests {
                 PartitionKeyValue::Undefined
             ]
         );
+        // A path that holds an object or an array is undefined too.
+        for holder in [
+            json!({"a": {"b": {"x": 1}}, "c": [1]}),
+            json!({"a": "flat", "c": {}}),
+        ] {
+            let key = def.extract(&holder).expect("extract");
+            assert_eq!(key, vec![PartitionKeyValue::Undefined; 2], "{holder}");
+        }
     }
 
     #[test]

@@ -17,17 +17,11 @@ pub enum PartitionKeyValue {
 }
 
 impl PartitionKeyValue {
-    /// The component found in a document at a partition key path.
-    pub fn from_document(value: Option<&Value>, path: &str) -> Result<Self> {
-        match value {
-            None => Ok(Self::Undefined),
-            Some(v) => Self::from_json(v).ok_or_else(|| {
-                EngineError::bad_request(format!(
-                    "The partition key path '{path}' points to an object or array; \
-                     a partition key value must be a string, number, boolean or null."
-                ))
-            }),
-        }
+    /// The component found in a document at a partition key path. A path
+    /// that is missing, or that holds an object or an array, is undefined
+    /// for the document, as on the service.
+    pub fn from_document(value: Option<&Value>) -> Self {
+        value.and_then(Self::from_json).unwrap_or(Self::Undefined)
     }
 
     fn from_json(value: &Value) -> Option<Self> {

@@ -123,6 +123,43 @@ pub async fn one(
     coll: &str,
     id: &str,
 ) -> Result<Reply, ApiError> {
+    one_item(gateway, ctx, db, coll, id)
+        .await
+        .map_err(|err| with_session_of_missing(gateway, ctx, db, coll, err))
+}
+
+/// A 404 for a missing item (not a missing container) still carries the
+/// session token, LSN and partition key range, as the service's does.
+fn with_session_of_missing(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    coll: &str,
+    err: ApiError,
+) -> ApiError {
+    if err.status != StatusCode::NOT_FOUND || err.substatus != 0 {
+        return err;
+    }
+    let position = ctx
+        .partition_key()
+        .ok()
+        .and_then(|key| gateway.engine.session_position(db, coll, &key).ok());
+    match position {
+        Some((range_id, lsn)) => err
+            .with_header("x-ms-session-token", session_token(&range_id, lsn))
+            .with_header("lsn", lsn.to_string())
+            .with_header("x-ms-documentdb-partitionkeyrangeid", range_id),
+        None => err,
+    }
+}
+
+async fn one_item(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    db: &str,
+    coll: &str,
+    id: &str,
+) -> Result<Reply, ApiError> {
     let engine = &gateway.engine;
     match ctx.method {
         Method::GET => {

@@ -1,0 +1,187 @@
+"""Behaviours the service has that the official SDKs' own tests rely on: rid
+addressing, queries over resource feeds, `Prefer: return=minimal`, upserts of
+every resource kind, and the headers and rid layout the SDKs parse."""
+import base64
+import struct
+
+import pytest
+from azure.cosmos import PartitionKey, exceptions
+
+from conftest import unique
+
+
+def rid_bytes(rid):
+    return base64.b64decode(rid.replace("-", "/"))
+
+
+def test_every_resource_is_addressed_by_its_self_link(database, container, rest):
+    doc = container.create_item({"id": "a", "pk": "x", "v": 1})
+    # The SDK reads, replaces and deletes by the item's _self when given the item.
+    assert container.read_item(doc, partition_key="x")["v"] == 1
+    container.replace_item(doc, {"id": "a", "pk": "x", "v": 2})
+    assert container.read_item("a", partition_key="x")["v"] == 2
+    # The signature covers the leaf rid, lower-cased.
+    coll_rid = container.read()["_rid"]
+    r = rest.request("GET", f"/{doc['_self']}", "docs", doc["_rid"].lower(),
+                     headers={"x-ms-documentdb-partitionkey": '["x"]'})
+    assert r.status_code == 200 and r.json()["id"] == "a", r.text
+    r = rest.request("GET", f"/dbs/{database.read()['_rid']}/colls/{coll_rid}", "colls", coll_rid.lower())
+    assert r.status_code == 200 and r.json()["id"] == container.id
+    # A feed signs its parent's rid.
+    r = rest.request("GET", f"/dbs/{database.read()['_rid']}/colls/{coll_rid}/docs", "docs", coll_rid.lower())
+    assert r.status_code == 200 and r.json()["_count"] == 1
+    # A name where a rid belongs is refused; a rid under the wrong parent is not found.
+    db_rid = database.read()["_rid"]
+    r = rest.request("GET", f"/dbs/{db_rid}/colls/{container.id}", "colls", container.id.lower())
+    assert r.status_code == 400, r.text
+    other = database.create_container(unique("other"), PartitionKey(path="/pk"))
+    other_doc = other.create_item({"id": "b", "pk": "x"})
+    r = rest.request("GET", f"/dbs/{db_rid}/colls/{coll_rid}/docs/{other_doc['_rid']}", "docs",
+                     other_doc["_rid"].lower(), headers={"x-ms-documentdb-partitionkey": '["x"]'})
+    assert r.status_code == 404
+    container.delete_item(doc, partition_key="x")
+    assert list(container.read_all_items()) == []
+
+
+def test_scripts_users_and_permissions_by_self_link(database, container, rest):
+    sproc = container.scripts.create_stored_procedure(
+        {"id": "s", "body": "function () { getContext().getResponse().setBody('hi'); }"})
+    r = rest.request("GET", f"/{sproc['_self']}", "sprocs", sproc["_rid"].lower())
+    assert r.status_code == 200 and r.json()["id"] == "s"
+    user = database.create_user({"id": "u"}).read()
+    r = rest.request("GET", f"/{user['_self']}", "users", user["_rid"].lower())
+    assert r.status_code == 200 and r.json()["id"] == "u"
+    perm = database.get_user_client("u").create_permission(
+        {"id": "p", "permissionMode": "Read", "resource": container.container_link}).properties
+    r = rest.request("GET", f"/{perm['_self']}", "permissions", perm["_rid"].lower())
+    assert r.status_code == 200 and r.json()["id"] == "p"
+
+
+def test_rids_have_the_service_layout(database, container):
+    db_rid = rid_bytes(database.read()["_rid"])
+    coll_rid = rid_bytes(container.read()["_rid"])
+    assert len(db_rid) == 4 and len(coll_rid) == 8 and coll_rid[:4] == db_rid
+    assert coll_rid[4] & 0x80, "a container rid has the top bit of byte 4 set"
+    docs = [container.create_item({"id": f"d{i}", "pk": "p"}) for i in range(3)]
+    counters = []
+    for doc in docs:
+        raw = rid_bytes(doc["_rid"])
+        assert len(raw) == 16 and raw[:8] == coll_rid
+        assert raw[15] >> 4 == 0, "documents carry type 0 in the high half of byte 15"
+        counters.append(struct.unpack("<Q", raw[8:])[0])
+    assert counters == sorted(counters) and counters[0] > 0
+    kinds = {"sprocs": 8, "triggers": 7, "udfs": 6}
+    made = {
+        "sprocs": container.scripts.create_stored_procedure({"id": "s", "body": "function () {}"}),
+        "triggers": container.scripts.create_trigger(
+            {"id": "t", "body": "function () {}", "triggerType": "Pre", "triggerOperation": "All"}),
+        "udfs": container.scripts.create_user_defined_function({"id": "u", "body": "function () {}"}),
+    }
+    for kind, script in made.items():
+        assert rid_bytes(script["_rid"])[15] >> 4 == kinds[kind], kind
+    ranges = list(container.client_connection._ReadPartitionKeyRanges(container.container_link))
+    assert all(rid_bytes(r["_rid"])[15] >> 4 == 5 for r in ranges)
+    user = rid_bytes(database.create_user({"id": "u"}).read()["_rid"])
+    assert len(user) == 8 and not user[4] & 0x80
+    perm = database.get_user_client("u").create_permission(
+        {"id": "p", "permissionMode": "All", "resource": container.container_link}).properties
+    assert rid_bytes(perm["_rid"])[:8] == user
+
+
+def test_queries_over_resource_feeds(client, database, container):
+    assert [d["id"] for d in client.query_databases(
+        {"query": "SELECT * FROM root r WHERE r.id = @id", "parameters": [{"name": "@id", "value": database.id}]})
+    ] == [database.id]
+    assert [c["id"] for c in database.query_containers(f"SELECT * FROM r WHERE r.id = '{container.id}'")] \
+        == [container.id]
+    for i in range(3):
+        database.create_user({"id": f"u{i}"})
+    pages = list(database.query_users("SELECT * FROM r", max_item_count=2).by_page())
+    assert [len(list(p)) for p in pages] == [2, 1]
+    database.get_user_client("u0").create_permission(
+        {"id": "p", "permissionMode": "Read", "resource": container.container_link})
+    perms = list(database.get_user_client("u0").query_permissions("SELECT * FROM r WHERE r.id = 'p'"))
+    assert len(perms) == 1 and perms[0]["_token"]
+    container.scripts.create_stored_procedure({"id": "s", "body": "function () {}"})
+    assert [s["id"] for s in container.scripts.query_stored_procedures("SELECT * FROM r")] == ["s"]
+
+
+def test_minimal_responses_on_write(container, rest):
+    link = container.container_link.strip("/")
+    headers = {"x-ms-documentdb-partitionkey": '["p"]', "prefer": "return=minimal"}
+    r = rest.request("POST", f"/{link}/docs", "docs", link, body={"id": "m", "pk": "p"}, headers=headers)
+    assert r.status_code == 201 and r.content == b"" and r.headers["etag"]
+    r = rest.request("PUT", f"/{link}/docs/m", "docs", f"{link}/docs/m", body={"id": "m", "pk": "p", "v": 2},
+                     headers=headers)
+    assert r.status_code == 200 and r.content == b""
+    # Queries and reads still answer with their results.
+    r = rest.request("POST", f"/{link}/docs", "docs", link, body={"query": "SELECT * FROM c", "parameters": []},
+                     headers={**headers, "x-ms-documentdb-isquery": "True",
+                              "content-type": "application/query+json"})
+    assert r.status_code == 200 and r.json()["_count"] == 1
+    assert container.read_item("m", partition_key="p")["v"] == 2
+
+
+def test_upserts_of_users_replace_them(database):
+    first = database.upsert_user({"id": "u"}).read()
+    second = database.upsert_user({"id": "u"}).read()
+    assert first["_rid"] == second["_rid"] and first["_etag"] != second["_etag"]
+
+
+def test_resource_bodies_keep_the_clients_casing(database, container):
+    database.create_user({"id": "u"})
+    perm = database.get_user_client("u").create_permission(
+        {"id": "p", "permissionMode": "read", "resource": container.container_link}).properties
+    assert perm["permissionMode"] == "read"
+
+
+def test_replace_may_change_the_id(container):
+    container.create_item({"id": "old", "pk": "p", "v": 1})
+    replaced = container.replace_item("old", {"id": "new", "pk": "p", "v": 2})
+    assert replaced["id"] == "new"
+    assert container.read_item("new", partition_key="p")["v"] == 2
+    with pytest.raises(exceptions.CosmosResourceNotFoundError):
+        container.read_item("old", partition_key="p")
+    container.create_item({"id": "taken", "pk": "p"})
+    with pytest.raises(exceptions.CosmosResourceExistsError):
+        container.replace_item("new", {"id": "taken", "pk": "p"})
+    assert container.read_item("new", partition_key="p")["v"] == 2
+
+
+def test_upsert_with_if_match_of_a_missing_item_creates_it(container):
+    from azure.core import MatchConditions
+    doc = container.upsert_item({"id": "fresh", "pk": "p"}, etag='"nope"',
+                                match_condition=MatchConditions.IfNotModified)
+    assert doc["id"] == "fresh"
+
+
+def test_null_ttl_is_refused_where_ttl_is_on(database):
+    c = database.create_container(unique("ttl"), PartitionKey(path="/pk"), default_ttl=10)
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        c.create_item({"id": "a", "pk": "p", "ttl": None})
+    assert err.value.status_code == 400
+
+
+def test_partition_key_paths_to_objects_are_undefined(database, rest):
+    c = database.create_container(unique("nested"), PartitionKey(path="/address"))
+    doc = c.create_item({"id": "a", "address": {"city": "x"}})
+    items = list(c.query_items("SELECT * FROM c", enable_cross_partition_query=True))
+    assert [i["id"] for i in items] == ["a"]
+    link = c.container_link.strip("/")
+    r = rest.request("GET", f"/{link}/docs/a", "docs", f"{link}/docs/a",
+                     headers={"x-ms-documentdb-partitionkey": "[{}]"})
+    assert r.status_code == 200, r.text
+
+
+def test_every_answer_has_its_duration_and_404s_their_session(container, rest):
+    link = container.container_link.strip("/")
+    r = rest.request("GET", f"/{link}/docs/missing", "docs", f"{link}/docs/missing",
+                     headers={"x-ms-documentdb-partitionkey": '["p"]'})
+    assert r.status_code == 404
+    assert float(r.headers["x-ms-request-duration-ms"]) >= 0
+    assert r.headers["x-ms-session-token"] and r.headers["lsn"]
+    assert r.headers["x-ms-documentdb-partitionkeyrangeid"]
+    # A plain 404 names no sub-status.
+    assert "x-ms-substatus" not in r.headers
+    r = rest.request("GET", "/dbs", "dbs", "")
+    assert float(r.headers["x-ms-request-duration-ms"]) >= 0
