@@ -5,7 +5,9 @@
 #      Rust azure_data_cosmos) against a real `cosmonaut serve` process over
 #      HTTPS, once with 1 and once with 4 physical partitions per container;
 #   3. the crash tests (kill -9 under load), which start servers of their own;
-#   4. the backup tests, against a folder, Azurite (Azure Blob) and moto (S3).
+#   4. the backup tests, against a folder, Azurite (Azure Blob) and moto (S3);
+#   5. the azure-cosmos Python SDK's own test files (fetched at test time) on
+#      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt.
 # It installs the suites' own dependencies (a Python venv, npm packages) when
 # they are missing; system packages are .ci/run's business.
 set -euo pipefail
@@ -17,7 +19,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Test dependencies"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk-python/requirements.txt \
-  -r tests/backup/requirements.txt
+  -r tests/backup/requirements.txt -r tests/sdk-python-official/requirements.txt
 (cd tests/sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/backup && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -89,6 +91,12 @@ for partitions in 1 4; do
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" && echo "server exited cleanly"
   SERVER_PID=""
+done
+
+for partitions in 1 4; do
+  step "The azure-cosmos SDK's own tests ($partitions partitions)"
+  PYTHON="$ROOT/.venv/bin/python" COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" \
+    bash tests/sdk-python-official/run.sh "$partitions" -q --tb=native -p no:randomly
 done
 
 step "Backup and restore (folder, Azurite, moto S3)"

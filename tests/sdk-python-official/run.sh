@@ -9,7 +9,9 @@
 # kept in the repo); this folder adds the stand-in for the helper package the
 # tests import, the pytest configuration, and excluded.txt: the tests that need
 # what a single local server cannot be (several regions, a real partition split,
-# live Azure), each with its reason.
+# live Azure), each with its reason; excluded-N-partitions.txt adds those that
+# assert the partition count the service would give a container's throughput,
+# which a server forced to N partitions per container does not.
 #
 # Environment: PYTHON (a Python with requirements.txt installed), COSMONAUT_BIN
 # (the server binary), OFFICIAL_FILES (a subset of the files, as "crud query").
@@ -71,10 +73,13 @@ for f in "${FILES[@]}"; do
   args+=("test_$f.py")
   [ -f "$WORK/tests/test_${f}_async.py" ] && args+=("test_${f}_async.py")
 done
-# excluded.txt: "node id  # reason" per line.
-while read -r node _; do
-  [ -n "$node" ] && args+=(--deselect "$node")
-done < <(grep -v '^\s*#' "$HERE/excluded.txt" | sed 's/#.*//')
+# excluded.txt, and excluded-N-partitions.txt for a run with N: "node id  # reason" per line.
+for list in "$HERE/excluded.txt" "$HERE/excluded-$PARTITIONS-partitions.txt"; do
+  [ -f "$list" ] || continue
+  while read -r node _; do
+    [ -n "$node" ] && args+=(--deselect "$node")
+  done < <(grep -v '^\s*#' "$list" | sed 's/#.*//')
+done
 
 status=0
 (cd "$WORK/tests" && "$PYTHON" -m pytest -p no:cacheprovider "${args[@]}" "$@") || status=$?

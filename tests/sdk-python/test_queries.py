@@ -167,3 +167,78 @@ def test_query_charge_follows_the_work_done(database):
     scanned = charge("SELECT * FROM c WHERE c.n * 2 = 10")
     assert 2 < indexed < 3
     assert scanned > indexed + 5
+
+
+@pytest.fixture()
+def spread(database):
+    """Items over several physical partitions, whatever the server's default:
+    40000 RU/s gives a container four, as the service splits by throughput."""
+    c = database.create_container(unique("spread"), PartitionKey(path="/pk"), offer_throughput=40000)
+    for i in range(20):
+        c.create_item({"id": f"d{i:02}", "pk": f"p{i}", "n": i, "v": i // 4})
+    return c
+
+
+def test_cross_partition_shapes_the_plan_describes(spread):
+    # TOP, OFFSET and LIMIT by parameter: the plan binds them.
+    top = [{"name": "@n", "value": 3}]
+    assert len(q(spread, "SELECT TOP @n * FROM c", parameters=top)) == 3
+    assert q(spread, "SELECT TOP @n VALUE c.n FROM c ORDER BY c.n DESC", parameters=top) == [19, 18, 17]
+    # Aggregates with TOP or ORDER BY: one merged row.
+    assert q(spread, "SELECT TOP 10 VALUE COUNT(c.id) FROM c") == [20]
+    assert q(spread, "SELECT VALUE SUM(c.n) FROM c WHERE IS_NUMBER(c.n) ORDER BY c.n") == [190]
+    # DISTINCT with ORDER BY and OFFSET LIMIT: duplicates go before rows are counted off.
+    assert q(spread, "SELECT DISTINCT VALUE c.v FROM c ORDER BY c.v OFFSET 1 LIMIT 3") == [1, 2, 3]
+    assert q(spread, "SELECT DISTINCT TOP 2 VALUE c.v FROM c ORDER BY c.v DESC") == [4, 3]
+
+
+def test_query_plan_binds_parameter_counts(spread, rest):
+    link = spread.container_link.strip("/")
+    body = {"query": "SELECT TOP @n * FROM c ORDER BY c.n", "parameters": [{"name": "@n", "value": 9}]}
+    plan = rest.request("POST", f"/{link}/docs", "docs", link, body=body,
+                        headers={"x-ms-cosmos-is-query-plan-request": "True",
+                                 "content-type": "application/query+json"})
+    assert plan.status_code == 200
+    info = plan.json()["queryInfo"]
+    assert info["top"] == 9 and info["orderBy"] == ["Ascending"]
+    assert info["rewrittenQuery"].startswith("SELECT TOP 9 ")
+
+
+def test_cross_partition_pages_stop_at_physical_partitions(spread):
+    ranges = list(spread.client_connection._ReadPartitionKeyRanges(spread.container_link))
+    pages = list(spread.query_items("SELECT * FROM c", enable_cross_partition_query=True).by_page())
+    assert len(pages) == len(ranges) > 1
+    assert sorted(d["id"] for page in pages for d in page) == [f"d{i:02}" for i in range(20)]
+
+
+def test_metrics_count_what_was_read(database, rest):
+    c = database.create_container(unique("metrics"), PartitionKey(path="/pk"))
+    for i in range(5):
+        c.create_item({"id": str(i), "pk": "p", "n": i})
+
+    def metrics(query):
+        list(c.query_items(query, partition_key="p", populate_query_metrics=True))
+        header = c.client_connection.last_response_headers["x-ms-documentdb-query-metrics"]
+        return dict(part.split("=") for part in header.split(";"))
+
+    # A count the index answers reads no document.
+    counted = metrics("SELECT VALUE COUNT(1) FROM c")
+    assert counted["retrievedDocumentCount"] == "0" and counted["retrievedDocumentSize"] == "0"
+    read = metrics("SELECT * FROM c")
+    assert read["retrievedDocumentCount"] == "5" and int(read["retrievedDocumentSize"]) > 0
+    # A partition key scope is served by the partition key's index.
+    list(c.query_items("SELECT * FROM c", partition_key="p", populate_index_metrics=True))
+    report = c.client_connection.last_response_headers["x-ms-cosmos-index-utilization"]
+    assert any(i["IndexSpec"] == "/pk/?" for i in report["UtilizedSingleIndexes"])
+    # The V2 request header (current .NET and JavaScript SDKs) gets URL-encoded JSON.
+    link = c.container_link.strip("/")
+    r = rest.request("POST", f"/{link}/docs", "docs", link, body={"query": "SELECT * FROM c WHERE c.n = 1"},
+                     headers={"x-ms-documentdb-isquery": "True", "content-type": "application/query+json",
+                              "x-ms-documentdb-partitionkey": '["p"]',
+                              "x-ms-cosmos-populateindexmetrics-V2": "True"})
+    assert r.status_code == 200
+    import json
+    import urllib.parse
+    v2 = json.loads(urllib.parse.unquote(r.headers["x-ms-cosmos-index-utilization"]))
+    specs = [i["IndexSpec"] for i in v2["Utilized"]["SingleIndexes"]]
+    assert "/n/?" in specs and "/pk/?" in specs

@@ -36,7 +36,7 @@ function countAndTouch(prefix) {
                 d.touched = true;
                 collection.replaceDocument(d._self, d, function (e) { if (e) throw e; });
             });
-            console.log("touched", docs.length);
+            console.log("touched %s", docs.length);
             getContext().getResponse().setBody(docs.length);
         });
 }
@@ -116,6 +116,32 @@ def test_stored_procedure_writes_and_queries_its_partition(container):
     headers = container.client_connection.last_response_headers
     assert headers["x-ms-documentdb-script-log-results"] == "touched%205"
     assert all(i.get("touched") for i in container.read_all_items())
+
+
+def test_script_logging(container):
+    sproc(
+        container,
+        "chatty",
+        "function () { console.log('The value of %s is %s.', 'x', 1); console.log(' 100%% / {a}');"
+        " getContext().getResponse().setBody('done'); }",
+    )
+    assert container.scripts.execute_stored_procedure("chatty", partition_key="p") == "done"
+    headers = container.client_connection.last_response_headers
+    assert "x-ms-documentdb-script-log-results" not in headers
+    container.scripts.execute_stored_procedure("chatty", partition_key="p", enable_script_logging=True)
+    headers = container.client_connection.last_response_headers
+    # Calls run together; a lone argument is no format string, so its %% stays;
+    # the header is escaped as .NET's Uri.EscapeDataString escapes.
+    assert headers["x-ms-documentdb-script-log-results"] == "The%20value%20of%20x%20is%201.%20100%25%25%20%2F%20%7Ba%7D"
+
+
+def test_stored_procedure_response_body(container):
+    sproc(container, "digits", "function () { for (var i = 0; i < 10; i++) getContext().getResponse().appendValue('Body', i); }")
+    assert container.scripts.execute_stored_procedure("digits", partition_key="p") == "0123456789"
+    sproc(container, "sum", "function () { var r = getContext().getResponse(); r.setBody(1); r.appendBody(2); }")
+    assert container.scripts.execute_stored_procedure("sum", partition_key="p") == 3
+    sproc(container, "silent", "function () { }")
+    assert container.scripts.execute_stored_procedure("silent", partition_key="p") == ""
 
 
 def test_stored_procedure_is_all_or_nothing(container):
@@ -203,6 +229,28 @@ def test_triggers(container):
         container.create_item({"id": "c", "pk": "p"}, pre_trigger_include="missing")
     with pytest.raises(exceptions.CosmosResourceNotFoundError):
         container.read_item("c", partition_key="p")
+
+
+def test_post_triggers_see_the_request_and_the_response(container):
+    trigger(
+        container,
+        "upper",
+        "function () { var r = getContext().getRequest(); var d = r.getBody(); d.id = d.id.toUpperCase(); r.setBody(d); }",
+        "Pre",
+        "All",
+    )
+    trigger(
+        container,
+        "check",
+        "function () { var pre = getContext().getRequest().getBody();"
+        " var post = getContext().getResponse().getBody();"
+        " if (pre.id !== 'A' || pre._rid !== undefined) throw 'request: ' + JSON.stringify(pre);"
+        " if (post.id !== 'A' || !post._rid) throw 'response: ' + JSON.stringify(post); }",
+        "Post",
+        "All",
+    )
+    item = container.create_item({"id": "a", "pk": "p"}, pre_trigger_include="upper", post_trigger_include="check")
+    assert item["id"] == "A" and item["_rid"]
 
 
 def test_a_failing_trigger_rolls_the_write_back(container):

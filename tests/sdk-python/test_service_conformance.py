@@ -185,3 +185,106 @@ def test_every_answer_has_its_duration_and_404s_their_session(container, rest):
     assert "x-ms-substatus" not in r.headers
     r = rest.request("GET", "/dbs", "dbs", "")
     assert float(r.headers["x-ms-request-duration-ms"]) >= 0
+
+
+def test_a_batch_advances_the_lsn_once(container):
+    for i in range(3):
+        container.upsert_item({"id": f"b{i}", "pk": "p"})
+    lsn = int(container.read_item("b0", partition_key="p").get_response_headers()["lsn"])
+    result = container.execute_item_batch([
+        ("create", ({"id": "new", "pk": "p"},)),
+        ("replace", ("b1", {"id": "b1", "pk": "p", "v": 1})),
+        ("read", ("b0",)),
+        ("delete", ("b2",)),
+    ], partition_key="p")
+    assert int(result.get_response_headers()["lsn"]) == lsn + 1
+    # The change feed still sees each write once.
+    changed = {d["id"] for d in container.query_items_change_feed(is_start_from_beginning=True,
+                                                                   partition_key="p")}
+    assert changed == {"b0", "b1", "new"}
+
+
+def test_batch_size_errors_use_the_services_words(container):
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        container.execute_item_batch([], partition_key="p")
+    assert err.value.status_code == 400 and "Batch request has no operations." in err.value.message
+    ops = [("create", ({"id": f"i{i}", "pk": "p"},)) for i in range(101)]
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        container.execute_item_batch(ops, partition_key="p")
+    assert "Batch request has more operations than what is supported." in err.value.message
+
+
+def test_too_many_partition_key_paths(database):
+    for kind, paths in (("MultiHash", ["/a", "/b", "/c", "/d"]), ("Hash", ["/a", "/b"])):
+        with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+            database.create_container(unique("pk"), PartitionKey(path=paths, kind=kind))
+        assert err.value.status_code == 400 and "Too many partition key paths" in err.value.message
+
+
+def test_the_conflicts_feed_is_empty(container):
+    assert list(container.list_conflicts()) == []
+    assert list(container.query_conflicts("SELECT * FROM c", partition_key="p")) == []
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        list(container.query_conflicts("SELECT * FROM c"))
+    assert err.value.status_code == 400
+    for call in (container.get_conflict, container.delete_conflict):
+        with pytest.raises(exceptions.CosmosResourceNotFoundError):
+            call("none", partition_key="p")
+
+
+def test_queries_without_a_partition_key_must_allow_fan_out(container):
+    container.create_item({"id": "a", "pk": "p"})
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        list(container.query_items("SELECT * FROM c"))
+    assert err.value.status_code == 400 and "Cross partition query is required" in err.value.message
+    assert len(list(container.query_items("SELECT * FROM c", enable_cross_partition_query=True))) == 1
+    assert len(list(container.query_items("SELECT * FROM c", partition_key="p"))) == 1
+
+
+def test_container_reads_report_statistics_and_index_progress(container):
+    for i in range(5):
+        container.create_item({"id": f"s{i}", "pk": f"p{i}"})
+    props = container.read(populate_partition_key_range_statistics=True, populate_quota_info=True)
+    headers = container.client_connection.last_response_headers
+    assert headers["x-ms-documentdb-collection-index-transformation-progress"] == "100"
+    assert sum(s["documentCount"] for s in props["statistics"]) == 5
+
+
+def test_a_permission_replace_may_rename_it(database, container):
+    user = database.create_user({"id": "u"})
+    user.create_permission({"id": "old", "permissionMode": "Read", "resource": container.container_link})
+    renamed = user.replace_permission("old", {"id": "new", "permissionMode": "All",
+                                              "resource": container.container_link})
+    assert renamed.id == "new"
+    assert [p["id"] for p in user.list_permissions()] == ["new"]
+
+
+def test_a_recreated_container_is_told_apart_by_its_rid(database, rest):
+    name = unique("again")
+    first = database.create_container(name, PartitionKey(path="/pk"))
+    first.create_item({"id": "a", "pk": "p"})
+    old_rid = first.read()["_rid"]
+    database.delete_container(name)
+    database.create_container(name, PartitionKey(path="/pk"))
+    link = f"dbs/{database.id}/colls/{name}"
+    r = rest.request("POST", f"/{link}/docs", "docs", link, body={"id": "b", "pk": "p"},
+                     headers={"x-ms-documentdb-partitionkey": '["p"]',
+                              "x-ms-cosmos-intended-collection-rid": old_rid})
+    assert r.status_code == 400 and r.headers["x-ms-substatus"] == "1024", r.text
+    # The SDK refreshes its cache on that answer and retries with the new rid.
+    first.create_item({"id": "b", "pk": "p"})
+    assert [i["id"] for i in first.read_all_items()] == ["b"]
+
+
+def test_partition_key_version_is_returned_only_when_sent(database, rest):
+    link = f"dbs/{database.id}"
+    for sent, shown in (({"paths": ["/pk"]}, None), ({"paths": ["/pk"], "version": 2}, 2),
+                        ({"paths": ["/pk"], "kind": "Hash", "version": 1}, 1)):
+        name = unique("v")
+        r = rest.request("POST", f"/{link}/colls", "colls", link, body={"id": name, "partitionKey": sent})
+        assert r.status_code == 201, r.text
+        assert r.json()["partitionKey"].get("version") == shown and r.json()["partitionKey"]["kind"] == "Hash"
+        # A replace without the partition key keeps it as it was.
+        coll = f"{link}/colls/{name}"
+        r = rest.request("PUT", f"/{coll}", "colls", coll, body={"id": name, "defaultTtl": 5})
+        assert r.status_code == 200 and r.json()["partitionKey"].get("version") == shown, r.text

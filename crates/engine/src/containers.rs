@@ -10,7 +10,7 @@ use crate::offers::Throughput;
 use crate::partition::{range_boundaries, PartitionKeyDefinition, PartitionKeyRange};
 use crate::records::{decode, encode, ContainerRecord, Counters, DatabaseRecord, Meta};
 use crate::ttl;
-use crate::{rid, validation};
+use crate::{container_policies, rid, validation};
 use cosmonaut_query::ComputedProperty;
 
 /// RU/s one physical partition serves; provisioning more adds partitions, as
@@ -140,11 +140,27 @@ fn complete_indexing_policy(policy: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The partition key definition as the service returns it: as the client
+/// sent it, with `kind` filled in; `version` only where the client gave one
+/// (the SDKs read a missing version as 1, as the hashing does).
+fn partition_key_as_sent(body: &Value, pk: &PartitionKeyDefinition) -> Value {
+    let mut full = pk.to_json();
+    let version_sent = body
+        .pointer("/partitionKey/version")
+        .is_some_and(|v| !v.is_null());
+    if !version_sent {
+        if let Some(map) = full.as_object_mut() {
+            map.remove("version");
+        }
+    }
+    full
+}
+
 /// User properties of a container body with the service's defaults filled in.
 fn container_properties(body: &Value, pk: &PartitionKeyDefinition) -> Map<String, Value> {
     let mut props = body.as_object().cloned().unwrap_or_default();
     props.retain(|k, _| !k.starts_with('_'));
-    props.insert("partitionKey".into(), pk.to_json());
+    props.insert("partitionKey".into(), partition_key_as_sent(body, pk));
     if let Some(policy) = props.get("indexingPolicy").filter(|p| !p.is_null()) {
         let completed = complete_indexing_policy(policy);
         props.insert("indexingPolicy".into(), completed);
@@ -295,6 +311,7 @@ impl Engine {
     pub async fn create_container(&self, db: &str, new: NewContainer) -> Result<Value> {
         let id = validation::body_id(&new.body, validation::MAX_RESOURCE_ID_CHARS, false)?;
         ttl::check_default_ttl(&new.body)?;
+        container_policies::check(&new.body)?;
         computed_properties(&new.body)?;
         let pk = parse_partition_key(&new.body)?;
         let mut props = container_properties(&new.body, &pk);
@@ -377,6 +394,7 @@ impl Engine {
             )));
         }
         ttl::check_default_ttl(&body)?;
+        container_policies::check(&body)?;
         computed_properties(&body)?;
         let (db, id) = (db.to_string(), id.to_string());
         self.store
@@ -392,16 +410,27 @@ impl Engine {
                     }
                 }
                 let pk = record.partition_key()?;
-                if let Some(requested) = body.get("partitionKey").filter(|v| !v.is_null()) {
-                    if PartitionKeyDefinition::from_json(requested)? != pk {
-                        return Err(EngineError::bad_request(
-                            "The partition key of a container cannot be changed.",
-                        ));
+                let mut body = body;
+                match body.get("partitionKey").filter(|v| !v.is_null()) {
+                    Some(requested) => {
+                        if PartitionKeyDefinition::from_json(requested)? != pk {
+                            return Err(EngineError::bad_request(
+                                "The partition key of a container cannot be changed.",
+                            ));
+                        }
+                    }
+                    // Kept as stored, so an omitted version stays as it was.
+                    None => {
+                        if let (Some(map), Some(stored)) =
+                            (body.as_object_mut(), record.body.get("partitionKey"))
+                        {
+                            map.insert("partitionKey".into(), stored.clone());
+                        }
                     }
                 }
+                container_policies::check_replace(&record.body, &body)?;
                 let unique = "uniqueKeyPolicy";
                 let kept = record.body.get(unique).cloned().unwrap_or(Value::Null);
-                let mut body = body;
                 match body.get(unique) {
                     None | Some(Value::Null) => {
                         if let Some(map) = body.as_object_mut() {
@@ -446,6 +475,39 @@ impl Engine {
                 Ok(())
             })
             .await
+    }
+
+    /// What each physical partition holds, as `statistics` in a container
+    /// read that asks for them: `{id, sizeInKB, documentCount}` per range.
+    /// Counted by scanning, so only asked for by tools, not on every read.
+    pub fn partition_statistics(&self, db: &str, id: &str) -> Result<Vec<Value>> {
+        const CHUNK: usize = 1024;
+        let snapshot = self.snapshot()?;
+        let record = crate::engine::require_container(snapshot.as_ref(), db, id)?;
+        let mut out = Vec::new();
+        for range in record.ranges()? {
+            let (mut from, end) = keys::epk_range(&record.rid, &range.min, range.max.as_ref());
+            let (mut count, mut bytes) = (0u64, 0u64);
+            loop {
+                let rows = snapshot.scan(&from, &end, CHUNK)?;
+                count += rows.len() as u64;
+                bytes += rows.iter().map(|(_, v)| v.len() as u64).sum::<u64>();
+                match rows.last() {
+                    Some((last, _)) if rows.len() == CHUNK => {
+                        from = last.clone();
+                        from.push(0);
+                    }
+                    _ => break,
+                }
+            }
+            out.push(json!({
+                "id": range.id,
+                "sizeInKB": bytes.div_ceil(1024),
+                "documentCount": count,
+                "partitionKeys": [],
+            }));
+        }
+        Ok(out)
     }
 
     /// The container's physical partitions as `/pkranges` lists them, and its `_rid`.

@@ -4,6 +4,7 @@
 //! HTTP gateway turns those into the wire protocol.
 
 mod changes;
+mod container_policies;
 mod containers;
 mod databases;
 mod engine;
@@ -36,5 +37,6 @@ pub use items::{
     WriteMode,
 };
 pub use offers::Throughput;
+pub use query::{IndexUse, QueryMetrics};
 pub use resolve::is_database_rid;
 pub use scripts::{ScriptKind, ScriptResult, Triggers, WriteOptions};

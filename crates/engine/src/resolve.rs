@@ -13,7 +13,7 @@ use crate::engine::{require_container, Engine};
 use crate::error::{EngineError, Result};
 use crate::items::{point_key, ItemKey};
 use crate::keys;
-use crate::records::{decode, ContainerRecord, DatabaseRecord};
+use crate::records::decode;
 use crate::rid::{self, ChildKind, RidKind};
 use crate::ScriptKind;
 
@@ -46,44 +46,30 @@ fn id_of(resource: &Value) -> Result<String> {
 impl Engine {
     /// The id of the database whose rid is `rid_text`.
     pub fn database_id_by_rid(&self, rid_text: &str) -> Result<String> {
-        let bytes = parse(rid_text, RidKind::Database)?;
-        let snapshot = self.snapshot()?;
+        parse(rid_text, RidKind::Database)?;
         let (start, end) = keys::databases();
-        for (_, value) in snapshot.scan(&start, &end, usize::MAX)? {
-            let record: DatabaseRecord = decode(&value)?;
-            if record.rid[..] == bytes[..] {
-                return id_of(&record.body);
-            }
-        }
-        Err(EngineError::not_found())
+        self.find_by_rid(&start, &end, rid_text, |record| record.get("body"))
     }
 
     /// The id of database `db`'s container whose rid is `rid_text`.
     pub fn container_id_by_rid(&self, db: &str, rid_text: &str) -> Result<String> {
-        let bytes = parse(rid_text, RidKind::Container)?;
-        let snapshot = self.snapshot()?;
+        parse(rid_text, RidKind::Container)?;
         let (start, end) = keys::containers(db);
-        for (_, value) in snapshot.scan(&start, &end, usize::MAX)? {
-            let record: ContainerRecord = decode(&value)?;
-            if record.rid[..] == bytes[..] {
-                return id_of(&record.body);
-            }
-        }
-        Err(EngineError::not_found())
+        self.find_by_rid(&start, &end, rid_text, |record| record.get("body"))
     }
 
     /// The id of database `db`'s user whose rid is `rid_text`.
     pub fn user_id_by_rid(&self, db: &str, rid_text: &str) -> Result<String> {
         parse(rid_text, RidKind::User)?;
         let (start, end) = keys::users(db);
-        self.find_by_rid(&start, &end, rid_text)
+        self.find_by_rid(&start, &end, rid_text, whole)
     }
 
     /// The id of user `user`'s permission whose rid is `rid_text`.
     pub fn permission_id_by_rid(&self, db: &str, user: &str, rid_text: &str) -> Result<String> {
         parse(rid_text, RidKind::Permission)?;
         let (start, end) = keys::permissions(db, user);
-        self.find_by_rid(&start, &end, rid_text)
+        self.find_by_rid(&start, &end, rid_text, whole)
     }
 
     /// The id of a container's script of `kind` whose rid is `rid_text`.
@@ -97,7 +83,7 @@ impl Engine {
         parse(rid_text, RidKind::Child(kind.rid_kind()))?;
         let container = require_container(self.snapshot()?.as_ref(), db, coll)?;
         let (start, end) = keys::scripts(&container.rid, kind.tag());
-        self.find_by_rid(&start, &end, rid_text)
+        self.find_by_rid(&start, &end, rid_text, whole)
     }
 
     /// The id of the item whose rid is `rid_text`, looked for in the logical
@@ -146,17 +132,33 @@ impl Engine {
         }
     }
 
-    /// The id of the resource in `[start, end)` whose `_rid` is `rid_text`.
-    fn find_by_rid(&self, start: &[u8], end: &[u8], rid_text: &str) -> Result<String> {
+    /// The id of the resource in `[start, end)` whose `_rid` is `rid_text`;
+    /// `resource` finds the resource in a stored record (databases and
+    /// containers keep theirs under `body`).
+    fn find_by_rid(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        rid_text: &str,
+        resource: fn(&Value) -> Option<&Value>,
+    ) -> Result<String> {
         let snapshot = self.snapshot()?;
         for (_, value) in snapshot.scan(start, end, usize::MAX)? {
-            let resource: Value = decode(&value)?;
-            if resource.get("_rid").and_then(Value::as_str) == Some(rid_text) {
-                return id_of(&resource);
+            let record: Value = decode(&value)?;
+            let Some(found) = resource(&record) else {
+                continue;
+            };
+            if found.get("_rid").and_then(Value::as_str) == Some(rid_text) {
+                return id_of(found);
             }
         }
         Err(EngineError::not_found())
     }
+}
+
+/// A record that is the resource itself.
+fn whole(record: &Value) -> Option<&Value> {
+    Some(record)
 }
 
 fn memmem(haystack: &[u8], needle: &[u8]) -> bool {

@@ -155,27 +155,30 @@ impl Engine {
         replace: Option<&str>,
     ) -> Result<Value> {
         let id = validation::body_id(&body, validation::MAX_RESOURCE_ID_CHARS, false)?;
-        if let Some(addressed) = replace {
-            if addressed != id {
-                return Err(EngineError::bad_request(format!(
-                    "The id '{id}' in the body does not match the permission '{addressed}' addressed."
-                )));
-            }
-        }
         let (mode, resource) = permission_fields(&body)?;
-        let replacing = replace.is_some();
+        // A replace may rename the permission, as on the service.
+        let addressed = replace.map(str::to_string);
         let (db, user) = (db.to_string(), user.to_string());
         self.store
             .transact(move |txn| {
                 let database = require_database(txn, &db)?;
                 let user_record = require_user(txn, &db, &user)?;
                 let key = keys::permission(&db, &user, &id);
-                let existing: Option<Value> = txn.get(&key)?.map(|b| decode(&b)).transpose()?;
-                match (&existing, replacing) {
-                    (Some(_), false) => return Err(EngineError::conflict()),
-                    (None, true) => return Err(EngineError::not_found()),
-                    _ => {}
-                }
+                let existing: Option<Value> = match &addressed {
+                    None if txn.get(&key)?.is_some() => return Err(EngineError::conflict()),
+                    None => None,
+                    Some(old_id) => {
+                        let old_key = keys::permission(&db, &user, old_id);
+                        let old = txn.get(&old_key)?.ok_or_else(EngineError::not_found)?;
+                        if *old_id != id {
+                            if txn.get(&key)?.is_some() {
+                                return Err(EngineError::conflict());
+                            }
+                            txn.delete(old_key);
+                        }
+                        Some(decode(&old)?)
+                    }
+                };
                 let rid_text = match existing.as_ref().and_then(|p| p["_rid"].as_str()) {
                     Some(r) => r.to_string(),
                     None => {

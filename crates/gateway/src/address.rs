@@ -65,6 +65,17 @@ pub enum Address {
         kind: ScriptKind,
         id: String,
     },
+    /// `.../conflicts`: the conflicts feed of a container, empty on an
+    /// account with one write region.
+    Conflicts {
+        db: String,
+        coll: String,
+    },
+    Conflict {
+        db: String,
+        coll: String,
+        id: String,
+    },
     /// `.../operations/partitionkeydelete`: delete a logical partition's items.
     PartitionKeyDelete {
         db: String,
@@ -126,6 +137,15 @@ impl Address {
                 coll: owned(coll),
                 id: owned(id),
             },
+            ["dbs", db, "colls", coll, "conflicts"] => Address::Conflicts {
+                db: owned(db),
+                coll: owned(coll),
+            },
+            ["dbs", db, "colls", coll, "conflicts", id] => Address::Conflict {
+                db: owned(db),
+                coll: owned(coll),
+                id: owned(id),
+            },
             ["dbs", db, "colls", coll, "pkranges"] => Address::PartitionKeyRanges {
                 db: owned(db),
                 coll: owned(coll),
@@ -169,6 +189,23 @@ impl Address {
         }
     }
 
+    /// The container of any request inside one (the container itself, its
+    /// items, scripts, ranges and conflicts).
+    pub fn enclosing_container(&self) -> Option<(&str, &str)> {
+        match self {
+            Address::Container { db, coll }
+            | Address::Items { db, coll }
+            | Address::Item { db, coll, .. }
+            | Address::PartitionKeyRanges { db, coll }
+            | Address::PartitionKeyDelete { db, coll }
+            | Address::Conflicts { db, coll }
+            | Address::Conflict { db, coll, .. }
+            | Address::Scripts { db, coll, .. }
+            | Address::Script { db, coll, .. } => Some((db, coll)),
+            _ => None,
+        }
+    }
+
     pub fn resource_type(&self) -> &'static str {
         match self {
             Address::Account => "",
@@ -176,6 +213,7 @@ impl Address {
             Address::Containers { .. } | Address::Container { .. } => "colls",
             Address::Items { .. } | Address::Item { .. } => "docs",
             Address::PartitionKeyRanges { .. } => "pkranges",
+            Address::Conflicts { .. } | Address::Conflict { .. } => "conflicts",
             Address::Offers | Address::Offer { .. } => "offers",
             Address::Users { .. } | Address::User { .. } => "users",
             Address::Permissions { .. } | Address::Permission { .. } => "permissions",
@@ -201,7 +239,9 @@ impl Address {
             | Address::Permission { db, .. }
             | Address::Scripts { db, .. }
             | Address::Script { db, .. }
-            | Address::PartitionKeyDelete { db, .. } => Some(db),
+            | Address::PartitionKeyDelete { db, .. }
+            | Address::Conflicts { db, .. }
+            | Address::Conflict { db, .. } => Some(db),
         }
     }
 
@@ -236,7 +276,11 @@ impl Address {
             Address::Container { db, coll }
             | Address::Items { db, coll }
             | Address::PartitionKeyRanges { db, coll }
+            | Address::Conflicts { db, coll }
             | Address::PartitionKeyDelete { db, coll } => ["dbs/", db, "/colls/", coll].concat(),
+            Address::Conflict { db, coll, id } => {
+                ["dbs/", db, "/colls/", coll, "/conflicts/", id].concat()
+            }
             // Built with `concat`, which sizes the string once: links are
             // made for every request's signature.
             Address::Item { db, coll, id } => ["dbs/", db, "/colls/", coll, "/docs/", id].concat(),
@@ -262,8 +306,11 @@ impl Address {
             | Address::Items { coll, .. }
             | Address::PartitionKeyRanges { coll, .. }
             | Address::PartitionKeyDelete { coll, .. }
+            | Address::Conflicts { coll, .. }
             | Address::Scripts { coll, .. } => coll,
-            Address::Item { id, .. } | Address::Script { id, .. } => id,
+            Address::Item { id, .. }
+            | Address::Script { id, .. }
+            | Address::Conflict { id, .. } => id,
         }
     }
 
@@ -286,6 +333,8 @@ impl Address {
             Address::Items { db, coll } => format!("dbs/{db}/colls/{coll}/docs"),
             Address::Item { db, coll, id } => format!("dbs/{db}/colls/{coll}/docs/{id}"),
             Address::PartitionKeyRanges { db, coll } => format!("dbs/{db}/colls/{coll}/pkranges"),
+            Address::Conflicts { db, coll } => format!("dbs/{db}/colls/{coll}/conflicts"),
+            Address::Conflict { db, coll, id } => format!("dbs/{db}/colls/{coll}/conflicts/{id}"),
             Address::PartitionKeyDelete { db, coll } => {
                 format!("dbs/{db}/colls/{coll}/operations/partitionkeydelete")
             }

@@ -35,6 +35,9 @@ use firewall::Firewall;
 use reply::Reply;
 use request::RequestContext;
 
+/// The sub-status of a request meant for a container that was since made again.
+const COLLECTION_RID_MISMATCH: u32 = 1024;
+
 /// Bodies beyond this are refused unread; items have their own, smaller limit.
 const MAX_REQUEST_BYTES: usize = MAX_ITEM_BYTES + 64 * 1024;
 
@@ -221,6 +224,7 @@ impl Gateway {
         } else {
             address
         };
+        self.check_intended_container(&address, &ctx)?;
         let by_ids = address.path();
         let path = by_ids.as_str();
         let write = !(ctx.method == Method::GET
@@ -258,6 +262,34 @@ impl Gateway {
             }
         }
         reply
+    }
+
+    /// `x-ms-cosmos-intended-collection-rid` names the container the client
+    /// has cached; when the name now belongs to another container (deleted
+    /// and made again), the service answers 400 with sub-status 1024 so the
+    /// client refreshes its cache and retries.
+    fn check_intended_container(
+        &self,
+        address: &Address,
+        ctx: &RequestContext,
+    ) -> Result<(), ApiError> {
+        let (Some(intended), Some((db, coll))) = (
+            ctx.header("x-ms-cosmos-intended-collection-rid"),
+            address.enclosing_container(),
+        ) else {
+            return Ok(());
+        };
+        match self.engine.read_container(db, coll) {
+            Ok(info) if info.rid != intended.trim() => {
+                let mut err = ApiError::bad_request(format!(
+                    "The container '{coll}' is not the one this request was meant for \
+                     (resource id {intended}): it was deleted and created again."
+                ));
+                err.substatus = COLLECTION_RID_MISMATCH;
+                Err(err)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn overloaded(&self) -> ApiError {
@@ -326,6 +358,8 @@ impl Gateway {
                 handlers::items::delete_partition(self, ctx, db, coll).await
             }
             Address::Item { db, coll, id } => handlers::items::one(self, ctx, db, coll, id).await,
+            Address::Conflicts { db, coll } => handlers::conflicts::feed(self, ctx, db, coll),
+            Address::Conflict { db, coll, .. } => handlers::conflicts::one(self, ctx, db, coll),
             Address::Scripts { db, coll, kind } => {
                 handlers::scripts::feed(self, ctx, db, coll, *kind).await
             }

@@ -54,6 +54,15 @@ pub fn to_ids(
             let (db, coll) = container(engine, &db, &coll)?;
             Address::PartitionKeyDelete { db, coll }
         }
+        Address::Conflicts { db, coll } => {
+            let (db, coll) = container(engine, &db, &coll)?;
+            Address::Conflicts { db, coll }
+        }
+        // No conflict exists to be found by its rid; the handler answers 404.
+        Address::Conflict { db, coll, id } => {
+            let (db, coll) = container(engine, &db, &coll)?;
+            Address::Conflict { db, coll, id }
+        }
         Address::Scripts { db, coll, kind } => {
             let (db, coll) = container(engine, &db, &coll)?;
             Address::Scripts { db, coll, kind }

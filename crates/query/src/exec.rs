@@ -333,7 +333,7 @@ pub(crate) fn output_names(items: &[SelectItem]) -> Vec<String> {
         .collect()
 }
 
-fn count(expr: &Expr, ctx: &Context<'_>, clause: &str) -> Result<usize, QueryError> {
+pub(crate) fn count(expr: &Expr, ctx: &Context<'_>, clause: &str) -> Result<usize, QueryError> {
     match eval(expr, &Row::new(), ctx)? {
         Some(Value::Number(n)) => {
             n.as_u64()

@@ -15,14 +15,18 @@
 use serde_json::{json, Map, Value};
 
 use crate::ast::*;
+use crate::eval::{Context, Parameters};
 use crate::functions;
 use crate::QueryError;
 
 /// Replaced by the client with a filter before a partition runs the query.
 pub const ORDER_BY_FILTER_PLACEHOLDER: &str = "{documentdb-formattableorderbyquery-filter}";
 
-/// The `queryInfo` of a plan, as the SDKs read it.
-pub fn query_info(query: &Query) -> Result<Value, QueryError> {
+/// The `queryInfo` of a plan, as the SDKs read it. `TOP`, `OFFSET` and
+/// `LIMIT` given by parameters are bound to their values, as the service's
+/// plan reports them.
+pub fn query_info(query: &Query, parameters: &Parameters) -> Result<Value, QueryError> {
+    let query = &bind_counts(query, parameters)?;
     let aggregating = query.has_aggregates() || !query.group_by.is_empty();
     let has_select_value = matches!(query.select.projection, Projection::Value(_));
     let mut aggregates: Vec<&'static str> = Vec::new();
@@ -56,48 +60,75 @@ pub fn query_info(query: &Query) -> Result<Value, QueryError> {
             }
             Projection::Star => {}
         }
-        Some(rewrite_aggregating(query)?)
+        rewrite_aggregating(query)?
     } else if !query.order_by.is_empty() {
-        Some(rewrite_order_by(query))
+        rewrite_order_by(query)
+    } else if query.select.distinct && (query.select.top.is_some() || query.offset_limit.is_some())
+    {
+        // Duplicates are removed across partitions, so every partition's
+        // distinct rows reach the client before it counts any off.
+        let mut q = query.clone();
+        q.select.top = None;
+        q.offset_limit = None;
+        q.to_string()
     } else if query.offset_limit.is_some() {
-        Some(limit_per_partition(query.clone()).to_string())
+        limit_per_partition(query.clone()).to_string()
     } else {
-        None
+        String::new()
     };
     let distinct_type = match (query.select.distinct, query.order_by.is_empty()) {
         (false, _) => "None",
         (true, false) => "Ordered",
         (true, true) => "Unordered",
     };
-    let number = |e: &Option<Expr>| match e {
-        Some(Expr::Literal(v)) if v.is_u64() => v.clone(),
+    // One aggregate row per partition has nothing to order: the client is
+    // not asked to merge by the keys (the partitions still see them).
+    let order_by: &[SortKey] = if aggregating && query.group_by.is_empty() {
+        &[]
+    } else {
+        &query.order_by
+    };
+    let number = |e: Option<&Expr>| match e {
+        Some(Expr::Literal(v)) => v.clone(),
         _ => Value::Null,
     };
     let (offset, limit) = match &query.offset_limit {
-        Some((o, l)) => (number(&Some(o.clone())), number(&Some(l.clone()))),
+        Some((o, l)) => (number(Some(o)), number(Some(l))),
         None => (Value::Null, Value::Null),
     };
-    if query.offset_limit.is_some() && (offset.is_null() || limit.is_null())
-        || query.select.top.is_some() && number(&query.select.top).is_null()
-    {
-        return Err(cross_partition("TOP, OFFSET or LIMIT given by a parameter"));
-    }
     Ok(json!({
         "distinctType": distinct_type,
-        "top": number(&query.select.top),
+        "top": number(query.select.top.as_ref()),
         "offset": offset,
         "limit": limit,
-        "orderBy": query.order_by.iter().map(|k| if k.descending { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
-        "orderByExpressions": query.order_by.iter().map(|k| k.expr.to_string()).collect::<Vec<_>>(),
+        "orderBy": order_by.iter().map(|k| if k.descending { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
+        "orderByExpressions": order_by.iter().map(|k| k.expr.to_string()).collect::<Vec<_>>(),
         "groupByExpressions": query.group_by.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "groupByAliases": group_by_aliases,
         "aggregates": aggregates,
         "groupByAliasToAggregateType": alias_to_aggregate,
-        "rewrittenQuery": rewritten.unwrap_or_default(),
+        "rewrittenQuery": rewritten,
         "hasSelectValue": has_select_value,
         "dCountInfo": null,
         "hasNonStreamingOrderBy": false,
     }))
+}
+
+/// The query with its `TOP`, `OFFSET` and `LIMIT` counts as number literals,
+/// so the plan can report them and the client can count rows off.
+fn bind_counts(query: &Query, parameters: &Parameters) -> Result<Query, QueryError> {
+    let ctx = Context::new(parameters, None);
+    let bind = |e: &Expr, clause: &str| {
+        crate::exec::count(e, &ctx, clause).map(|n| Expr::Literal(json!(n)))
+    };
+    let mut q = query.clone();
+    if let Some(top) = &query.select.top {
+        q.select.top = Some(bind(top, "TOP")?);
+    }
+    if let Some((offset, limit)) = &query.offset_limit {
+        q.offset_limit = Some((bind(offset, "OFFSET")?, bind(limit, "LIMIT")?));
+    }
+    Ok(q)
 }
 
 fn cross_partition(what: &str) -> QueryError {
@@ -217,16 +248,13 @@ fn select_aliases(items: &[SelectItem]) -> Vec<String> {
 }
 
 fn rewrite_aggregating(query: &Query) -> Result<String, QueryError> {
-    if !query.order_by.is_empty()
-        || query.select.distinct
-        || query.select.top.is_some()
-        || query.offset_limit.is_some()
-    {
-        return Err(cross_partition(
-            "GROUP BY or aggregates together with ORDER BY, DISTINCT, TOP or OFFSET",
-        ));
+    if !query.group_by.is_empty() && !query.order_by.is_empty() {
+        return Err(cross_partition("GROUP BY together with ORDER BY"));
     }
+    // The client counts TOP, OFFSET and LIMIT off the merged groups.
     let mut q = query.clone();
+    q.select.top = None;
+    q.offset_limit = None;
     let payload = match &query.select.projection {
         Projection::Value(expr) => match top_aggregate(expr) {
             Some((name, arg)) => Expr::Array(vec![partial(name, arg)]),
@@ -268,6 +296,12 @@ fn rewrite_aggregating(query: &Query) -> Result<String, QueryError> {
 
 fn rewrite_order_by(query: &Query) -> String {
     let mut q = limit_per_partition(query.clone());
+    if query.select.distinct {
+        // The client removes duplicates before it counts rows off, so each
+        // partition must send all its rows, not its first few.
+        q.select.top = None;
+        q.offset_limit = None;
+    }
     q.select.distinct = false;
     let root = q.from.as_ref().map_or_else(String::new, |f| {
         crate::exec::root_name(&f.source).to_string()
@@ -304,13 +338,17 @@ fn rewrite_order_by(query: &Query) -> String {
     q.filter = None;
     let text = q.to_string();
     // The placeholder is not an expression, so it is spliced into the text.
-    let condition = match &query.filter {
-        Some(f) => format!(" WHERE ({ORDER_BY_FILTER_PLACEHOLDER}) AND {f}"),
-        None => format!(" WHERE ({ORDER_BY_FILTER_PLACEHOLDER})"),
-    };
+    let mut condition = format!("({ORDER_BY_FILTER_PLACEHOLDER})");
+    if let Some(f) = &query.filter {
+        condition = format!("(({f}) AND {condition})");
+    }
+    // A VALUE row whose value is undefined is no result, as without ORDER BY.
+    if let Projection::Value(e) = &query.select.projection {
+        condition = format!("({condition} AND IS_DEFINED({e}))");
+    }
     match text.find(" ORDER BY ") {
-        Some(at) => format!("{}{condition}{}", &text[..at], &text[at..]),
-        None => text + &condition,
+        Some(at) => format!("{} WHERE {condition}{}", &text[..at], &text[at..]),
+        None => format!("{text} WHERE {condition}"),
     }
 }
 
@@ -332,7 +370,7 @@ mod tests {
     use crate::{parse, Parameters};
 
     fn info(text: &str) -> Value {
-        query_info(&parse(text).expect("parse")).expect("plan")
+        query_info(&parse(text).expect("parse"), &Parameters::new()).expect("plan")
     }
 
     /// What the client does to the rewritten query before sending it.
@@ -427,6 +465,16 @@ mod tests {
             ),
             (json!(5), json!(10), json!("Unordered"))
         );
+        // DISTINCT is global, so partitions return all their distinct rows.
+        assert!(!i["rewrittenQuery"]
+            .as_str()
+            .expect("text")
+            .contains("OFFSET"));
+        let i = info("SELECT * FROM c ORDER BY c.a OFFSET 5 LIMIT 10");
+        assert_eq!(
+            (i["offset"].clone(), i["limit"].clone()),
+            (json!(5), json!(10))
+        );
         assert!(i["rewrittenQuery"]
             .as_str()
             .expect("text")
@@ -436,5 +484,84 @@ mod tests {
             "Ordered"
         );
         assert_eq!(info("SELECT TOP 3 * FROM c")["top"], 3);
+    }
+
+    #[test]
+    fn parameter_counts_are_bound() {
+        let parameters: Parameters = [("@n".to_string(), json!(9))].into();
+        let plan = |t: &str| query_info(&parse(t).expect("parse"), &parameters);
+        let i = plan("SELECT TOP @n * FROM c").expect("plan");
+        assert_eq!(
+            (i["top"].clone(), i["rewrittenQuery"].clone()),
+            (json!(9), json!(""))
+        );
+        let i = plan("SELECT TOP @n * FROM c ORDER BY c.a").expect("plan");
+        assert!(i["rewrittenQuery"]
+            .as_str()
+            .expect("text")
+            .starts_with("SELECT TOP 9 "));
+        let i = plan("SELECT * FROM c OFFSET @n LIMIT @n").expect("plan");
+        assert_eq!(
+            (i["offset"].clone(), i["limit"].clone()),
+            (json!(9), json!(9))
+        );
+        let wrong: Parameters = [("@n".to_string(), json!("x"))].into();
+        assert!(query_info(&parse("SELECT TOP @n * FROM c").expect("parse"), &wrong).is_err());
+    }
+
+    #[test]
+    fn aggregates_with_top_and_order_by() {
+        let i = info("SELECT TOP 10 VALUE COUNT(c.id) FROM c");
+        assert_eq!(
+            (i["top"].clone(), i["aggregates"].clone()),
+            (json!(10), json!(["Count"]))
+        );
+        let rewritten = i["rewrittenQuery"].as_str().expect("text");
+        assert!(!rewritten.contains("TOP"), "{rewritten}");
+        // One aggregate row per partition: nothing for the client to order.
+        let i = info("SELECT VALUE SUM(c.n) FROM c WHERE true ORDER BY c.n");
+        assert_eq!(i["orderBy"], json!([]));
+        let rows = runnable(i["rewrittenQuery"].as_str().expect("text"))
+            .run([json!({"n": 1}), json!({"n": 3})], &Parameters::new())
+            .expect("run");
+        assert_eq!(rows, vec![json!([{"item": 4}])]);
+    }
+
+    #[test]
+    fn distinct_order_by_counts_rows_off_at_the_client() {
+        let i = info("SELECT DISTINCT c.v FROM c ORDER BY c.pk OFFSET 2 LIMIT 2");
+        assert_eq!(
+            (i["offset"].clone(), i["limit"].clone()),
+            (json!(2), json!(2))
+        );
+        let rewritten = i["rewrittenQuery"].as_str().expect("text");
+        assert!(
+            !rewritten.contains("LIMIT") && !rewritten.contains("DISTINCT"),
+            "{rewritten}"
+        );
+        let rewritten =
+            info("SELECT DISTINCT TOP 2 c.v FROM c ORDER BY c.pk")["rewrittenQuery"].clone();
+        assert!(
+            !rewritten.as_str().expect("text").contains("TOP"),
+            "{rewritten}"
+        );
+    }
+
+    #[test]
+    fn ordered_values_must_be_defined() {
+        let i = info("SELECT DISTINCT VALUE c.a FROM c WHERE c.b = 1 ORDER BY c.a");
+        let rows = runnable(i["rewrittenQuery"].as_str().expect("text"))
+            .run(
+                [
+                    json!({"_rid": "r1", "a": 2, "b": 1}),
+                    json!({"_rid": "r2", "b": 1}),
+                ],
+                &Parameters::new(),
+            )
+            .expect("run");
+        assert_eq!(
+            rows,
+            vec![json!({"_rid": "r1", "orderByItems": [{"item": 2}], "payload": 2})]
+        );
     }
 }

@@ -54,9 +54,10 @@ fn validate(query: &Query, outer: &[String], parameters: &Parameters) -> Result<
         }
     }
     let aggregating = query.has_aggregates() || !query.group_by.is_empty();
-    if aggregating && !query.order_by.is_empty() {
+    // Aggregates without GROUP BY give one row, which ORDER BY leaves alone.
+    if !query.group_by.is_empty() && !query.order_by.is_empty() {
         return Err(QueryError::Unsupported(
-            "ORDER BY together with GROUP BY or aggregates".into(),
+            "ORDER BY together with GROUP BY".into(),
         ));
     }
     let projected: Vec<&Expr> = match &query.select.projection {

@@ -118,7 +118,7 @@ fn exercise(text: &str) {
     let parameters: Parameters = [("@p".to_string(), json!(1))].into();
     if query.validate(&parameters).is_ok() {
         let _ = query.run(documents(), &parameters);
-        let _ = cosmonaut_query::query_info(&query);
+        let _ = cosmonaut_query::query_info(&query, &parameters);
     }
 }
 

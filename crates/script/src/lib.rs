@@ -69,20 +69,29 @@ pub struct Invocation {
     pub operation: String,
     /// The request's document, which a pre-trigger may change.
     pub request_body: Option<Value>,
-    /// The operation's result, which a post-trigger sees.
+    /// The response body the script starts with: the operation's result
+    /// for a post-trigger, `""` for a stored procedure. `None` (a
+    /// pre-trigger) leaves the script without `getResponse()`.
     pub response_body: Option<Value>,
-    /// Request headers by lower-case name, for `getRequestHeader`.
+    /// Request headers by lower-case name, which the script reads with
+    /// `getRequest().getValue(name)`.
     pub headers: Map<String, Value>,
+    /// Whether the request asked for `console.log` output
+    /// (`x-ms-documentdb-script-enable-logging`); without it the service
+    /// makes `console.log` do nothing.
+    pub logging: bool,
 }
 
 /// What a completed run left behind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// What `getResponse().setBody()` set last, if anything.
+    /// The response body, if the script wrote it (`setBody`, `appendBody`,
+    /// `setValue('Body', ...)`, ...).
     pub response_body: Option<Value>,
     /// The request body after a pre-trigger.
     pub request_body: Option<Value>,
-    /// Everything the script wrote with `console.log`, one line per call.
+    /// Everything the script wrote with `console.log`, the calls run
+    /// together as the service runs them; empty unless logging was asked for.
     pub log: String,
 }
 

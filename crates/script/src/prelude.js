@@ -6,16 +6,18 @@
 // queue more. That is the service's model too: callbacks run after the
 // call that queued them has returned.
 var __cosmonaut = (function () {
+  var LOGGING_REQUEST_HEADER = "x-ms-documentdb-script-enable-logging";
+  var LOG_RESPONSE_HEADER = "x-ms-documentdb-script-log-results";
   var pending = [];
   var waiting = [];
-  var log = [];
-  var state = {
-    selfLink: "",
-    operation: "",
-    requestBody: undefined,
-    responseBody: undefined,
-    headers: {},
-  };
+  var selfLink = "";
+  var logging = false;
+  // The request's and response's properties by name ("Body", headers, ...):
+  // `{ value, writable, written }` each.
+  var requestProperties = Object.create(null);
+  var responseProperties = Object.create(null);
+  var request;
+  var response;
 
   function text(value) {
     if (typeof value === "string") return value;
@@ -25,6 +27,22 @@ var __cosmonaut = (function () {
     } catch (e) {
       return String(value);
     }
+  }
+
+  // An error carrying a status, as the service's scripts throw them
+  // (`new Error(ErrorCodes.BadRequest, message)` in its engine).
+  function statusError(number, message) {
+    var e = new Error(message);
+    e.number = number;
+    return e;
+  }
+
+  // The service's sprintf: only %s (the next argument, as a string) and %%.
+  function substitute(format, args) {
+    var next = 1;
+    return format.replace(/%((%)|s)/g, function (match, either, percent) {
+      return percent || args[next++];
+    });
   }
 
   function queue(op, args, options, callback) {
@@ -40,9 +58,63 @@ var __cosmonaut = (function () {
     return true;
   }
 
+  // A request or response as the service exposes it: each property has
+  // get<Name>, and if writable set<Name> and append<Name>; getValue,
+  // setValue and appendValue take the name. Values keep their JavaScript
+  // types; appending concatenates onto a string and adds otherwise.
+  function PropertyMap(properties) {
+    function get(name) {
+      if (name === undefined) return undefined;
+      // An unknown name fails as it does in the service: a TypeError.
+      return properties[name].value;
+    }
+    function writable(name) {
+      var property = properties[name];
+      if (property === undefined) {
+        throw statusError(ErrorCodes.BadRequest, "Cannot set new values: " + name);
+      }
+      if (!property.writable) {
+        throw statusError(ErrorCodes.Forbidden, "Not a writable property: " + name);
+      }
+      return property;
+    }
+    function set(name, value) {
+      if (name === undefined) return;
+      var property = writable(name);
+      property.value = value;
+      property.written = true;
+    }
+    function append(name, value) {
+      if (name === undefined) return;
+      var property = writable(name);
+      var current = property.value;
+      property.value = current === null || current === undefined ? value : current + value;
+      property.written = true;
+    }
+    var map = this;
+    var anyWritable = false;
+    Object.keys(properties).forEach(function (name) {
+      map["get" + name] = function () { return get(name); };
+      if (properties[name].writable) {
+        anyWritable = true;
+        map["set" + name] = function (value) { set(name, value); };
+        map["append" + name] = function (value) { append(name, value); };
+      }
+    });
+    map.getValue = get;
+    if (anyWritable) {
+      map.setValue = set;
+      map.appendValue = append;
+    }
+  }
+
+  function property(value, writable) {
+    return { value: value, writable: writable, written: false };
+  }
+
   var collection = {
-    getSelfLink: function () { return state.selfLink; },
-    getAltLink: function () { return state.selfLink; },
+    getSelfLink: function () { return selfLink; },
+    getAltLink: function () { return selfLink; },
     createDocument: function (link, document, options, callback) {
       return queue("create", { document: document }, options, callback);
     },
@@ -72,32 +144,9 @@ var __cosmonaut = (function () {
     },
   };
 
-  var request = {
-    getBody: function () { return state.requestBody; },
-    setBody: function (body) { state.requestBody = body; },
-    getValue: function () { return state.requestBody; },
-    setValue: function (body) { state.requestBody = body; },
-    getOperationType: function () { return state.operation; },
-    getRequestHeader: function (name) { return state.headers[String(name).toLowerCase()]; },
-  };
-
-  var response = {
-    getBody: function () { return state.responseBody; },
-    setBody: function (body) { state.responseBody = body; },
-    getValue: function () { return state.responseBody; },
-    setValue: function (body) { state.responseBody = body; },
-    appendBody: function (more) {
-      state.responseBody = (state.responseBody === undefined ? "" : String(state.responseBody)) + more;
-    },
-    appendValue: function (more) { response.appendBody(more); },
-    getMaxResponseBodySize: function () { return 2 * 1024 * 1024; },
-    getCurrentResponseBodySize: function () { return text(state.responseBody).length; },
-  };
-
   var context = {
     getCollection: function () { return collection; },
     getRequest: function () { return request; },
-    getResponse: function () { return response; },
   };
 
   function failure(error) {
@@ -109,17 +158,55 @@ var __cosmonaut = (function () {
 
   return {
     context: context,
-    log: function () {
-      log.push(Array.prototype.map.call(arguments, text).join(" "));
+    // The service's console.log: a no-op unless the request asked for
+    // logging; one argument is appended as it is, several are a format
+    // string and its substitutions. Entries run together with nothing
+    // between them.
+    log: function (first) {
+      if (!logging) return;
+      var entry;
+      if (arguments.length < 1) {
+        throw statusError(
+          ErrorCodes.BadRequest,
+          'The function "log" requires at least 1 argument(s) but was called with 0 argument(s).'
+        );
+      } else if (arguments.length === 1) {
+        entry = first;
+      } else if (typeof first === "string") {
+        entry = substitute(first, arguments);
+      } else {
+        throw statusError(
+          ErrorCodes.BadRequest,
+          "First argument to console.log should be a string containing zero or more substitution strings."
+        );
+      }
+      if (response !== undefined) response.appendValue(LOG_RESPONSE_HEADER, entry);
     },
-    // Called by the host.
+    // Called by the host. A pre-trigger has no response (its settings carry
+    // a null response body), and then no getResponse() either.
     begin: function (settings) {
       var s = JSON.parse(settings);
-      state.selfLink = s.selfLink;
-      state.operation = s.operation;
-      state.headers = s.headers;
-      state.requestBody = s.requestBody === null ? undefined : s.requestBody;
-      state.responseBody = s.responseBody === null ? undefined : s.responseBody;
+      selfLink = s.selfLink;
+      logging = s.logging === true;
+      requestProperties = Object.create(null);
+      var headers = s.headers || {};
+      Object.keys(headers).forEach(function (name) {
+        requestProperties[name] = property(headers[name], true);
+      });
+      if (logging) requestProperties[LOGGING_REQUEST_HEADER] = property("true", false);
+      requestProperties.Body = property(s.requestBody === null ? undefined : s.requestBody, true);
+      if (s.operation) requestProperties.OperationType = property(s.operation, false);
+      request = new PropertyMap(requestProperties);
+      responseProperties = Object.create(null);
+      if (s.responseBody === null) {
+        response = undefined;
+        delete context.getResponse;
+      } else {
+        responseProperties.Body = property(s.responseBody, true);
+        if (logging) responseProperties[LOG_RESPONSE_HEADER] = property("", true);
+        response = new PropertyMap(responseProperties);
+        context.getResponse = function () { return response; };
+      }
     },
     take: function () {
       var taken = JSON.stringify(pending);
@@ -140,12 +227,18 @@ var __cosmonaut = (function () {
         }
       }
     },
+    // What the run left: the request body (a pre-trigger's change), the
+    // response body if the script wrote one, and the log.
     finish: function () {
+      var requestBody = requestProperties.Body ? requestProperties.Body.value : undefined;
+      var body = responseProperties.Body;
+      var written = body !== undefined && body.written && body.value !== undefined;
+      var log = responseProperties[LOG_RESPONSE_HEADER];
       return JSON.stringify({
-        requestBody: state.requestBody === undefined ? null : state.requestBody,
-        responseBody: state.responseBody === undefined ? null : state.responseBody,
-        responseSet: state.responseBody !== undefined,
-        log: log.join("\n"),
+        requestBody: requestBody === undefined ? null : requestBody,
+        responseBody: written ? body.value : null,
+        responseSet: written,
+        log: log === undefined || log.value === undefined ? "" : String(log.value),
       });
     },
     describe: function (thrown) {
@@ -167,7 +260,8 @@ var ErrorCodes = {
   InternalServerError: 500,
 };
 
-var console = { log: __cosmonaut.log, info: __cosmonaut.log, warn: __cosmonaut.log, error: __cosmonaut.log };
+// As in the service, log is console's only method.
+var console = { log: __cosmonaut.log };
 
 function getContext() {
   return __cosmonaut.context;

@@ -122,6 +122,7 @@ impl Sandbox {
             "headers": invocation.headers,
             "requestBody": invocation.request_body,
             "responseBody": invocation.response_body,
+            "logging": invocation.logging,
         })
         .to_string();
         let arguments = Value::Array(invocation.arguments.clone()).to_string();

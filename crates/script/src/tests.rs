@@ -36,6 +36,7 @@ fn sproc(source: &str, arguments: Vec<Value>) -> (Result<Outcome, ScriptError>, 
     let invocation = Invocation {
         self_link: "dbs/d/colls/c/".into(),
         arguments,
+        response_body: Some(json!("")),
         ..Invocation::default()
     };
     let limits = Limits {
@@ -192,15 +193,144 @@ fn triggers_see_and_change_the_request() {
         var body = r.getBody();
         body.stamped = r.getOperationType();
         r.setBody(body);
-        console.log("stamped", body.id);
+        if (getContext().getResponse !== undefined) throw "a pre-trigger has no response";
     }"#;
     let outcome = run(source, &invocation, &mut recorder, Limits::default()).expect("runs");
     assert_eq!(
         outcome.request_body,
         Some(json!({"id": "a", "stamped": "Create"}))
     );
-    assert_eq!(outcome.log, "stamped a");
     assert_eq!(outcome.response_body, None);
+}
+
+/// A stored procedure as the service starts one: an empty string body.
+fn sproc_with_logging(source: &str) -> Result<Outcome, ScriptError> {
+    let invocation = Invocation {
+        response_body: Some(json!("")),
+        logging: true,
+        ..Invocation::default()
+    };
+    run(
+        source,
+        &invocation,
+        &mut Recorder::default(),
+        Limits::default(),
+    )
+}
+
+#[test]
+fn console_log_formats_as_the_service_does() {
+    let outcome =
+        sproc_with_logging("function f() { console.log('The value of %s is %s.', 'x', 1); }")
+            .expect("runs");
+    assert_eq!(outcome.log, "The value of x is 1.");
+    // Calls run together; one argument goes in as it is; only %s and %%
+    // are substitutions; missing ones print as undefined; extras are dropped.
+    let outcome = sproc_with_logging(
+        "function f() { console.log('a'); console.log({}); console.log(7); \
+         console.log('%d%% %s %s', 'b'); console.log('c', 'unused'); }",
+    )
+    .expect("runs");
+    assert_eq!(outcome.log, "a[object Object]7%d% b undefinedc");
+    // Several arguments need a format string first.
+    let outcome = sproc_with_logging("function f() { console.log(1, 2); }");
+    assert!(
+        matches!(
+            outcome,
+            Err(ScriptError::Thrown {
+                status: Some(400),
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn console_log_does_nothing_unless_logging_was_asked_for() {
+    let (outcome, _) = sproc(
+        "function f() { console.log('quiet %s', 1); console.log(); }",
+        vec![],
+    );
+    assert_eq!(outcome.expect("runs").log, "");
+}
+
+#[test]
+fn the_response_body_starts_empty_and_keeps_its_types() {
+    let body = |source: &str| sproc_with_logging(source).expect("runs").response_body;
+    assert_eq!(
+        body("function f() { for (var i = 0; i < 10; i++) getContext().getResponse().appendValue('Body', i); }"),
+        Some(json!("0123456789"))
+    );
+    assert_eq!(
+        body("function f() { var r = getContext().getResponse(); r.setBody(1); r.appendBody(2); }"),
+        Some(json!(3))
+    );
+    assert_eq!(
+        body(
+            "function f() { var r = getContext().getResponse(); \
+             for (var i = 0; i < 1000; i++) { var b = r.getBody(); \
+             if (i > 0 && b !== i - 1) throw 'mismatch ' + b; r.setBody(i); } }"
+        ),
+        Some(json!(999))
+    );
+    assert_eq!(
+        body("function f() { var r = getContext().getResponse(); r.setValue('Body', {a: [1]}); r.setBody(r.getValue('Body')); }"),
+        Some(json!({"a": [1]}))
+    );
+    // Untouched, the body is not reported, and the caller answers with "".
+    assert_eq!(
+        body("function f() { getContext().getResponse().getBody(); }"),
+        None
+    );
+}
+
+#[test]
+fn only_known_writable_properties_can_be_set() {
+    let outcome =
+        sproc_with_logging("function f() { getContext().getResponse().setValue('made-up', 1); }");
+    assert!(
+        matches!(&outcome, Err(ScriptError::Thrown { status: Some(400), message }) if message.contains("made-up")),
+        "{outcome:?}"
+    );
+    let outcome = sproc_with_logging("function f() { getContext().getRequest().setValue('x-ms-documentdb-script-enable-logging', 'false'); }");
+    assert!(
+        matches!(
+            outcome,
+            Err(ScriptError::Thrown {
+                status: Some(403),
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    let outcome = sproc_with_logging(
+        "function f() { getContext().getResponse().setBody(getContext().getRequest().getValue('x-ms-documentdb-script-enable-logging')); }",
+    );
+    assert_eq!(outcome.expect("runs").response_body, Some(json!("true")));
+}
+
+#[test]
+fn post_triggers_see_the_request_and_the_response() {
+    let invocation = Invocation {
+        operation: "Create".into(),
+        request_body: Some(json!({"id": "A"})),
+        response_body: Some(json!({"id": "A", "_rid": "r"})),
+        ..Invocation::default()
+    };
+    let source = r#"function check() {
+        var request = getContext().getRequest().getBody();
+        var response = getContext().getResponse().getBody();
+        if (request.id !== "A" || response._rid !== "r") throw "wrong bodies";
+    }"#;
+    let outcome = run(
+        source,
+        &invocation,
+        &mut Recorder::default(),
+        Limits::default(),
+    );
+    // The trigger did not set a response body, so the stored one stands.
+    assert_eq!(outcome.expect("runs").response_body, None);
 }
 
 #[test]

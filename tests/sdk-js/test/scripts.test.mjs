@@ -16,7 +16,7 @@ const CREATE_MANY = `function createMany(docs) {
   });
   c.queryDocuments(c.getSelfLink(), "SELECT VALUE COUNT(1) FROM r", function (err, rows) {
     if (err) throw err;
-    console.log("count", rows[0]);
+    console.log("count %s", rows[0]);
     getContext().getResponse().setBody({ count: rows[0] });
   });
 }`;

@@ -101,7 +101,7 @@ fn intersect(a: &ValueRange, b: &ValueRange) -> Option<ValueRange> {
     })
 }
 
-fn flatten_and<'q>(expr: &'q Expr, out: &mut Vec<&'q Expr>) {
+pub(crate) fn flatten_and<'q>(expr: &'q Expr, out: &mut Vec<&'q Expr>) {
     match expr {
         Expr::Binary(BinaryOp::And, a, b) => {
             flatten_and(a, out);

@@ -17,6 +17,7 @@ mod encode;
 mod lookup;
 mod policy;
 
+pub(crate) use lookup::flatten_and;
 pub use lookup::{document_alias, path_of, plan_lookup, Lookup, ValueRange};
 pub use policy::IndexPolicy;
 

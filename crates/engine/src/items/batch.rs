@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::{ops, point_key, range_of, ItemKey, WriteMode};
-use crate::containers::read_counters;
+use crate::containers::{read_counters, write_counters};
 use crate::engine::{require_container, Engine};
 use crate::error::{EngineError, Result};
 use crate::keys;
@@ -127,9 +127,14 @@ impl Engine {
         key: &ItemKey,
         steps: Vec<BatchStep>,
     ) -> Result<BatchOutcome> {
-        if steps.is_empty() || steps.len() > MAX_OPERATIONS {
+        // The service's wording, which clients match on.
+        if steps.is_empty() {
+            return Err(EngineError::bad_request("Batch request has no operations."));
+        }
+        if steps.len() > MAX_OPERATIONS {
             return Err(EngineError::bad_request(format!(
-                "A transactional batch takes 1 to {MAX_OPERATIONS} operations, not {}.",
+                "Batch request has more operations than what is supported. It has {} \
+                 operations; at most {MAX_OPERATIONS} are allowed.",
                 steps.len()
             )));
         }
@@ -142,7 +147,15 @@ impl Engine {
                 let current = ops::same_container(txn, &db, &coll, &container.rid)?;
                 let mut results = Vec::with_capacity(steps.len());
                 let mut failed = None;
+                // A batch is one write: every operation takes the same LSN,
+                // the one after the container's LSN before the batch.
+                let before = read_counters(txn, &container.rid)?.lsn;
                 for (i, step) in steps.iter().enumerate() {
+                    let mut counters = read_counters(txn, &container.rid)?;
+                    if counters.lsn != before {
+                        counters.lsn = before;
+                        write_counters(txn, &container.rid, &counters);
+                    }
                     let result = run_step(txn, &current, &values, &epk, step);
                     if result.is_err() {
                         failed = Some(i);

@@ -89,6 +89,8 @@ pub struct ItemPage {
     /// The index path (as an indexing-policy path, `/a/b/?`) that chose the
     /// items read, if one did.
     pub index_path: Option<String>,
+    /// What producing the page read, for query and index metrics.
+    pub metrics: crate::QueryMetrics,
 }
 
 impl ItemPage {
@@ -382,6 +384,7 @@ impl Engine {
             container_rid: container.rid_text(),
             lsn: counters.lsn,
             index_path: None,
+            metrics: Default::default(),
         })
     }
 }

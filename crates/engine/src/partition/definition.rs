@@ -58,14 +58,18 @@ impl PartitionKeyDefinition {
             },
         };
         match kind {
-            PartitionKeyKind::Hash if paths.len() != 1 => {
-                return Err(bad("a Hash partition key has exactly one path"))
+            // "Too many partition key paths" is the service's wording.
+            PartitionKeyKind::Hash if paths.len() > 1 => {
+                return Err(bad(
+                    "Too many partition key paths: a Hash partition key has one path",
+                ))
             }
-            PartitionKeyKind::MultiHash
-                if paths.is_empty() || paths.len() > MAX_MULTI_HASH_PATHS =>
-            {
-                return Err(bad("a MultiHash partition key has one to three paths"))
+            PartitionKeyKind::MultiHash if paths.len() > MAX_MULTI_HASH_PATHS => {
+                return Err(bad(
+                    "Too many partition key paths: a MultiHash partition key has at most three",
+                ))
             }
+            _ if paths.is_empty() => return Err(bad("'paths' must name at least one path")),
             PartitionKeyKind::MultiHash if version != 2 => {
                 return Err(bad("a MultiHash partition key requires version 2"))
             }
@@ -133,7 +137,7 @@ impl PartitionKeyDefinition {
 }
 
 /// Splits `/a/b` or `/"quoted name"/c` into its segments.
-fn split_path(path: &str) -> Result<Vec<String>> {
+pub(crate) fn split_path(path: &str) -> Result<Vec<String>> {
     let bad = || {
         EngineError::bad_request(format!(
             "Invalid partition key path '{path}': it must start with '/' and name a property."

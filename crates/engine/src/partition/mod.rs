@@ -7,6 +7,7 @@ mod epk;
 mod ranges;
 mod value;
 
+pub(crate) use definition::split_path;
 pub use definition::{PartitionKeyDefinition, PartitionKeyKind};
 pub use epk::{effective_partition_key, Epk};
 pub use ranges::{range_boundaries, PartitionKeyRange};

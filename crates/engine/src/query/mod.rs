@@ -23,15 +23,21 @@ use crate::containers::{computed_properties, read_counters};
 use crate::engine::{now_seconds, require_container, Engine};
 use crate::error::{substatus, EngineError, ErrorKind, Result};
 use crate::feed::{page_of_results, read_keys_page, read_page, FeedPage, FeedRequest};
+use crate::hex::{decode_hex, encode_hex};
 use crate::index::{self, IndexPolicy, Lookup, ValueRange};
 use crate::items::{scope_keys, ItemPage, ItemScope};
+use crate::keys;
 use crate::records::{decode, ContainerRecord};
 use crate::scripts;
 use crate::ttl::Ttl;
 
 mod covering;
+mod metrics;
 mod ordered;
+mod routing;
 
+use metrics::Meter;
+pub use metrics::{IndexUse, QueryMetrics};
 use ordered::OrderIndex;
 
 fn query_error(err: QueryError) -> EngineError {
@@ -88,6 +94,8 @@ impl Engine {
             now: now_seconds(),
             deadline: Instant::now() + self.config.query_time_limit,
             time_limit: self.config.query_time_limit,
+            meter: Meter::default(),
+            pages_per_partition: matches!(scope, ItemScope::All) && container.partition_count > 1,
         };
         let (page, index_path) = if query.is_streaming() {
             run.streaming(request)?
@@ -111,11 +119,24 @@ impl Engine {
                 None => run.whole(None, request)?,
             }
         };
+        let mut utilized: Vec<IndexUse> =
+            index_path.iter().map(|n| metrics::index_use(n)).collect();
+        // A partition key scope is a filter on the partition key, answered
+        // by its index (the hash of all paths when there are several).
+        if let ItemScope::PartitionKey(_) = scope {
+            let def = container.partition_key()?;
+            let spec = match def.paths.as_slice() {
+                [path] => format!("{path}/?"),
+                _ => "/_epk/?".to_string(),
+            };
+            utilized.insert(0, IndexUse::Single(spec));
+        }
         Ok(ItemPage {
             page,
             container_rid: container.rid_text(),
             lsn: counters.lsn,
             index_path,
+            metrics: run.meter.finish(utilized),
         })
     }
 }
@@ -141,6 +162,10 @@ struct QueryRun<'a> {
     /// When the page must be done; reading past it is refused with 408.
     deadline: Instant,
     time_limit: Duration,
+    meter: Meter,
+    /// Whether a page stops at the end of a physical partition, as the
+    /// service's gateway serves a cross-partition query one partition at a time.
+    pages_per_partition: bool,
 }
 
 /// A page and the index (as a policy names it) that produced it.
@@ -169,7 +194,9 @@ impl QueryRun<'_> {
 
     fn run_document(&self, bytes: &[u8]) -> Result<Vec<Value>> {
         self.check_time()?;
+        let started = Instant::now();
         let document: Value = decode(bytes)?;
+        self.meter.document(bytes.len(), started);
         if self.is_expired(&document) {
             return Ok(Vec::new());
         }
@@ -193,14 +220,41 @@ impl QueryRun<'_> {
 
     fn streaming(&self, request: &FeedRequest) -> Result<Answer> {
         let run = |bytes: &[u8]| self.run_document(bytes);
-        let page = match &self.lookup {
+        let (start, end) = self.page_bounds(request)?;
+        let mut page = match &self.lookup {
             Some(l) => {
                 let keys = self.candidates(l)?;
-                read_keys_page(self.reader, &keys, &self.start, &self.end, request, run)?
+                read_keys_page(self.reader, &keys, &start, &end, request, run)?
             }
-            None => read_page(self.reader, &self.start, &self.end, request, run)?,
+            None => read_page(self.reader, &start, &end, request, run)?,
         };
+        // The next page starts at the next partition.
+        if page.continuation.is_none() && end < self.end {
+            page.continuation = Some(encode_hex(&end));
+        }
         Ok((page, self.lookup_name()))
+    }
+
+    /// The item keys a streaming page may read: the whole scope, or the
+    /// physical partition the page starts in when pages stop at partitions.
+    fn page_bounds(&self, request: &FeedRequest) -> Result<(Vec<u8>, Vec<u8>)> {
+        let whole = (self.start.clone(), self.end.clone());
+        if !self.pages_per_partition {
+            return Ok(whole);
+        }
+        // A token that names no key is refused by the page read itself.
+        let at = match request.continuation.as_deref().map(decode_hex) {
+            Some(Some(key)) => key,
+            Some(None) => return Ok(whole),
+            None => self.start.clone(),
+        };
+        for range in self.container.ranges()? {
+            let (low, high) = keys::epk_range(&self.container.rid, &range.min, range.max.as_ref());
+            if at >= low && at < high {
+                return Ok((low.max(self.start.clone()), high.min(self.end.clone())));
+            }
+        }
+        Ok(whole)
     }
 
     /// The page from walking `order`, or `None` when a walk cannot answer.
@@ -259,6 +313,7 @@ impl QueryRun<'_> {
         let Some(cover) = covering::covering_index(self.query, self.policy, rid) else {
             return Ok(None);
         };
+        let started = Instant::now();
         let lookup = self.lookup.as_ref();
         let Some(ranges) =
             covering::covered_ranges(self.reader, &cover, rid, lookup, self.item_count)?
@@ -267,6 +322,7 @@ impl QueryRun<'_> {
         };
         let scope = (self.start.as_slice(), self.end.as_slice());
         let documents = covering::covered_documents(self.reader, &cover, rid, &ranges, scope)?;
+        self.meter.index_read(started);
         Ok(Some((documents, 0, Some(cover.name))))
     }
 
@@ -277,11 +333,17 @@ impl QueryRun<'_> {
             (Some(l), true) => self
                 .candidates(l)?
                 .iter()
-                .filter_map(|k| self.reader.get(k).transpose())
-                .map(|bytes| {
+                .map(|k| {
                     self.check_time()?;
-                    decode::<Value>(&bytes?)
+                    let started = Instant::now();
+                    let Some(bytes) = self.reader.get(k)? else {
+                        return Ok(None);
+                    };
+                    let document = decode::<Value>(&bytes)?;
+                    self.meter.document(bytes.len(), started);
+                    Ok(Some(document))
                 })
+                .filter_map(Result::transpose)
                 .collect::<Result<_>>()?,
             (None, true) => self
                 .reader
@@ -289,7 +351,10 @@ impl QueryRun<'_> {
                 .into_iter()
                 .map(|(_, bytes)| {
                     self.check_time()?;
-                    decode::<Value>(&bytes)
+                    let started = Instant::now();
+                    let document = decode::<Value>(&bytes)?;
+                    self.meter.document(bytes.len(), started);
+                    Ok(document)
                 })
                 .collect::<Result<_>>()?,
         };
@@ -303,7 +368,10 @@ impl QueryRun<'_> {
 
     /// The item keys in scope that the index names for `lookup`.
     fn candidates(&self, lookup: &Lookup) -> Result<BTreeSet<Vec<u8>>> {
-        index_candidates(self.reader, self.container, lookup, &self.start, &self.end)
+        let started = Instant::now();
+        let keys = index_candidates(self.reader, self.container, lookup, &self.start, &self.end);
+        self.meter.index_read(started);
+        keys
     }
 }
 

@@ -162,7 +162,11 @@ pub(crate) fn read_ordered_page(
         Some(token) => {
             let (count, key) = parse_token(token)
                 .filter(|(_, key)| key.starts_with(&order.prefix))
-                .ok_or_else(|| EngineError::bad_request("Invalid continuation token."))?;
+                .ok_or_else(|| {
+                    EngineError::bad_request(format!(
+                        "Invalid continuation token '{token}' for this ordered query."
+                    ))
+                })?;
             (count, Some(key))
         }
     };

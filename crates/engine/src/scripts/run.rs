@@ -18,9 +18,10 @@ use crate::records::ContainerRecord;
 /// container's log sequence stands after it.
 #[derive(Debug, Clone)]
 pub struct ScriptResult {
-    /// What the script set with `getResponse().setBody()`, if anything.
+    /// The response body, if the script wrote it; `None` stands for the
+    /// untouched body a stored procedure starts with, `""`.
     pub body: Option<Value>,
-    /// What it wrote with `console.log`.
+    /// What it wrote with `console.log`, when `logging` was asked for.
     pub log: String,
     pub lsn: u64,
     pub range_id: String,
@@ -87,7 +88,8 @@ pub(crate) fn query_functions(
 
 impl Engine {
     /// Runs the stored procedure `id` on the logical partition `key`, in one
-    /// transaction: everything it wrote commits, or nothing does.
+    /// transaction: everything it wrote commits, or nothing does. With
+    /// `logging`, its `console.log` output is kept.
     pub async fn execute_stored_procedure(
         &self,
         db: &str,
@@ -95,6 +97,7 @@ impl Engine {
         id: &str,
         key: &ItemKey,
         arguments: Vec<Value>,
+        logging: bool,
     ) -> Result<ScriptResult> {
         let container = require_container(self.snapshot()?.as_ref(), db, coll)?;
         let (values, epk) = point_key(&container, key)?;
@@ -108,6 +111,10 @@ impl Engine {
                 let invocation = Invocation {
                     self_link: self_link(&current),
                     arguments,
+                    // A procedure's response body starts empty, so that
+                    // appending to it builds a string.
+                    response_body: Some(Value::String(String::new())),
+                    logging,
                     ..Invocation::default()
                 };
                 let partition = Partition {

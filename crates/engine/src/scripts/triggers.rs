@@ -118,6 +118,8 @@ fn fire_triggers(
         .map_err(script_error)?;
         match moment {
             TriggerMoment::Pre => request_body = outcome.request_body,
+            // The stored document stays as it is (to the last digit) unless
+            // the trigger set another response body.
             TriggerMoment::Post => {
                 if let Some(body) = outcome.response_body {
                     response_body = Some(body);
@@ -167,10 +169,29 @@ pub(crate) fn after_write(
         return Ok(document);
     }
     let moment = (TriggerMoment::Post, operation_of(mode));
-    let bodies = (None, Some(document.clone()));
+    let bodies = (Some(request_of(&document)), Some(document.clone()));
     let (_, response) = fire_triggers(txn, partition, &triggers.post, moment, bodies)?;
     Ok(response.unwrap_or(document))
 }
+
+/// The request body a write's post-triggers see: the document as the client
+/// (and any pre-trigger) left it, which is the stored document without the
+/// properties the store added to it.
+fn request_of(document: &Value) -> Value {
+    match document {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(name, _)| !SYSTEM_PROPERTIES.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// What the store adds to every document it writes.
+const SYSTEM_PROPERTIES: [&str; 5] = ["_rid", "_self", "_etag", "_attachments", "_ts"];
 
 /// Runs a delete's triggers around `delete`, which removes the item.
 pub(crate) fn around_delete(

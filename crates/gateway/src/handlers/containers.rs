@@ -48,10 +48,11 @@ pub async fn one(
     match ctx.method {
         Method::GET => {
             let info = gateway.engine.read_container(db, coll)?;
-            Ok(with_usage(
-                Reply::json(StatusCode::OK, info.body.clone()),
-                &info,
-            ))
+            let mut body = info.body.clone();
+            if ctx.flag("x-ms-documentdb-populatepartitionstatistics") {
+                body["statistics"] = gateway.engine.partition_statistics(db, coll)?.into();
+            }
+            Ok(with_usage(Reply::json(StatusCode::OK, body), &info))
         }
         Method::PUT => {
             let body = gateway
@@ -85,6 +86,12 @@ fn with_usage(reply: Reply, info: &ContainerInfo) -> Reply {
         .header("x-ms-resource-quota", QUOTA)
         .header("x-ms-resource-usage", usage)
         .header("x-ms-content-path", info.rid.clone())
+        // Index changes apply within the write that makes them: a
+        // transformation is always complete.
+        .header(
+            "x-ms-documentdb-collection-index-transformation-progress",
+            "100",
+        )
         .header("lsn", info.lsn.to_string())
 }
 

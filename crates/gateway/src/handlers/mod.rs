@@ -4,6 +4,7 @@
 pub mod account;
 pub mod batch;
 pub mod changes;
+pub mod conflicts;
 pub mod containers;
 pub mod databases;
 pub mod items;
@@ -105,4 +106,26 @@ pub(crate) fn query_feed_reply(
         documents_read: total,
     };
     Ok(feed_reply(kind, owner_rid, page))
+}
+
+/// A query that names no partition key (nor a partition key range) must
+/// say it may fan out (`x-ms-documentdb-query-enablecrosspartition`), or
+/// the service refuses it. The refusal has no sub-status, so clients raise
+/// it rather than ask for a query plan (sub-status 1004).
+/// `pinned` says whether the query's own filter pins one partition key
+/// value, which the service serves without consent.
+pub(crate) fn require_cross_partition_consent(
+    ctx: &RequestContext,
+    pinned: impl FnOnce() -> Result<bool, ApiError>,
+) -> Result<(), ApiError> {
+    let scoped = ctx.header(crate::header_names::PARTITION_KEY).is_some()
+        || ctx.partition_key_range_id().is_some();
+    if scoped || ctx.flag("x-ms-documentdb-query-enablecrosspartition") || pinned()? {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "Cross partition query is required but disabled. Please set \
+         x-ms-documentdb-query-enablecrosspartition to true, specify \
+         x-ms-documentdb-partitionkey, or revise your query to avoid this exception.",
+    ))
 }

@@ -12,6 +12,8 @@ use crate::reply::Reply;
 use crate::request::RequestContext;
 use crate::Gateway;
 
+mod metrics;
+
 /// The query text and parameters of a query request body.
 /// The service's limits on a query's text and its JOINs.
 const MAX_QUERY_BYTES: usize = 512 * 1024;
@@ -81,15 +83,16 @@ pub fn plan(ctx: &RequestContext) -> Result<Reply, ApiError> {
             )));
         }
     }
-    Ok(
-        Reply::json(StatusCode::OK, partitioned_execution_info(&query)?)
-            .charge(crate::charge::METADATA),
+    Ok(Reply::json(
+        StatusCode::OK,
+        partitioned_execution_info(&query, &parameters)?,
     )
+    .charge(crate::charge::METADATA))
 }
 
-fn partitioned_execution_info(query: &Query) -> Result<Value, ApiError> {
-    let query_info =
-        cosmonaut_query::query_info(query).map_err(|e| ApiError::bad_request(e.to_string()))?;
+fn partitioned_execution_info(query: &Query, parameters: &Parameters) -> Result<Value, ApiError> {
+    let query_info = cosmonaut_query::query_info(query, parameters)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(json!({
         "partitionedQueryExecutionInfoVersion": 2,
         "queryInfo": query_info,
@@ -104,6 +107,9 @@ pub fn run(
     coll: &str,
 ) -> Result<Reply, ApiError> {
     let (query, parameters) = parse_body(ctx)?;
+    super::require_cross_partition_consent(ctx, || {
+        Ok(gateway.engine.query_pins_one_partition(db, coll, &query)?)
+    })?;
     let scope = ctx.item_scope()?;
     let started = std::time::Instant::now();
     let result = gateway
@@ -113,7 +119,7 @@ pub fn run(
             let needs_plan = err.substatus == CROSS_PARTITION_QUERY_NOT_SERVABLE;
             let mut api = ApiError::from(err);
             if needs_plan {
-                api.additional_info = partitioned_execution_info(&query)
+                api.additional_info = partitioned_execution_info(&query, &parameters)
                     .ok()
                     .map(|plan| plan.to_string());
             }
@@ -122,61 +128,34 @@ pub fn run(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let count = result.page.items.len();
     let retrieved = result.page.documents_read;
-    let utilization = if result.used_index() { 1.0 } else { 0.0 };
-    let index_path = result.index_path.clone();
+    let page_metrics = result.metrics.clone();
     let bytes = page_bytes(&result.page);
     let mut reply = super::items::item_page_reply(db, coll, &scope, result, bytes)
         .charge(crate::charge::query(retrieved, bytes));
-    if ctx
-        .header("x-ms-documentdb-populatequerymetrics")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
+    if ctx.flag("x-ms-documentdb-populatequerymetrics") {
+        let figures = metrics::PageFigures {
+            metrics: &page_metrics,
+            elapsed_ms,
+            retrieved_count: retrieved,
+            output_count: count,
+            output_bytes: bytes,
+        };
         reply = reply.header(
             "x-ms-documentdb-query-metrics",
-            format!(
-                "totalExecutionTimeInMs={elapsed_ms:.2};queryCompileTimeInMs=0.00;\
-                 queryLogicalPlanBuildTimeInMs=0.00;queryPhysicalPlanBuildTimeInMs=0.00;\
-                 queryOptimizationTimeInMs=0.00;VMExecutionTimeInMs={elapsed_ms:.2};\
-                 indexLookupTimeInMs=0.00;documentLoadTimeInMs=0.00;systemFunctionExecuteTimeInMs=0.00;\
-                 userFunctionExecuteTimeInMs=0.00;retrievedDocumentCount={retrieved};\
-                 retrievedDocumentSize={bytes};outputDocumentCount={count};outputDocumentSize={bytes};\
-                 writeOutputTimeInMs=0.00;indexUtilizationRatio={utilization:.2}"
-            ),
+            metrics::query_metrics(&figures),
         );
     }
-    if ctx
-        .header("x-ms-cosmos-populateindexmetrics")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
+    // Current SDKs ask for the V2 form; older ones (Python) for the base64 one.
+    if ctx.flag("x-ms-cosmos-populateindexmetrics-v2") {
         reply = reply.header(
             "x-ms-cosmos-index-utilization",
-            index_utilization(index_path.as_deref()),
+            metrics::index_metrics_v2(&page_metrics),
+        );
+    } else if ctx.flag("x-ms-cosmos-populateindexmetrics") {
+        reply = reply.header(
+            "x-ms-cosmos-index-utilization",
+            metrics::index_metrics_v1(&page_metrics),
         );
     }
     Ok(reply)
-}
-
-/// The index-use report clients ask for with `x-ms-cosmos-populateindexmetrics`:
-/// base64 of a JSON summary naming the single-path index that served the query.
-fn index_utilization(index_path: Option<&str>) -> String {
-    use base64::Engine as _;
-    let utilized: Vec<Value> = index_path
-        .into_iter()
-        .map(|path| {
-            json!({
-                "FilterExpression": "",
-                "IndexSpec": path,
-                "FilterPreciseSet": true,
-                "IndexPreciseSet": true,
-                "IndexImpactScore": "High"
-            })
-        })
-        .collect();
-    let report = json!({
-        "UtilizedSingleIndexes": utilized,
-        "PotentialSingleIndexes": [],
-        "UtilizedCompositeIndexes": [],
-        "PotentialCompositeIndexes": []
-    });
-    base64::engine::general_purpose::STANDARD.encode(report.to_string())
 }

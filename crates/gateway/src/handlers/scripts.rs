@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use cosmonaut_engine::ScriptKind;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::items::session_headers;
@@ -13,6 +13,15 @@ use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::RequestContext;
 use crate::Gateway;
+
+/// What the script log header escapes: everything but RFC 3986's unreserved
+/// characters, as the service escapes it (the SDKs unescape it with .NET's
+/// `Uri.UnescapeDataString` and expect Python's `urllib.parse.quote`).
+const LOG_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Create (or upsert), list and query.
 pub async fn feed(
@@ -98,16 +107,17 @@ async fn execute(
             other => vec![other],
         }
     };
+    let logging = ctx.flag("x-ms-documentdb-script-enable-logging");
     let result = gateway
         .engine
-        .execute_stored_procedure(db, coll, id, &ctx.partition_key()?, arguments)
+        .execute_stored_procedure(db, coll, id, &ctx.partition_key()?, arguments, logging)
         .await?;
     let reply = match result.body {
         Some(body) => Reply::json(StatusCode::OK, body),
         None => Reply::json_text(StatusCode::OK, b"\"\"".to_vec()),
     };
-    let reply = if ctx.flag("x-ms-documentdb-script-enable-logging") {
-        let log = utf8_percent_encode(&result.log, NON_ALPHANUMERIC).to_string();
+    let reply = if logging {
+        let log = utf8_percent_encode(&result.log, LOG_ESCAPED).to_string();
         reply.header("x-ms-documentdb-script-log-results", log)
     } else {
         reply
