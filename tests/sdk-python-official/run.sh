@@ -26,12 +26,14 @@ PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 COSMONAUT_BIN=${COSMONAUT_BIN:-$ROOT/target/debug/cosmonaut}
 VERSION=4.17.1
 
-# The files that cover the NoSQL data plane, each with its async twin.
+# The files that cover the NoSQL data plane, each with its async twin: the
+# issue's list, then throughput, resource ids and writes without response bodies.
 FILES=(${OFFICIAL_FILES:-
   crud crud_container crud_subpartition query query_cross_partition orderby aggregate
   multi_orderby transactional_batch ttl change_feed headers session partition_key
   query_execution_context user_configs computed_properties backwards_compatibility
   feed_range latest_session_token full_text_policy vector_policy
+  auto_scale resource_id crud_response_payload_on_write_disabled
 })
 
 CACHE=$ROOT/target/sdk-python-official

@@ -288,3 +288,18 @@ def test_partition_key_version_is_returned_only_when_sent(database, rest):
         coll = f"{link}/colls/{name}"
         r = rest.request("PUT", f"/{coll}", "colls", coll, body={"id": name, "defaultTtl": 5})
         assert r.status_code == 200 and r.json()["partitionKey"].get("version") == shown, r.text
+
+
+def test_limits_are_refused_in_the_services_words(client, database, container):
+    from azure.cosmos import ThroughputProperties
+
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        client.create_database("d" * 256)
+    assert "less than '255' characters" in err.value.message
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        container.create_item({"id": "i" * 1024, "pk": "p"})
+    assert "less than '1024' characters" in err.value.message
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        database.create_container(unique("a"), PartitionKey(path="/pk"),
+                                  offer_throughput=ThroughputProperties(auto_scale_max_throughput=-200))
+    assert "Requested throughput -200 is less than required minimum throughput 1000" in err.value.message

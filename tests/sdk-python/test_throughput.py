@@ -76,3 +76,20 @@ def test_autoscale_throughput(client, database):
     finally:
         client.delete_database(db.id)
     assert replaced is not None
+
+
+def test_autoscale_increment_percent_round_trips(client, database):
+    from azure.cosmos import ThroughputProperties
+
+    c = database.create_container(unique("inc"), PartitionKey(path="/pk"), offer_throughput=ThroughputProperties(
+        auto_scale_max_throughput=1000, auto_scale_increment_percent=3))
+    assert c.get_throughput().auto_scale_increment_percent == 3
+    c.replace_throughput(ThroughputProperties(auto_scale_max_throughput=2000, auto_scale_increment_percent=5))
+    props = c.get_throughput()
+    assert (props.auto_scale_max_throughput, props.auto_scale_increment_percent) == (2000, 5)
+    db = client.create_database(unique("incdb"), offer_throughput=ThroughputProperties(
+        auto_scale_max_throughput=1000, auto_scale_increment_percent=2))
+    try:
+        assert db.get_throughput().auto_scale_increment_percent == 2
+    finally:
+        client.delete_database(db.id)

@@ -318,7 +318,10 @@ impl Engine {
         let throughput = new.throughput.map(Throughput::check).transpose()?;
         let by_throughput =
             throughput.map_or(1, |t| t.ceiling().div_ceil(RU_PER_PARTITION).min(64) as u32);
-        let (ru, autoscale) = throughput.map_or((None, false), Throughput::stored);
+        let (ru, autoscale, increment_percent) = throughput.map_or((None, false, 0), |t| {
+            let s = t.stored();
+            (s.ru, s.autoscale, s.increment_percent)
+        });
         let partition_count = self.config.partitions_per_container.max(by_throughput);
         let db = db.to_string();
         self.store
@@ -342,6 +345,7 @@ impl Engine {
                     partition_count,
                     throughput: ru,
                     autoscale,
+                    autoscale_increment_percent: increment_percent,
                     body: Value::Object(props),
                     derived: Default::default(),
                 };
@@ -350,6 +354,13 @@ impl Engine {
                 Ok(record.body)
             })
             .await
+    }
+
+    /// The container's `_rid`, `None` when there is no such container: a
+    /// cheap check made on item requests that name the rid they expect.
+    pub fn container_rid(&self, db: &str, id: &str) -> Result<Option<String>> {
+        let snapshot = self.snapshot()?;
+        Ok(load_container(snapshot.as_ref(), db, id)?.map(|r| r.rid_text()))
     }
 
     pub fn read_container(&self, db: &str, id: &str) -> Result<ContainerInfo> {

@@ -21,10 +21,13 @@ impl Engine {
         throughput: Option<Throughput>,
     ) -> Result<Value> {
         let id = validation::body_id(&body, validation::MAX_RESOURCE_ID_CHARS, false)?;
-        let (ru, autoscale) = throughput
+        let stored = throughput
             .map(Throughput::check)
             .transpose()?
-            .map_or((None, false), Throughput::stored);
+            .map(Throughput::stored);
+        let (ru, autoscale, increment_percent) = stored.map_or((None, false, 0), |s| {
+            (s.ru, s.autoscale, s.increment_percent)
+        });
         self.store
             .transact(move |txn| {
                 let key = keys::database(&id);
@@ -52,6 +55,7 @@ impl Engine {
                         body: body.clone(),
                         throughput: ru,
                         autoscale,
+                        autoscale_increment_percent: increment_percent,
                     })?,
                 );
                 Ok(body)

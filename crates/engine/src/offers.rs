@@ -31,8 +31,9 @@ const AUTOSCALE_STEP: u64 = 1000;
 pub enum Throughput {
     /// A fixed number of RU/s.
     Manual(u64),
-    /// Scales between a tenth of `max` and `max` RU/s.
-    Autoscale { max: u64 },
+    /// Scales between a tenth of `max` and `max` RU/s; `increment_percent`
+    /// is the auto-upgrade policy's step, kept and reported as set.
+    Autoscale { max: u64, increment_percent: u64 },
 }
 
 impl Throughput {
@@ -40,7 +41,7 @@ impl Throughput {
     pub fn ceiling(self) -> u64 {
         match self {
             Self::Manual(ru) => ru,
-            Self::Autoscale { max } => max,
+            Self::Autoscale { max, .. } => max,
         }
     }
 
@@ -53,7 +54,7 @@ impl Throughput {
                      RU/s and a multiple of {THROUGHPUT_STEP}."
                 )))
             }
-            Self::Autoscale { max } if max < AUTOSCALE_STEP || max % AUTOSCALE_STEP != 0 => {
+            Self::Autoscale { max, .. } if max < AUTOSCALE_STEP || max % AUTOSCALE_STEP != 0 => {
                 Err(EngineError::bad_request(format!(
                     "The autoscale maximum throughput {max} is invalid: it must be at least \
                      {AUTOSCALE_STEP} RU/s and a multiple of {AUTOSCALE_STEP}."
@@ -63,18 +64,37 @@ impl Throughput {
         }
     }
 
-    /// As records store it: RU/s, and whether they are an autoscale maximum.
-    pub(crate) fn stored(self) -> (Option<u64>, bool) {
+    /// As records store it: RU/s, and whether they are an autoscale maximum
+    /// (with its increment percent).
+    pub(crate) fn stored(self) -> Stored {
         match self {
-            Self::Manual(ru) => (Some(ru), false),
-            Self::Autoscale { max } => (Some(max), true),
+            Self::Manual(ru) => Stored {
+                ru: Some(ru),
+                autoscale: false,
+                increment_percent: 0,
+            },
+            Self::Autoscale {
+                max,
+                increment_percent,
+            } => Stored {
+                ru: Some(max),
+                autoscale: true,
+                increment_percent,
+            },
         }
     }
 
-    pub(crate) fn from_stored(ru: Option<u64>, autoscale: bool) -> Option<Self> {
+    pub(crate) fn from_stored(
+        ru: Option<u64>,
+        autoscale: bool,
+        increment_percent: u64,
+    ) -> Option<Self> {
         ru.map(|ru| {
             if autoscale {
-                Self::Autoscale { max: ru }
+                Self::Autoscale {
+                    max: ru,
+                    increment_percent,
+                }
             } else {
                 Self::Manual(ru)
             }
@@ -87,12 +107,15 @@ impl Throughput {
                 "offerThroughput": ru,
                 "offerIsRUPerMinuteThroughputEnabled": false,
             }),
-            Self::Autoscale { max } => json!({
+            Self::Autoscale {
+                max,
+                increment_percent,
+            } => json!({
                 "offerThroughput": max / 10,
                 "offerIsRUPerMinuteThroughputEnabled": false,
                 "offerAutopilotSettings": {
                     "maxThroughput": max,
-                    "autoUpgradePolicy": {"throughputPolicy": {"incrementPercent": 0}},
+                    "autoUpgradePolicy": {"throughputPolicy": {"incrementPercent": increment_percent}},
                 },
             }),
         }
@@ -102,11 +125,10 @@ impl Throughput {
     /// has one, else its manual RU/s.
     fn requested(body: &Value) -> Result<Self> {
         let content = body.get("content");
-        if let Some(max) = content
-            .and_then(|c| c.pointer("/offerAutopilotSettings/maxThroughput"))
-            .and_then(Value::as_u64)
-        {
-            return Ok(Self::Autoscale { max });
+        if let Some(settings) = content.and_then(|c| c.get("offerAutopilotSettings")) {
+            if let Some(throughput) = Self::autoscale_settings(settings) {
+                return throughput;
+            }
         }
         content
             .and_then(|c| c.get("offerThroughput"))
@@ -119,6 +141,38 @@ impl Throughput {
                 )
             })
     }
+}
+
+impl Throughput {
+    /// Autoscale settings as offers and `x-ms-cosmos-offer-autopilot-settings`
+    /// carry them: `{"maxThroughput", "autoUpgradePolicy": {"throughputPolicy":
+    /// {"incrementPercent"}}}`.
+    /// `None` without a whole `maxThroughput`; a maximum below the
+    /// service's minimum is refused in its words.
+    pub fn autoscale_settings(settings: &Value) -> Option<Result<Self>> {
+        let requested = settings.get("maxThroughput")?.as_i64()?;
+        let increment_percent = settings
+            .pointer("/autoUpgradePolicy/throughputPolicy/incrementPercent")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Some(match u64::try_from(requested) {
+            Ok(max) if max >= AUTOSCALE_STEP => Ok(Self::Autoscale {
+                max,
+                increment_percent,
+            }),
+            _ => Err(EngineError::bad_request(format!(
+                "Requested throughput {requested} is less than required minimum throughput \
+                 {AUTOSCALE_STEP}"
+            ))),
+        })
+    }
+}
+
+/// Throughput as database and container records keep it.
+pub(crate) struct Stored {
+    pub ru: Option<u64>,
+    pub autoscale: bool,
+    pub increment_percent: u64,
 }
 
 /// What an offer is the throughput of.
@@ -239,14 +293,16 @@ impl Engine {
                     .into_iter()
                     .find(|(_, owner, _)| owner.rid_text() == id)
                     .ok_or_else(|| offer_not_found(&id))?;
-                let (ru, autoscale) = requested.stored();
+                let stored = requested.stored();
                 match &mut owner {
                     Owner::Database(d) => {
-                        (d.throughput, d.autoscale) = (ru, autoscale);
+                        (d.throughput, d.autoscale) = (stored.ru, stored.autoscale);
+                        d.autoscale_increment_percent = stored.increment_percent;
                         txn.put(key, encode(d)?);
                     }
                     Owner::Container(c) => {
-                        (c.throughput, c.autoscale) = (ru, autoscale);
+                        (c.throughput, c.autoscale) = (stored.ru, stored.autoscale);
+                        c.autoscale_increment_percent = stored.increment_percent;
                         txn.put(key, encode(c.as_ref())?);
                     }
                 }

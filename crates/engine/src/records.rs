@@ -48,11 +48,18 @@ pub struct DatabaseRecord {
     /// Whether `throughput` is an autoscale maximum.
     #[serde(default)]
     pub autoscale: bool,
+    /// The autoscale auto-upgrade increment, as set.
+    #[serde(default)]
+    pub autoscale_increment_percent: u64,
 }
 
 impl DatabaseRecord {
     pub(crate) fn provisioned(&self) -> Option<Throughput> {
-        Throughput::from_stored(self.throughput, self.autoscale)
+        Throughput::from_stored(
+            self.throughput,
+            self.autoscale,
+            self.autoscale_increment_percent,
+        )
     }
 }
 
@@ -68,6 +75,9 @@ pub struct ContainerRecord {
     /// Whether `throughput` is an autoscale maximum.
     #[serde(default)]
     pub autoscale: bool,
+    /// The autoscale auto-upgrade increment, as set.
+    #[serde(default)]
+    pub autoscale_increment_percent: u64,
     /// Whoever replaces `body` must reset `derived` (see [`ContainerRecord::set_body`]).
     pub body: Value,
     #[serde(skip)]
@@ -77,7 +87,11 @@ pub struct ContainerRecord {
 impl ContainerRecord {
     /// The container's own throughput, if it has one.
     pub(crate) fn provisioned(&self) -> Option<Throughput> {
-        Throughput::from_stored(self.throughput, self.autoscale)
+        Throughput::from_stored(
+            self.throughput,
+            self.autoscale,
+            self.autoscale_increment_percent,
+        )
     }
 }
 

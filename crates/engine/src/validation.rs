@@ -45,11 +45,18 @@ pub fn check_id(id: &str, max_len: usize, counts_bytes: bool) -> Result<()> {
         || id.contains(FORBIDDEN_ID_CHARS)
         || id.chars().any(char::is_control);
     if bad {
+        // The service's numbers, word for word: items "less than '1024'"
+        // (1023 bytes allowed), other resources "less than '255'" (255
+        // characters allowed).
+        let stated = if max_len == MAX_ITEM_ID_BYTES {
+            max_len + 1
+        } else {
+            max_len
+        };
         return Err(EngineError::bad_request(format!(
             "The input name '{id}' is invalid. Ensure to provide a unique non-empty string less \
-             than '{}' characters. Ensure the name does not contain any of the following \
-             characters: '/', '\\\\', '?', '#' and does not end with a space.",
-            max_len + 1
+             than '{stated}' characters. Ensure the name does not contain any of the following \
+             characters: '/', '\\\\', '?', '#' and does not end with a space."
         )));
     }
     Ok(())

@@ -279,8 +279,8 @@ impl Gateway {
         ) else {
             return Ok(());
         };
-        match self.engine.read_container(db, coll) {
-            Ok(info) if info.rid != intended.trim() => {
+        match self.engine.container_rid(db, coll) {
+            Ok(Some(rid)) if rid != intended.trim() => {
                 let mut err = ApiError::bad_request(format!(
                     "The container '{coll}' is not the one this request was meant for \
                      (resource id {intended}): it was deleted and created again."

@@ -194,15 +194,13 @@ impl RequestContext {
         let Some(v) = self.header("x-ms-cosmos-offer-autopilot-settings") else {
             return Ok(None);
         };
-        serde_json::from_str::<Value>(v)
-            .ok()
-            .and_then(|s| s.get("maxThroughput").and_then(Value::as_u64))
-            .map(|max| Some(Throughput::Autoscale { max }))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "Invalid value '{v}' for header x-ms-cosmos-offer-autopilot-settings."
-                ))
-            })
+        let settings = serde_json::from_str::<Value>(v).ok();
+        if let Some(parsed) = settings.as_ref().and_then(Throughput::autoscale_settings) {
+            return parsed.map(Some).map_err(ApiError::from);
+        }
+        Err(ApiError::bad_request(format!(
+            "Invalid value '{v}' for header x-ms-cosmos-offer-autopilot-settings."
+        )))
     }
 
     /// Refuses an `x-ms-consistency-level` the account cannot give. The
