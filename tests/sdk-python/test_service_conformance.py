@@ -303,3 +303,11 @@ def test_limits_are_refused_in_the_services_words(client, database, container):
         database.create_container(unique("a"), PartitionKey(path="/pk"),
                                   offer_throughput=ThroughputProperties(auto_scale_max_throughput=-200))
     assert "Requested throughput -200 is less than required minimum throughput 1000" in err.value.message
+
+
+def test_an_invalid_continuation_is_named(container, rest):
+    link = container.container_link.strip("/")
+    r = rest.request("GET", f"/{link}/docs", "docs", link, headers={"x-ms-continuation": "ffff"})
+    assert r.status_code == 400 and "Invalid continuation token 'ffff'" in r.json()["message"], r.text
+    r = rest.request("GET", f"/{link}/docs", "docs", link, headers={"x-ms-continuation": "ab" * 500})
+    assert r.status_code == 400 and len(r.json()["message"]) < 200

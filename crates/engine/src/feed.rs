@@ -99,8 +99,21 @@ fn resume_key(start: &[u8], end: &[u8], request: &FeedRequest) -> Result<Vec<u8>
         None => Ok(start.to_vec()),
         Some(token) => decode_hex(token)
             .filter(|k| k.as_slice() >= start && k.as_slice() <= end)
-            .ok_or_else(|| EngineError::bad_request("Invalid continuation token.")),
+            .ok_or_else(|| invalid_continuation(token)),
     }
+}
+
+/// The 400 for a continuation token this feed did not hand out, naming the
+/// token (its start, for a long one) as the service names it.
+fn invalid_continuation(token: &str) -> EngineError {
+    const SHOWN: usize = 64;
+    let shown: String = token.chars().take(SHOWN).collect();
+    let more = if token.chars().count() > SHOWN {
+        "..."
+    } else {
+        ""
+    };
+    EngineError::bad_request(format!("Invalid continuation token '{shown}{more}'."))
 }
 
 /// Visits the rows in `[start, end)` in key order (descending when asked),
@@ -189,7 +202,7 @@ pub(crate) fn page_of_results(results: Vec<Value>, request: &FeedRequest) -> Res
             .strip_prefix(RESULT_OFFSET_MARK)
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n <= results.len())
-            .ok_or_else(|| EngineError::bad_request("Invalid continuation token."))?,
+            .ok_or_else(|| invalid_continuation(token))?,
     };
     let limit = request.page_items();
     let total = results.len();
