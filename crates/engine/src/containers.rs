@@ -3,7 +3,7 @@ use serde_json::{json, Map, Value};
 
 use crate::engine::{load_container, load_database, new_etag, now_seconds, Engine};
 use crate::error::{EngineError, Result};
-use crate::feed::{read_page, FeedPage, FeedRequest};
+use crate::feed::{read_page, scan_each, FeedPage, FeedRequest};
 use crate::index::{self, IndexPolicy};
 use crate::keys;
 use crate::offers::Throughput;
@@ -492,25 +492,17 @@ impl Engine {
     /// read that asks for them: `{id, sizeInKB, documentCount}` per range.
     /// Counted by scanning, so only asked for by tools, not on every read.
     pub fn partition_statistics(&self, db: &str, id: &str) -> Result<Vec<Value>> {
-        const CHUNK: usize = 1024;
         let snapshot = self.snapshot()?;
         let record = crate::engine::require_container(snapshot.as_ref(), db, id)?;
         let mut out = Vec::new();
         for range in record.ranges()? {
-            let (mut from, end) = keys::epk_range(&record.rid, &range.min, range.max.as_ref());
+            let (start, end) = keys::epk_range(&record.rid, &range.min, range.max.as_ref());
             let (mut count, mut bytes) = (0u64, 0u64);
-            loop {
-                let rows = snapshot.scan(&from, &end, CHUNK)?;
-                count += rows.len() as u64;
-                bytes += rows.iter().map(|(_, v)| v.len() as u64).sum::<u64>();
-                match rows.last() {
-                    Some((last, _)) if rows.len() == CHUNK => {
-                        from = last.clone();
-                        from.push(0);
-                    }
-                    _ => break,
-                }
-            }
+            scan_each(snapshot.as_ref(), &start, &end, false, |_, value| {
+                count += 1;
+                bytes += value.len() as u64;
+                Ok(true)
+            })?;
             out.push(json!({
                 "id": range.id,
                 "sizeInKB": bytes.div_ceil(1024),

@@ -11,14 +11,12 @@ use serde_json::Value;
 
 use crate::engine::{require_container, Engine};
 use crate::error::{EngineError, Result};
+use crate::feed::scan_each;
 use crate::items::{point_key, ItemKey};
 use crate::keys;
 use crate::records::decode;
 use crate::rid::{self, ChildKind, RidKind};
 use crate::ScriptKind;
-
-/// Rows read at a time while scanning for an item.
-const SCAN_CHUNK: usize = 256;
 
 /// The rid bytes of `text` if it names a resource of `kind`, else the
 /// service's 400 for a malformed resource id.
@@ -111,25 +109,17 @@ impl Engine {
         // The stored text carries `"_rid":"…"` at the top level; a match of
         // those bytes is confirmed by parsing (a nested object may hold one).
         let needle = format!("\"_rid\":\"{rid_text}\"");
-        let mut from = start;
-        loop {
-            let rows = snapshot.scan(&from, &end, SCAN_CHUNK)?;
-            for (_, value) in &rows {
-                if memmem(value, needle.as_bytes()) {
-                    let item: Value = decode(value)?;
-                    if item.get("_rid").and_then(Value::as_str) == Some(rid_text) {
-                        return id_of(&item);
-                    }
+        let mut found = None;
+        scan_each(snapshot.as_ref(), &start, &end, false, |_, value| {
+            if memmem(&value, needle.as_bytes()) {
+                let item: Value = decode(&value)?;
+                if item.get("_rid").and_then(Value::as_str) == Some(rid_text) {
+                    found = Some(id_of(&item)?);
                 }
             }
-            match rows.last() {
-                Some((last, _)) if rows.len() == SCAN_CHUNK => {
-                    from = last.clone();
-                    from.push(0);
-                }
-                _ => return Err(EngineError::not_found()),
-            }
-        }
+            Ok(found.is_none())
+        })?;
+        found.ok_or_else(EngineError::not_found)
     }
 
     /// The id of the resource in `[start, end)` whose `_rid` is `rid_text`;

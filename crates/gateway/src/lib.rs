@@ -218,15 +218,19 @@ impl Gateway {
             body,
             scheme,
         };
-        // A rid-based path is served as the same path by ids.
-        let address = if address.is_rid_based() {
-            rid_address::to_ids(&self.engine, address, &ctx.partition_key()?)?
+        // A rid-based path is served as the same path by ids. Other paths are
+        // borrowed from the URI unless they have escapes, as most do not.
+        let (address, path): (Address, std::borrow::Cow<'_, str>) = if address.is_rid_based() {
+            let by_ids = rid_address::to_ids(&self.engine, address, &ctx.partition_key()?)?;
+            let path = by_ids.path().into();
+            (by_ids, path)
         } else {
-            address
+            let decoded =
+                percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy();
+            (address, decoded)
         };
+        let path = path.trim_matches('/');
         self.check_intended_container(&address, &ctx)?;
-        let by_ids = address.path();
-        let path = by_ids.as_str();
         let write = !(ctx.method == Method::GET
             || ctx.method == Method::HEAD
             || (ctx.method == Method::POST && ctx.is_query()));

@@ -143,7 +143,7 @@ impl Reply {
             (axum::http::header::DATE, http_date_now()),
             (
                 names::REQUEST_DURATION,
-                format!("{:.3}", elapsed.as_secs_f64() * 1000.0),
+                fixed_text(elapsed.as_secs_f64() * 1000.0, 3),
             ),
         ];
         for (name, value) in varying {
@@ -205,15 +205,22 @@ fn header_name(name: &'static str) -> Option<HeaderName> {
     }
 }
 
-/// A charge with two decimals, as the service writes it (`5.71`), without
-/// going through float formatting.
+/// A charge with two decimals, as the service writes it (`5.71`).
 fn charge_text(request_units: f64) -> String {
-    let hundredths = (request_units.max(0.0) * 100.0).round() as u64;
-    let cents = (hundredths % 100) as u8;
-    let mut text = itoa::Buffer::new().format(hundredths / 100).to_string();
+    fixed_text(request_units, 2)
+}
+
+/// `value` (at least 0) with `decimals` digits after the point, as
+/// `format!("{value:.decimals$}")` writes it but without going through float
+/// formatting: every response carries two such headers.
+fn fixed_text(value: f64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    let scaled = (value.max(0.0) * scale as f64).round() as u64;
+    let mut text = itoa::Buffer::new().format(scaled / scale).to_string();
     text.push('.');
-    text.push(char::from(b'0' + cents / 10));
-    text.push(char::from(b'0' + cents % 10));
+    let fraction = itoa::Buffer::new().format(scaled % scale).to_string();
+    text.extend(std::iter::repeat_n('0', decimals as usize - fraction.len()));
+    text.push_str(&fraction);
     text
 }
 
@@ -289,6 +296,17 @@ mod tests {
         ] {
             assert_eq!(charge_text(charge), text);
             assert_eq!(format!("{charge:.2}"), text);
+        }
+        // Durations in milliseconds: the same text as float formatting, but
+        // for a tie in the last digit, which may round the other way.
+        for milliseconds in [0.0, 0.0004, 0.042, 1.5, 12.3456, 987.0015] {
+            let (ours, std) = (fixed_text(milliseconds, 3), format!("{milliseconds:.3}"));
+            assert_eq!(ours.len(), std.len(), "{std}");
+            let apart = ours.parse::<f64>().ok().zip(std.parse::<f64>().ok());
+            assert!(
+                apart.is_some_and(|(a, b)| (a - b).abs() <= 0.001 + 1e-9),
+                "{ours} {std}"
+            );
         }
     }
 

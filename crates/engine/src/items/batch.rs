@@ -275,14 +275,9 @@ fn run_step(
         }
         BatchOperation::Replace { id, body } => {
             let new_id = checked(body)?;
-            let (written, _) = if new_id == *id {
-                let mode = WriteMode::Replace { id: id.clone() };
-                ops::write(txn, container, &item_key(id), &mode, body.clone(), if_match)?
-            } else {
-                // A replace may change the item's id, as a single replace may.
-                let (old_key, new_key) = (item_key(id), item_key(&new_id));
-                ops::rename(txn, container, (&old_key, &new_key), body.clone(), if_match)?
-            };
+            let mode = WriteMode::Replace { id: id.clone() };
+            let body = (new_id.as_str(), body.clone());
+            let (written, _) = ops::write_by_id(txn, container, item_key, &mode, body, if_match)?;
             Ok((written.document, false))
         }
         BatchOperation::Read { id } => Ok((ops::read(txn, container, &item_key(id))?, false)),

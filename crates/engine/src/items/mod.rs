@@ -166,15 +166,14 @@ impl Engine {
                 };
                 let (body, id) =
                     scripts::before_write(txn, partition, &triggers, &mode, (body, id))?;
-                let item_key = keys::item(&container.rid, &epk, &id);
-                let (written, created) = match &mode {
-                    WriteMode::Replace { id: addressed } if *addressed != id => {
-                        let old_key = keys::item(&container.rid, &epk, addressed);
-                        let keys = (old_key.as_slice(), item_key.as_slice());
-                        ops::rename(txn, &current, keys, body, if_match.as_deref())?
-                    }
-                    _ => ops::write(txn, &current, &item_key, &mode, body, if_match.as_deref())?,
-                };
+                let (written, created) = ops::write_by_id(
+                    txn,
+                    &current,
+                    |id| keys::item(&container.rid, &epk, id),
+                    &mode,
+                    (&id, body),
+                    if_match.as_deref(),
+                )?;
                 // A post-trigger may answer with a body of its own.
                 let text = triggers.post.is_empty().then_some(written.text);
                 let document =

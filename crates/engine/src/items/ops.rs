@@ -138,10 +138,30 @@ pub(crate) fn write(
     Ok((written, existing.is_none()))
 }
 
+/// [`write`] for a body whose id is `id`, with the item keys `key_of`
+/// makes: a replace whose body names another id than the one addressed
+/// renames the item, as the service lets a replace do.
+pub(crate) fn write_by_id(
+    txn: &mut Txn<'_>,
+    container: &ContainerRecord,
+    key_of: impl Fn(&str) -> Vec<u8>,
+    mode: &WriteMode,
+    (id, body): (&str, Value),
+    if_match: Option<&str>,
+) -> Result<(Written, bool)> {
+    match mode {
+        WriteMode::Replace { id: addressed } if addressed != id => {
+            let keys = (key_of(addressed), key_of(id));
+            rename(txn, container, (&keys.0, &keys.1), body, if_match)
+        }
+        _ => write(txn, container, &key_of(id), mode, body, if_match),
+    }
+}
+
 /// Replaces the item at `old_key` with `body`, whose id differs, so that it
-/// is stored at `new_key`: the service lets a replace change an item's id.
-/// 404 when there is no item to replace, 409 when the new id is taken.
-pub(crate) fn rename(
+/// is stored at `new_key`. 404 when there is no item to replace, 409 when
+/// the new id is taken.
+fn rename(
     txn: &mut Txn<'_>,
     container: &ContainerRecord,
     (old_key, new_key): (&[u8], &[u8]),

@@ -177,10 +177,12 @@ type Input = (Vec<Value>, usize, Option<String>);
 
 impl QueryRun<'_> {
     /// Refuses the query once it has run past its time limit, so one query
-    /// cannot hold a worker (and a storage snapshot) indefinitely.
-    fn check_time(&self) -> Result<()> {
-        if Instant::now() < self.deadline {
-            return Ok(());
+    /// cannot hold a worker (and a storage snapshot) indefinitely. Returns
+    /// the time it read, which starts the next document's load timing.
+    fn check_time(&self) -> Result<Instant> {
+        let now = Instant::now();
+        if now < self.deadline {
+            return Ok(now);
         }
         Err(EngineError::new(
             ErrorKind::RequestTimeout,
@@ -193,8 +195,7 @@ impl QueryRun<'_> {
     }
 
     fn run_document(&self, bytes: &[u8]) -> Result<Vec<Value>> {
-        self.check_time()?;
-        let started = Instant::now();
+        let started = self.check_time()?;
         let document: Value = decode(bytes)?;
         self.meter.document(bytes.len(), started);
         if self.is_expired(&document) {
@@ -334,8 +335,7 @@ impl QueryRun<'_> {
                 .candidates(l)?
                 .iter()
                 .map(|k| {
-                    self.check_time()?;
-                    let started = Instant::now();
+                    let started = self.check_time()?;
                     let Some(bytes) = self.reader.get(k)? else {
                         return Ok(None);
                     };
@@ -350,8 +350,7 @@ impl QueryRun<'_> {
                 .scan(&self.start, &self.end, usize::MAX)?
                 .into_iter()
                 .map(|(_, bytes)| {
-                    self.check_time()?;
-                    let started = Instant::now();
+                    let started = self.check_time()?;
                     let document = decode::<Value>(&bytes)?;
                     self.meter.document(bytes.len(), started);
                     Ok(document)

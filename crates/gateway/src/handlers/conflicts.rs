@@ -4,7 +4,7 @@
 //! conflict is not found, as on such an account of the service.
 
 use axum::http::Method;
-use cosmonaut_engine::FeedPage;
+use cosmonaut_engine::{EngineError, FeedPage};
 
 use super::{feed_reply, query_feed_reply, require_cross_partition_consent};
 use crate::error::ApiError;
@@ -39,11 +39,14 @@ pub fn one(
 ) -> Result<Reply, ApiError> {
     container_rid(gateway, db, coll)?;
     match ctx.method {
-        Method::GET | Method::DELETE => Err(cosmonaut_engine::EngineError::not_found().into()),
+        Method::GET | Method::DELETE => Err(EngineError::not_found().into()),
         _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
     }
 }
 
 fn container_rid(gateway: &Gateway, db: &str, coll: &str) -> Result<String, ApiError> {
-    Ok(gateway.engine.read_container(db, coll)?.rid)
+    gateway
+        .engine
+        .container_rid(db, coll)?
+        .ok_or_else(|| EngineError::not_found().into())
 }

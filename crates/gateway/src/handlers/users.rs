@@ -22,12 +22,7 @@ pub async fn feed(gateway: &Gateway, ctx: &RequestContext, db: &str) -> Result<R
         }
         Method::POST => {
             let body = ctx.json_body()?;
-            // An upsert of an existing user replaces it.
-            let existing = body
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|id| ctx.is_upsert() && engine.read_user(db, id).is_ok())
-                .map(str::to_string);
+            let existing = upserted(ctx, &body, |id| engine.read_user(db, id).is_ok());
             Ok(match existing {
                 Some(id) => {
                     resource_reply(StatusCode::OK, engine.replace_user(db, &id, body).await?)
@@ -85,12 +80,9 @@ pub async fn permissions(
         }
         Method::POST => {
             let body = ctx.json_body()?;
-            // An upsert of an existing permission replaces it.
-            let existing = body
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|id| ctx.is_upsert() && engine.read_permission(db, user, id).is_ok())
-                .map(str::to_string);
+            let existing = upserted(ctx, &body, |id| {
+                engine.read_permission(db, user, id).is_ok()
+            });
             let status = if existing.is_some() {
                 StatusCode::OK
             } else {
@@ -152,6 +144,15 @@ pub async fn permission(
         }
         _ => Err(ApiError::method_not_allowed(ctx.method.as_str())),
     }
+}
+
+/// The id of the existing resource an upsert replaces: the body's id, when
+/// the request is an upsert and `exists` finds it; `None` for a create.
+fn upserted(ctx: &RequestContext, body: &Value, exists: impl Fn(&str) -> bool) -> Option<String> {
+    body.get("id")
+        .and_then(Value::as_str)
+        .filter(|id| ctx.is_upsert() && exists(id))
+        .map(str::to_string)
 }
 
 /// How long the resource tokens in this reply stay valid:
