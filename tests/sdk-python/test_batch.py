@@ -75,3 +75,47 @@ def test_delete_all_items_of_a_partition_key(container):
     assert list(container.query_items("SELECT * FROM c", partition_key="q")) == []
     # Other partition keys keep their items.
     assert sorted(container.query_items("SELECT VALUE c.id FROM c", partition_key="p")) == ["gone", "old"]
+
+
+def test_failed_batch_entries_carry_their_charges(container):
+    with pytest.raises(exceptions.CosmosBatchOperationError) as err:
+        container.execute_item_batch(
+            [("create", ({"id": "new", "pk": "p"},)), ("create", ({"id": "gone", "pk": "p"},))],
+            partition_key="p",
+        )
+    entries = err.value.operation_responses
+    assert [e["statusCode"] for e in entries] == [424, 409]
+    assert entries[0]["requestCharge"] == 0 and entries[1]["requestCharge"] > 0
+    charged = float(container.client_connection.last_response_headers["x-ms-request-charge"])
+    assert charged == pytest.approx(sum(e["requestCharge"] for e in entries), abs=0.1)
+
+
+def test_bulk_refuses_an_unreadable_operation_alone(database, container, rest):
+    # A bulk request (non-atomic batch) as the .NET and JavaScript SDKs send
+    # it: each operation names its partition key; the second one's key is not JSON.
+    link = f"dbs/{database.id}/colls/{container.id}"
+    response = rest.request(
+        "POST",
+        f"/{link}/docs",
+        "docs",
+        link,
+        body=[
+            {"operationType": "Create", "partitionKey": '["p"]', "resourceBody": {"id": "b1", "pk": "p"}},
+            {"operationType": "Create", "partitionKey": "not json", "resourceBody": {"id": "b2", "pk": "p"}},
+            {"operationType": "Create", "partitionKey": '["p"]', "resourceBody": {"id": "b3", "pk": "p", "ttl": 0}},
+            {"operationType": "Create", "partitionKey": '["p"]', "resourceBody": {"id": "b4", "pk": "p"}},
+        ],
+        headers={
+            "x-ms-cosmos-is-batch-request": "True",
+            "x-ms-cosmos-batch-atomic": "False",
+            "x-ms-cosmos-batch-continue-on-error": "True",
+            "x-ms-documentdb-partitionkeyrangeid": "0",
+            "content-type": "application/json",
+        },
+    )
+    assert response.status_code == 207, response.text
+    entries = response.json()
+    assert [e["statusCode"] for e in entries] == [201, 400, 400, 201]
+    assert "The input ttl '0' is invalid" in entries[2]["message"]
+    ids = sorted(container.query_items("SELECT VALUE c.id FROM c WHERE STARTSWITH(c.id, 'b')", partition_key="p"))
+    assert ids == ["b1", "b4"]

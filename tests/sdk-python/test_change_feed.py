@@ -80,8 +80,8 @@ def test_all_versions_and_deletes(database):
     changes = [ch for ch in every if (ch.get("current") or ch["metadata"]).get("id") == "x"]
     kinds = [(ch["metadata"]["operationType"], (ch.get("current") or {}).get("n")) for ch in changes]
     assert kinds == [("create", 1), ("replace", 2), ("replace", 3), ("delete", None)]
-    # Replaces and deletes carry the version they replaced (the previous image).
-    assert [(ch.get("previous") or {}).get("n") for ch in changes] == [None, 1, 2, 3]
+    # Without a previous-image policy no change carries the version it replaced.
+    assert all("previous" not in ch for ch in changes)
     deleted = changes[-1]["metadata"]
     assert deleted["id"] == "x" and deleted["partitionKey"] == {"pk": "a"}
     assert deleted["timeToLiveExpired"] is False
@@ -95,6 +95,86 @@ def test_all_versions_and_deletes(database):
     assert [ch["current"]["id"] for ch in only_b] == ["y"]
     # Latest-version mode still shows each live item once.
     assert sorted(d["id"] for d in c.query_items_change_feed(start_time="Beginning")) == ["before", "y"]
+
+
+def previous_image_policy(mode, included_paths=None):
+    feature = {"mode": mode}
+    if included_paths is not None:
+        feature["includedPaths"] = included_paths
+    return {"supportedFeatures": {"allVersionsAndDeletes": feature}}
+
+
+@pytest.mark.parametrize("mode", [1, 2, 3])
+def test_previous_images_where_the_container_opts_in(database, rest, mode):
+    # previousImageRetentionPolicy mode flags: 1 keeps replaced versions, 2 deleted ones.
+    name = unique("prev")
+    created = rest.request(
+        "POST",
+        f"/dbs/{database.id}/colls",
+        "colls",
+        f"dbs/{database.id}",
+        body={
+            "id": name,
+            "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2},
+            "changeFeedPolicy": {"retentionDuration": 10},
+            "previousImageRetentionPolicy": previous_image_policy(mode),
+        },
+    )
+    assert created.status_code == 201, created.text
+    c = database.get_container_client(name)
+    assert c.read()["previousImageRetentionPolicy"] == previous_image_policy(mode)
+    list(c.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now"))
+    token = c.client_connection.last_response_headers["etag"]
+    c.create_item({"id": "x", "pk": "a", "n": 1})
+    c.replace_item("x", {"id": "x", "pk": "a", "n": 2})
+    c.delete_item("x", partition_key="a")
+    create, replace, delete = list(
+        c.query_items_change_feed(mode="AllVersionsAndDeletes", continuation=token)
+    )
+    assert "previous" not in create
+    assert (replace.get("previous") or {}).get("n") == (1 if mode & 1 else None)
+    assert (delete.get("previous") or {}).get("n") == (2 if mode & 2 else None)
+    assert "current" not in delete and delete["metadata"]["id"] == "x"
+
+
+def test_previous_images_keep_the_included_paths(database, rest):
+    name = unique("prevpaths")
+    created = rest.request(
+        "POST",
+        f"/dbs/{database.id}/colls",
+        "colls",
+        f"dbs/{database.id}",
+        body={
+            "id": name,
+            "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2},
+            "changeFeedPolicy": {"retentionDuration": 10},
+            "previousImageRetentionPolicy": previous_image_policy(3, ["/address/city"]),
+        },
+    )
+    assert created.status_code == 201, created.text
+    c = database.get_container_client(name)
+    list(c.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now"))
+    token = c.client_connection.last_response_headers["etag"]
+    c.create_item({"id": "x", "pk": "a", "n": 1, "address": {"city": "Oslo", "zip": "0150"}})
+    c.delete_item("x", partition_key="a")
+    _, delete = list(c.query_items_change_feed(mode="AllVersionsAndDeletes", continuation=token))
+    assert delete["previous"] == {"id": "x", "address": {"city": "Oslo"}}
+
+
+@pytest.mark.parametrize("mode", [4, -1, "all"])
+def test_previous_image_policy_is_checked(database, rest, mode):
+    response = rest.request(
+        "POST",
+        f"/dbs/{database.id}/colls",
+        "colls",
+        f"dbs/{database.id}",
+        body={
+            "id": unique("badprev"),
+            "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2},
+            "previousImageRetentionPolicy": previous_image_policy(mode),
+        },
+    )
+    assert response.status_code == 400
 
 
 def test_all_versions_needs_a_policy(container):

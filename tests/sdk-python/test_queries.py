@@ -242,3 +242,47 @@ def test_metrics_count_what_was_read(database, rest):
     v2 = json.loads(urllib.parse.unquote(r.headers["x-ms-cosmos-index-utilization"]))
     specs = [i["IndexSpec"] for i in v2["Utilized"]["SingleIndexes"]]
     assert "/n/?" in specs and "/pk/?" in specs
+
+
+def test_index_metrics_name_potential_indexes(database, rest):
+    from azure.cosmos import PartitionKey
+
+    c = database.create_container(
+        unique("advice"),
+        PartitionKey(path="/pk"),
+        indexing_policy={
+            "includedPaths": [{"path": "/*"}],
+            "excludedPaths": [{"path": "/secret/?"}, {"path": '/"_etag"/?'}],
+        },
+    )
+    for i in range(5):
+        c.create_item({"id": f"i{i}", "pk": "p", "n": i, "name": f"n{i}", "secret": i})
+
+    def report(query):
+        list(c.query_items(query, partition_key="p", populate_index_metrics=True))
+        return c.client_connection.last_response_headers["x-ms-cosmos-index-utilization"]
+
+    # An equality and a range on two paths would be served by a composite index.
+    advice = report('SELECT * FROM c WHERE c.n = 1 AND c.name > "a"')
+    assert [i["IndexSpecs"] for i in advice["PotentialCompositeIndexes"]] == [["/n ASC", "/name ASC"]]
+    assert advice["PotentialSingleIndexes"] == []
+    # A filter on an excluded path wants that path's index.
+    advice = report("SELECT * FROM c WHERE c.secret = 3")
+    assert [i["IndexSpec"] for i in advice["PotentialSingleIndexes"]] == ["/secret/?"]
+    # Two equalities need nothing more.
+    advice = report("SELECT * FROM c WHERE c.n = 1 AND c.name = 'n1'")
+    assert advice["PotentialCompositeIndexes"] == [] and advice["PotentialSingleIndexes"] == []
+    # The V2 form groups them under Potential.
+    link = c.container_link.strip("/")
+    r = rest.request("POST", f"/{link}/docs", "docs", link,
+                     body={"query": "SELECT * FROM c WHERE c.n = 1 ORDER BY c.name DESC"},
+                     headers={"x-ms-documentdb-isquery": "True", "content-type": "application/query+json",
+                              "x-ms-documentdb-partitionkey": '["p"]',
+                              "x-ms-cosmos-populateindexmetrics-V2": "True"})
+    assert r.status_code == 200, r.text
+    import json
+    import urllib.parse
+    v2 = json.loads(urllib.parse.unquote(r.headers["x-ms-cosmos-index-utilization"]))
+    assert v2["Potential"]["CompositeIndexes"] == [
+        {"IndexSpecs": ["/n ASC", "/name DESC"], "IndexImpactScore": "High"}
+    ]

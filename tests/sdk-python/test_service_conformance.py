@@ -155,11 +155,17 @@ def test_upsert_with_if_match_of_a_missing_item_creates_it(container):
     assert doc["id"] == "fresh"
 
 
-def test_null_ttl_is_refused_where_ttl_is_on(database):
-    c = database.create_container(unique("ttl"), PartitionKey(path="/pk"), default_ttl=10)
-    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
-        c.create_item({"id": "a", "pk": "p", "ttl": None})
-    assert err.value.status_code == 400
+def test_invalid_ttls_are_refused_whether_or_not_ttl_is_on(database):
+    with_ttl = database.create_container(unique("ttl"), PartitionKey(path="/pk"), default_ttl=10)
+    without = database.create_container(unique("nottl"), PartitionKey(path="/pk"))
+    for c in (with_ttl, without):
+        for ttl in (None, 0, -10, 2**31, "5"):
+            with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+                c.create_item({"id": "a", "pk": "p", "ttl": ttl})
+            assert err.value.status_code == 400
+            assert "Ensure to provide a nonzero positive integer" in err.value.message
+        c.create_item({"id": "never", "pk": "p", "ttl": -1})
+        c.create_item({"id": "later", "pk": "p", "ttl": 3600})
 
 
 def test_partition_key_paths_to_objects_are_undefined(database, rest):
@@ -311,3 +317,23 @@ def test_an_invalid_continuation_is_named(container, rest):
     assert r.status_code == 400 and "Invalid continuation token 'ffff'" in r.json()["message"], r.text
     r = rest.request("GET", f"/{link}/docs", "docs", link, headers={"x-ms-continuation": "ab" * 500})
     assert r.status_code == 400 and len(r.json()["message"]) < 200
+
+
+def test_the_empty_partition_key_addresses_no_item(container, rest):
+    # `[]` is the key of legacy containers without partition key paths; on a
+    # container with paths an item without them is `[{}]` (undefined).
+    container.create_item({"id": "keyless"})
+    container.create_item({"id": "a", "pk": "x"})
+    link = container.container_link.strip("/")
+    r = rest.request("GET", f"/{link}/docs/keyless", "docs", f"{link}/docs/keyless",
+                     headers={"x-ms-documentdb-partitionkey": "[]"})
+    assert r.status_code == 400 and r.headers.get("x-ms-substatus") == "1001", r.text
+    r = rest.request("GET", f"/{link}/docs/keyless", "docs", f"{link}/docs/keyless",
+                     headers={"x-ms-documentdb-partitionkey": "[{}]"})
+    assert r.status_code == 200 and r.json()["id"] == "keyless", r.text
+    # A query with the empty key names no partition: it spans them all, so
+    # it needs the client's consent to fan out.
+    query = {"x-ms-documentdb-isquery": "True", "content-type": "application/query+json",
+             "x-ms-documentdb-partitionkey": "[]"}
+    r = rest.request("POST", f"/{link}/docs", "docs", link, body={"query": "SELECT * FROM c"}, headers=query)
+    assert r.status_code == 400 and "Cross partition query is required" in r.text, r.text

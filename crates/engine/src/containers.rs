@@ -10,7 +10,7 @@ use crate::offers::Throughput;
 use crate::partition::{range_boundaries, PartitionKeyDefinition, PartitionKeyRange};
 use crate::records::{decode, encode, ContainerRecord, Counters, DatabaseRecord, Meta};
 use crate::ttl;
-use crate::{container_policies, rid, validation};
+use crate::{container_policies, previous_images, rid, validation};
 use cosmonaut_query::ComputedProperty;
 
 /// RU/s one physical partition serves; provisioning more adds partitions, as
@@ -312,6 +312,7 @@ impl Engine {
         let id = validation::body_id(&new.body, validation::MAX_RESOURCE_ID_CHARS, false)?;
         ttl::check_default_ttl(&new.body)?;
         container_policies::check(&new.body)?;
+        previous_images::check(&new.body)?;
         computed_properties(&new.body)?;
         let pk = parse_partition_key(&new.body)?;
         let mut props = container_properties(&new.body, &pk);
@@ -406,6 +407,7 @@ impl Engine {
         }
         ttl::check_default_ttl(&body)?;
         container_policies::check(&body)?;
+        previous_images::check(&body)?;
         computed_properties(&body)?;
         let (db, id) = (db.to_string(), id.to_string());
         self.store

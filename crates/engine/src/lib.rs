@@ -18,6 +18,7 @@ mod keys;
 mod offers;
 pub mod partition;
 pub mod patch;
+mod previous_images;
 mod query;
 mod records;
 mod resolve;

@@ -60,18 +60,30 @@ pub fn check_default_ttl(body: &Value) -> Result<()> {
     }
 }
 
-/// Checks an item's `ttl` where expiry is on.
-pub fn check_item_ttl(ttl: Ttl, body: &Value) -> Result<()> {
-    match (ttl, body.get("ttl")) {
-        // `"ttl": null` is refused like any other value that is not -1 or
-        // a positive number; only a missing ttl defers to the container.
-        (Ttl::Off, _) | (_, None) => Ok(()),
-        (_, Some(v)) if v.as_i64().is_some_and(|n| n == -1 || n > 0) => Ok(()),
-        (_, Some(v)) => Err(EngineError::bad_request(format!(
-            "The value of ttl ({v}) is invalid: it must be -1 or a positive number of seconds."
-        ))),
+/// Checks an item's `ttl`: absent, -1 (never expire) or a positive number
+/// of seconds that fits 32 bits. The service refuses any other value
+/// (`null` included) whether or not the container has expiry on.
+pub fn check_item_ttl(body: &Value) -> Result<()> {
+    match body.get("ttl") {
+        None => Ok(()),
+        Some(v)
+            if v.as_i64()
+                .is_some_and(|n| n == -1 || (1..=MAX_TTL).contains(&n)) =>
+        {
+            Ok(())
+        }
+        Some(v) => {
+            let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            Err(EngineError::bad_request(format!(
+                "The input ttl '{shown}' is invalid. Ensure to provide a nonzero positive \
+                 integer less than or equal to '{MAX_TTL}', or '-1' which means never expire."
+            )))
+        }
     }
 }
+
+/// The longest time to live, in seconds.
+const MAX_TTL: i64 = i32::MAX as i64;
 
 #[cfg(test)]
 mod tests {
@@ -100,9 +112,18 @@ mod tests {
         assert!(!ten.is_expired(&doc(Value::Null), 1009));
         assert!(check_default_ttl(&json!({"defaultTtl": 0})).is_err());
         assert!(check_default_ttl(&json!({"defaultTtl": "1"})).is_err());
-        assert!(check_item_ttl(ten, &json!({"ttl": 0})).is_err());
-        assert!(check_item_ttl(off, &json!({"ttl": 0})).is_ok());
-        assert!(check_item_ttl(ten, &json!({"ttl": null})).is_err());
-        assert!(check_item_ttl(ten, &json!({"id": "no ttl"})).is_ok());
+        for refused in [
+            json!(0),
+            json!(null),
+            json!(-10),
+            json!(1u64 << 31),
+            json!("5"),
+        ] {
+            assert!(check_item_ttl(&json!({ "ttl": refused })).is_err());
+        }
+        for kept in [json!(-1), json!(1), json!(i32::MAX)] {
+            assert!(check_item_ttl(&json!({ "ttl": kept })).is_ok());
+        }
+        assert!(check_item_ttl(&json!({"id": "no ttl"})).is_ok());
     }
 }

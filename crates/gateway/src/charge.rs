@@ -37,6 +37,10 @@ pub fn query(documents_read: usize, result_bytes: usize) -> f64 {
 /// Metadata operations (databases, containers, routing).
 pub const METADATA: f64 = 1.0;
 
+/// An operation of a batch that the service looked at and refused
+/// (a conflict, a failed precondition, an invalid body).
+pub const REFUSED: f64 = 1.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;

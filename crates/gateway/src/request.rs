@@ -77,13 +77,14 @@ impl RequestContext {
     pub fn item_scope(&self) -> Result<ItemScope, ApiError> {
         Ok(
             match (self.partition_key()?, self.partition_key_range_id()) {
-                (Some(key), _) => ItemScope::PartitionKey(key),
-                (None, Some(id)) => ItemScope::Range {
+                // The empty key names no partition: the query spans them all.
+                (Some(key), _) if !key.is_empty() => ItemScope::PartitionKey(key),
+                (_, Some(id)) => ItemScope::Range {
                     id,
                     start: self.epk_header("x-ms-start-epk")?,
                     end: self.epk_header("x-ms-end-epk")?,
                 },
-                (None, None) => ItemScope::All,
+                (_, None) => ItemScope::All,
             },
         )
     }

@@ -30,6 +30,35 @@ test("transactional batch: committed together or not at all", async (t) => {
   assert.equal(failed.code, 207);
   assert.deepEqual(failed.result.map((r) => r.statusCode), [424, 404]);
   assert.equal((await c.item("b", "p").read()).statusCode, 404);
+  // Every entry carries its charge, and the response's charge is their sum.
+  for (const entry of failed.result) {
+    assert.ok(Object.hasOwn(entry, "requestCharge"), JSON.stringify(entry));
+  }
+  const sum = failed.result.reduce((total, entry) => total + entry.requestCharge, 0);
+  const charged = Number(failed.headers["x-ms-request-charge"]);
+  assert.ok(charged > 0 && Math.abs(charged - sum) < 0.1, `${charged} vs ${sum}`);
+});
+
+test("bulk: an invalid operation is refused alone", async (t) => {
+  const db = await withDatabase(t);
+  const { container: c } = await db.containers.create({ id: "bulkttl", partitionKey: { paths: ["/key"], version: 2 } });
+  const invalidThenValid = [
+    { operationType: "Create", partitionKey: "A", resourceBody: { id: "bad", key: "A", ttl: -10 } },
+    { operationType: "Create", partitionKey: "A", resourceBody: { id: "good", key: "A" } },
+  ];
+  const codes = (results) => results.map((r) => r.response?.statusCode ?? r.error?.code);
+  assert.deepEqual(codes(await c.items.executeBulkOperations(invalidThenValid)), [400, 201]);
+  // Without continue-on-error, what follows the refused operation does not run.
+  const stopping = await c.items.bulk(
+    [
+      { operationType: "Create", partitionKey: "B", resourceBody: { id: "bad2", key: "B", ttl: -10 } },
+      { operationType: "Create", partitionKey: "B", resourceBody: { id: "after", key: "B" } },
+    ],
+    { continueOnError: false },
+  );
+  assert.deepEqual(stopping.map((r) => r.statusCode), [400, 424]);
+  const { resources } = await c.items.query("SELECT VALUE c.id FROM c").fetchAll();
+  assert.deepEqual(resources, ["good"]);
 });
 
 test("bulk: independent operations over many partition keys", async (t) => {

@@ -139,7 +139,7 @@ fn orderable(v: &Value) -> bool {
     v.is_number() || v.is_string()
 }
 
-fn lookup_for(expr: &Expr, alias: &str, parameters: &Parameters) -> Option<Lookup> {
+pub(crate) fn lookup_for(expr: &Expr, alias: &str, parameters: &Parameters) -> Option<Lookup> {
     let point = |path: Vec<Segment>, values: Vec<Value>| {
         (!path.is_empty()).then(|| Lookup {
             path,

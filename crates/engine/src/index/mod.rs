@@ -13,10 +13,12 @@
 //! with an entry there; when it equals the container's item count, no item
 //! lacks the value and the index alone gives the whole `ORDER BY` order.
 
+mod advice;
 mod encode;
 mod lookup;
 mod policy;
 
+pub use advice::potential_indexes;
 pub(crate) use lookup::flatten_and;
 pub use lookup::{document_alias, path_of, plan_lookup, Lookup, ValueRange};
 pub use policy::IndexPolicy;

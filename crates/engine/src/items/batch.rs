@@ -190,12 +190,13 @@ impl Engine {
 impl Engine {
     /// Runs independent operations, each on its own partition key; with
     /// `continue_on_error` unset, operations after the first failure are
-    /// not run (and report a failed dependency).
+    /// not run (and report a failed dependency). An operation the request
+    /// could not parse comes as its error and fails alone, as on the service.
     pub async fn execute_bulk(
         &self,
         db: &str,
         coll: &str,
-        steps: Vec<(ItemKey, BatchStep)>,
+        steps: Vec<Result<(ItemKey, BatchStep)>>,
         continue_on_error: bool,
     ) -> Result<BatchOutcome> {
         if steps.is_empty() || steps.len() > MAX_OPERATIONS {
@@ -211,11 +212,18 @@ impl Engine {
                 let current = ops::same_container(txn, &db, &coll, &container.rid)?;
                 let mut results = Vec::with_capacity(steps.len());
                 let mut range_id = None;
-                for (key, step) in &steps {
+                for parsed in &steps {
                     if !continue_on_error && results.iter().any(|r: &Result<_>| r.is_err()) {
                         results.push(Err(EngineError::failed_dependency()));
                         continue;
                     }
+                    let (key, step) = match parsed {
+                        Ok(parsed) => parsed,
+                        Err(err) => {
+                            results.push(Err(err.clone()));
+                            continue;
+                        }
+                    };
                     let before = txn.savepoint();
                     let result = point_key(&current, key).and_then(|(values, epk)| {
                         range_id.get_or_insert(range_of(&current, &epk)?);

@@ -100,7 +100,7 @@ impl ItemPage {
 }
 
 /// Resolves the key a point operation addresses: the header's, which must be
-/// a full key. The empty key `[]` addresses items without partition key values.
+/// a full key.
 pub(crate) fn point_key(
     container: &ContainerRecord,
     key: &ItemKey,
@@ -110,7 +110,6 @@ pub(crate) fn point_key(
         EngineError::bad_request("PartitionKey value must be supplied for this operation.")
     })?;
     def.check_full_key(&values)?;
-    let values = def.with_none_as_undefined(&values);
     let epk = effective_partition_key(&def, &values);
     Ok((values, epk))
 }
@@ -143,7 +142,7 @@ impl Engine {
         let values = def.extract(&body)?;
         if let Some(header) = &key {
             def.check_full_key(header)?;
-            if def.with_none_as_undefined(header) != values {
+            if *header != values {
                 return Err(EngineError::partition_key_mismatch());
             }
         } else if mode != WriteMode::Create && mode != WriteMode::Upsert {
@@ -441,7 +440,7 @@ pub(crate) fn scope_keys(
             }
             keys::epk_items(
                 &container.rid,
-                &effective_partition_key(&def, &def.with_none_as_undefined(values)),
+                &effective_partition_key(&def, values),
                 !prefix,
             )
         }

@@ -16,6 +16,7 @@ use crate::index;
 use crate::keys;
 use crate::partition::PartitionKeyValue;
 use crate::patch::{self, PatchOperation};
+use crate::previous_images::PreviousImages;
 use crate::records::{decode, ContainerRecord};
 use crate::ttl;
 use crate::{rid, validation};
@@ -272,7 +273,9 @@ pub(crate) fn remove_document(
             "partitionKey": key,
             "timeToLiveExpired": cause == Removal::Expired,
         });
-        let versions = (None, Some(existing));
+        let images = PreviousImages::of_container(&container.body);
+        let previous_image = images.on_delete.then(|| images.image_of(existing));
+        let versions = (None, previous_image.as_ref());
         record_version(
             txn,
             container,
@@ -307,7 +310,7 @@ pub(crate) fn store_document(
         }
     };
     let policy = container.index_policy();
-    ttl::check_item_ttl(policy.ttl, &body)?;
+    ttl::check_item_ttl(&body)?;
     let document = with_system_properties(body, container, &doc_rid);
     let bytes = crate::json::to_vec(&document);
     validation::check_item_size(bytes.len())?;
@@ -334,7 +337,11 @@ pub(crate) fn store_document(
         let metadata = json!({
             "operationType": if existing.is_some() { "replace" } else { "create" },
         });
-        let versions = (Some(&document), existing);
+        let images = PreviousImages::of_container(&container.body);
+        let previous_image = existing
+            .filter(|_| images.on_replace)
+            .map(|d| images.image_of(d));
+        let versions = (Some(&document), previous_image.as_ref());
         record_version(
             txn,
             container,

@@ -112,20 +112,12 @@ impl PartitionKeyDefinition {
             .collect()
     }
 
-    /// The key a request addresses: the empty "none" key `[]` means every
-    /// path is undefined, as for documents written without the paths.
-    pub fn with_none_as_undefined(&self, key: &[PartitionKeyValue]) -> Vec<PartitionKeyValue> {
-        if key.is_empty() {
-            vec![PartitionKeyValue::Undefined; self.paths.len()]
-        } else {
-            key.to_vec()
-        }
-    }
-
-    /// Checks a full key (one value per path) from a request header.
+    /// Checks a full key (one value per path) from a request header. The
+    /// empty key `[]` is the key of legacy containers without one; on a
+    /// container with partition key paths it addresses nothing, and items
+    /// without the paths are addressed as undefined (`[{}]`).
     pub fn check_full_key(&self, key: &[PartitionKeyValue]) -> Result<()> {
-        // `[]` is the "none" key: it addresses documents without the path.
-        if key.is_empty() || key.len() == self.paths.len() {
+        if key.len() == self.paths.len() {
             return Ok(());
         }
         Err(EngineError::bad_request(

@@ -45,6 +45,24 @@ fn query_error(err: QueryError) -> EngineError {
 }
 
 impl Engine {
+    /// The indexes that would serve `query` better than the container's
+    /// policy does (index metrics' potential indexes).
+    pub fn potential_indexes(
+        &self,
+        db: &str,
+        coll: &str,
+        query: &Query,
+        parameters: &Parameters,
+    ) -> Result<Vec<IndexUse>> {
+        let snapshot = self.snapshot()?;
+        let container = require_container(snapshot.as_ref(), db, coll)?;
+        Ok(index::potential_indexes(
+            query,
+            parameters,
+            container.index_policy(),
+        ))
+    }
+
     /// Runs a query over the items in `scope`, a page at a time.
     pub fn query_items(
         &self,

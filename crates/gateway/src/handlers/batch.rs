@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use cosmonaut_engine::partition::parse_partition_key_header;
-use cosmonaut_engine::{BatchOperation, BatchStep, ItemKey};
+use cosmonaut_engine::{BatchOperation, BatchStep, EngineError, ItemKey};
 use serde_json::{json, Map, Value};
 
 use super::items::session_token;
@@ -26,66 +26,50 @@ pub async fn run(
     let list = body.as_array().ok_or_else(|| {
         ApiError::bad_request("A batch request body must be a list of operations.")
     })?;
-    let steps = list
-        .iter()
-        .map(BatchStep::parse)
-        .collect::<Result<Vec<_>, _>>()?;
-    let kinds: Vec<BatchOperation> = steps.iter().map(|s| s.operation.clone()).collect();
     let atomic = ctx
         .header("x-ms-cosmos-batch-atomic")
         .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"));
-    let outcome = if atomic {
-        gateway
+    let (kinds, outcome) = if atomic {
+        // A transactional batch that cannot be read is refused whole.
+        let steps = list
+            .iter()
+            .map(BatchStep::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        let kinds: Vec<_> = steps.iter().map(|s| Some(s.operation.clone())).collect();
+        let outcome = gateway
             .engine
             .execute_batch(db, coll, &ctx.partition_key()?, steps)
-            .await?
+            .await?;
+        (kinds, outcome)
     } else {
-        // Bulk: each operation names its own partition key.
-        let keys = list
+        // Bulk: each operation names its own partition key, and one that
+        // cannot be read fails alone.
+        let steps: Vec<_> = list
             .iter()
-            .map(operation_key)
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|op| Ok((operation_key(op)?, BatchStep::parse(op)?)))
+            .collect();
+        let kinds = steps
+            .iter()
+            .map(|s| s.as_ref().ok().map(|(_, step)| step.operation.clone()))
+            .collect();
         let continue_on_error = ctx.flag("x-ms-cosmos-batch-continue-on-error");
-        gateway
+        let outcome = gateway
             .engine
-            .execute_bulk(
-                db,
-                coll,
-                keys.into_iter().zip(steps).collect(),
-                continue_on_error,
-            )
-            .await?
+            .execute_bulk(db, coll, steps, continue_on_error)
+            .await?;
+        (kinds, outcome)
     };
-    let mut total = 0.0;
     let results: Vec<Value> = kinds
         .iter()
         .zip(outcome.results)
-        .map(|(kind, result)| {
-            let mut entry = Map::new();
-            match result {
-                Ok((document, created)) => {
-                    let (status, ru) = success(kind, created, document.to_string().len());
-                    total += ru;
-                    entry.insert("statusCode".into(), json!(status.as_u16()));
-                    entry.insert("requestCharge".into(), json!(ru));
-                    if let Some(etag) = document.get("_etag") {
-                        entry.insert("eTag".into(), etag.clone());
-                    }
-                    if !document.is_null() {
-                        entry.insert("resourceBody".into(), document);
-                    }
-                }
-                Err(err) => {
-                    let err = ApiError::from(err);
-                    entry.insert("statusCode".into(), json!(err.status.as_u16()));
-                    entry.insert("subStatusCode".into(), json!(err.substatus));
-                    entry.insert("requestCharge".into(), json!(0.0));
-                    entry.insert("message".into(), json!(err.message));
-                }
-            }
-            Value::Object(entry)
-        })
+        .map(|(kind, result)| result_entry(kind.as_ref(), result))
         .collect();
+    // The response's charge is the sum of its operations', as the SDKs
+    // that check it expect.
+    let total: f64 = results
+        .iter()
+        .filter_map(|r| r["requestCharge"].as_f64())
+        .sum();
     let status = if outcome.committed {
         StatusCode::OK
     } else {
@@ -99,6 +83,43 @@ pub async fn run(
         )
         .header("lsn", outcome.lsn.to_string())
         .header("x-ms-documentdb-partitionkeyrangeid", outcome.range_id))
+}
+
+/// One operation's entry in the response. A failed operation is charged
+/// as a refused request; one that did not run (424) costs nothing.
+fn result_entry(
+    kind: Option<&BatchOperation>,
+    result: Result<(Value, bool), EngineError>,
+) -> Value {
+    let mut entry = Map::new();
+    match (kind, result) {
+        (Some(kind), Ok((document, created))) => {
+            let (status, ru) = success(kind, created, document.to_string().len());
+            entry.insert("statusCode".into(), json!(status.as_u16()));
+            entry.insert("requestCharge".into(), json!(ru));
+            if let Some(etag) = document.get("_etag") {
+                entry.insert("eTag".into(), etag.clone());
+            }
+            if !document.is_null() {
+                entry.insert("resourceBody".into(), document);
+            }
+        }
+        (_, Err(err)) => {
+            let err = ApiError::from(err);
+            let ru = if err.status == StatusCode::FAILED_DEPENDENCY {
+                0.0
+            } else {
+                charge::REFUSED
+            };
+            entry.insert("statusCode".into(), json!(err.status.as_u16()));
+            entry.insert("subStatusCode".into(), json!(err.substatus));
+            entry.insert("requestCharge".into(), json!(ru));
+            entry.insert("message".into(), json!(err.message));
+        }
+        // An operation that could not be read never succeeds.
+        (None, Ok(_)) => {}
+    }
+    Value::Object(entry)
 }
 
 /// An operation's status and charge when it succeeded.
@@ -115,7 +136,7 @@ fn success(kind: &BatchOperation, created: bool, bytes: usize) -> (StatusCode, f
 }
 
 /// A bulk operation's `partitionKey`: the header's JSON form, as a string or inline.
-fn operation_key(op: &Value) -> Result<ItemKey, ApiError> {
+fn operation_key(op: &Value) -> Result<ItemKey, EngineError> {
     match op.get("partitionKey") {
         None => Ok(None),
         Some(Value::String(text)) => Ok(Some(parse_partition_key_header(text)?)),

@@ -84,6 +84,17 @@ pub(crate) fn query_feed_reply(
     resources: Vec<Value>,
 ) -> Result<Reply, ApiError> {
     let rows = query::run_over(ctx, resources)?;
+    paged_rows_reply(ctx, kind, owner_rid, rows)
+}
+
+/// Rows of a feed held whole in memory, paged by `x-ms-max-item-count`
+/// with the row offset as continuation.
+pub(crate) fn paged_rows_reply(
+    ctx: &RequestContext,
+    kind: &str,
+    owner_rid: &str,
+    rows: Vec<Value>,
+) -> Result<Reply, ApiError> {
     let request = ctx.feed_request()?;
     let start = match request.continuation.as_deref() {
         None => 0,
@@ -118,7 +129,7 @@ pub(crate) fn require_cross_partition_consent(
     ctx: &RequestContext,
     pinned: impl FnOnce() -> Result<bool, ApiError>,
 ) -> Result<(), ApiError> {
-    let scoped = ctx.header(crate::header_names::PARTITION_KEY).is_some()
+    let scoped = ctx.partition_key()?.is_some_and(|key| !key.is_empty())
         || ctx.partition_key_range_id().is_some();
     if scoped || ctx.flag("x-ms-documentdb-query-enablecrosspartition") || pinned()? {
         return Ok(());

@@ -146,16 +146,21 @@ pub fn run(
         );
     }
     // Current SDKs ask for the V2 form; older ones (Python) for the base64 one.
-    if ctx.flag("x-ms-cosmos-populateindexmetrics-v2") {
-        reply = reply.header(
-            "x-ms-cosmos-index-utilization",
-            metrics::index_metrics_v2(&page_metrics),
-        );
-    } else if ctx.flag("x-ms-cosmos-populateindexmetrics") {
-        reply = reply.header(
-            "x-ms-cosmos-index-utilization",
-            metrics::index_metrics_v1(&page_metrics),
-        );
+    let v2 = ctx.flag("x-ms-cosmos-populateindexmetrics-v2");
+    if v2 || ctx.flag("x-ms-cosmos-populateindexmetrics") {
+        let potential = gateway
+            .engine
+            .potential_indexes(db, coll, &query, &parameters)?;
+        let report = metrics::IndexReport {
+            utilized: &page_metrics.utilized,
+            potential: &potential,
+        };
+        let text = if v2 {
+            metrics::index_metrics_v2(&report)
+        } else {
+            metrics::index_metrics_v1(&report)
+        };
+        reply = reply.header("x-ms-cosmos-index-utilization", text);
     }
     Ok(reply)
 }

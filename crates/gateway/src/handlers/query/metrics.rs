@@ -33,50 +33,77 @@ pub(super) fn query_metrics(page: &PageFigures<'_>) -> String {
     )
 }
 
+/// The indexes a query used and those that would have served it better.
+pub(super) struct IndexReport<'a> {
+    pub utilized: &'a [IndexUse],
+    pub potential: &'a [IndexUse],
+}
+
 /// `x-ms-cosmos-index-utilization` as asked for by
 /// `x-ms-cosmos-populateindexmetrics`: base64 of the utilized and potential
 /// single and composite indexes.
-pub(super) fn index_metrics_v1(metrics: &QueryMetrics) -> String {
+pub(super) fn index_metrics_v1(report: &IndexReport<'_>) -> String {
     use base64::Engine as _;
-    let (single, composite) = split(&metrics.utilized);
-    let report = json!({
-        "UtilizedSingleIndexes": single.iter().map(|spec| json!({
-            "FilterExpression": "",
-            "IndexSpec": spec,
-            "FilterPreciseSet": true,
-            "IndexPreciseSet": true,
-            "IndexImpactScore": "High"
-        })).collect::<Vec<_>>(),
-        "PotentialSingleIndexes": [],
-        "UtilizedCompositeIndexes": composite.iter().map(|specs| json!({
-            "IndexSpecs": specs,
-            "IndexPreciseSet": true,
-            "IndexImpactScore": "High"
-        })).collect::<Vec<_>>(),
-        "PotentialCompositeIndexes": []
+    let singles = |specs: Vec<&String>| {
+        specs
+            .iter()
+            .map(|spec| {
+                json!({
+                    "FilterExpression": "",
+                    "IndexSpec": spec,
+                    "FilterPreciseSet": true,
+                    "IndexPreciseSet": true,
+                    "IndexImpactScore": "High"
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let composites = |specs: Vec<&Vec<String>>| {
+        specs
+            .iter()
+            .map(|specs| {
+                json!({
+                    "IndexSpecs": specs,
+                    "IndexPreciseSet": true,
+                    "IndexImpactScore": "High"
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let (used_single, used_composite) = split(report.utilized);
+    let (potential_single, potential_composite) = split(report.potential);
+    let text = json!({
+        "UtilizedSingleIndexes": singles(used_single),
+        "PotentialSingleIndexes": singles(potential_single),
+        "UtilizedCompositeIndexes": composites(used_composite),
+        "PotentialCompositeIndexes": composites(potential_composite)
     });
-    base64::engine::general_purpose::STANDARD.encode(report.to_string())
+    base64::engine::general_purpose::STANDARD.encode(text.to_string())
 }
 
 /// `x-ms-cosmos-index-utilization` as asked for by
 /// `x-ms-cosmos-populateindexmetrics-V2` (what current .NET and JavaScript
 /// SDKs send): URL-encoded JSON grouped as `Utilized` and `Potential`.
-pub(super) fn index_metrics_v2(metrics: &QueryMetrics) -> String {
-    let (single, composite) = split(&metrics.utilized);
-    let report = json!({
-        "Utilized": {
-            "SingleIndexes": single.iter().map(|spec| json!({
-                "IndexSpec": spec,
-                "IndexImpactScore": "High"
-            })).collect::<Vec<_>>(),
-            "CompositeIndexes": composite.iter().map(|specs| json!({
-                "IndexSpecs": specs,
-                "IndexImpactScore": "High"
-            })).collect::<Vec<_>>(),
-        },
-        "Potential": {"SingleIndexes": [], "CompositeIndexes": []}
+/// Utilized indexes name their spec; potential ones also their impact.
+pub(super) fn index_metrics_v2(report: &IndexReport<'_>) -> String {
+    let group = |indexes: &[IndexUse], with_impact: bool| {
+        let (single, composite) = split(indexes);
+        let impact = |mut entry: serde_json::Value| {
+            if with_impact {
+                entry["IndexImpactScore"] = json!("High");
+            }
+            entry
+        };
+        json!({
+            "SingleIndexes": single.iter().map(|spec| impact(json!({"IndexSpec": spec}))).collect::<Vec<_>>(),
+            "CompositeIndexes": composite.iter().map(|specs| impact(json!({"IndexSpecs": specs}))).collect::<Vec<_>>(),
+        })
+    };
+    let text = json!({
+        "Utilized": group(report.utilized, false),
+        "Potential": group(report.potential, true),
     });
-    percent_encoding::utf8_percent_encode(&report.to_string(), percent_encoding::NON_ALPHANUMERIC)
+    percent_encoding::utf8_percent_encode(&text.to_string(), percent_encoding::NON_ALPHANUMERIC)
         .to_string()
 }
 
@@ -97,20 +124,21 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn used(utilized: Vec<IndexUse>) -> QueryMetrics {
-        QueryMetrics {
+    fn used(utilized: &[IndexUse]) -> IndexReport<'_> {
+        IndexReport {
             utilized,
-            ..QueryMetrics::default()
+            potential: &[],
         }
     }
 
     #[test]
     fn v1_is_base64_json_naming_single_and_composite_indexes() {
         use base64::Engine as _;
-        let m = used(vec![
+        let indexes = [
             IndexUse::Single("/pk/?".into()),
             IndexUse::Composite(vec!["/a ASC".into(), "/b DESC".into()]),
-        ]);
+        ];
+        let m = used(&indexes);
         let text = base64::engine::general_purpose::STANDARD
             .decode(index_metrics_v1(&m))
             .expect("base64");
@@ -124,21 +152,30 @@ mod tests {
 
     #[test]
     fn v2_is_url_encoded_json() {
-        let m = used(vec![IndexUse::Single("/pk/?".into())]);
+        let potential = [IndexUse::Composite(vec!["/a ASC".into(), "/b ASC".into()])];
+        let m = IndexReport {
+            utilized: &[IndexUse::Single("/pk/?".into())],
+            potential: &potential,
+        };
         let text = percent_encoding::percent_decode_str(&index_metrics_v2(&m))
             .decode_utf8()
             .expect("utf8")
             .to_string();
         let report: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(report["Utilized"]["SingleIndexes"][0]["IndexSpec"], "/pk/?");
-        assert_eq!(report["Potential"]["CompositeIndexes"], json!([]));
+        assert_eq!(
+            report["Potential"]["CompositeIndexes"],
+            json!([{"IndexSpecs": ["/a ASC", "/b ASC"], "IndexImpactScore": "High"}])
+        );
+        assert_eq!(report["Potential"]["SingleIndexes"], json!([]));
     }
 
     #[test]
     fn query_metrics_report_bytes_read_not_written() {
         let m = QueryMetrics {
             bytes_read: 0,
-            ..used(vec![IndexUse::Single("/pk/?".into())])
+            utilized: vec![IndexUse::Single("/pk/?".into())],
+            ..QueryMetrics::default()
         };
         let text = query_metrics(&PageFigures {
             metrics: &m,
