@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Cosmonaut:
-#   1. formatting, clippy, and the Rust unit and integration tests;
+#   1. formatting, clippy, the packaging checks (tests/packaging), and the Rust
+#      unit and integration tests;
 #   2. the SDK conformance suites (Python azure-cosmos, JavaScript @azure/cosmos,
 #      Rust azure_data_cosmos) against a real `cosmonaut serve` process over
 #      HTTPS, once with 1 and once with 4 physical partitions per container;
@@ -19,13 +20,17 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Test dependencies"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk-python/requirements.txt \
-  -r tests/backup/requirements.txt -r tests/sdk-python-official/requirements.txt
+  -r tests/backup/requirements.txt -r tests/sdk-python-official/requirements.txt \
+  -r tests/packaging/requirements.txt
 (cd tests/sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/backup && npm ci --no-audit --no-fund --loglevel=error)
 
 step "Format and lint"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "Packaging (Dockerfile, compose, Kubernetes manifests, Helm chart)"
+(cd tests/packaging && "$ROOT/.venv/bin/python" -m pytest -q check.py)
 
 step "Rust unit and integration tests"
 cargo test --quiet

@@ -201,6 +201,46 @@ def test_a_restart_on_the_same_data_dir_takes_its_lease_back_at_once(tmp_path, f
     assert server.stop() == 0
 
 
+def test_a_replacement_with_the_same_instance_id_takes_the_lease_at_once(tmp_path, folder_target):
+    # A Kubernetes pod replaced on a fresh volume keeps its name: with
+    # --instance-id set to it, the new pod need not wait for the lease to expire.
+    server = backup_server(tmp_path / "a", folder_target, "--instance-id", "cosmonaut-0",
+                           lease_ttl="60s").start()
+    create_container(server).create_item({"id": "x", "pk": "p"})
+    time.sleep(2)  # shipped (the interval is 1 s)
+    server.kill()
+    started = time.time()
+    server = backup_server(tmp_path / "fresh", folder_target, "--instance-id", "cosmonaut-0",
+                           lease_ttl="60s").start()
+    assert time.time() - started < 30
+    assert "x" in dump(container_of(server))
+    assert server.stop() == 0
+    # Another identity still has to wait for a lease that was not released.
+    other = backup_server(tmp_path / "other", folder_target, "--instance-id", "cosmonaut-1",
+                          lease_ttl="60s")
+    holder = backup_server(tmp_path / "fresh", folder_target, "--instance-id", "cosmonaut-0",
+                           lease_ttl="60s").start()
+    holder.kill()
+    with pytest.raises(RuntimeError) as refused:
+        other.start()
+    assert "held by another writer" in str(refused.value)
+
+
+def test_a_new_volume_at_the_same_path_takes_the_lease_at_once(tmp_path, folder_target):
+    # Without --instance-id the identity is the host name and the data dir's
+    # path: a pod replaced on a new, empty volume mounted where the old one was.
+    import shutil
+
+    server = backup_server(tmp_path / "a", folder_target, lease_ttl="60s").start()
+    create_container(server).create_item({"id": "x", "pk": "p"})
+    time.sleep(2)  # shipped (the interval is 1 s)
+    server.kill()
+    shutil.rmtree(tmp_path / "a")
+    server = backup_server(tmp_path / "a", folder_target, lease_ttl="60s").start()
+    assert "x" in dump(container_of(server))
+    assert server.stop() == 0
+
+
 def test_corrupt_backup_objects_are_refused(tmp_path, folder_target):
     url, _ = folder_target
     server = backup_server(tmp_path / "a", folder_target).start()

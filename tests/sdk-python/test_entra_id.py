@@ -171,3 +171,70 @@ def test_a_token_signed_by_another_key_is_refused(entra):
     with pytest.raises(exceptions.CosmosHttpResponseError) as err:
         orders_as(entra, stranger.token(str(uuid.uuid4()))).read_item("seed", partition_key="p")
     assert err.value.status_code == 401 and "not in the configured key set" in err.value.message
+
+
+def test_the_dev_issuer_serves_default_azure_credential(tmp_path, monkeypatch):
+    """`serve --aad-dev-issuer`: DefaultAzureCredential gets tokens from the
+    server's managed-identity endpoint, and role assignments apply to them."""
+    from azure.identity import DefaultAzureCredential
+
+    data_dir = str(tmp_path / "data")
+    server = Server(data_dir, extra_args=["--aad-dev-issuer", "--http-port", "0"]).start()
+    try:
+        settings = {}
+        while "IDENTITY_HEADER" not in settings:
+            line = server.process.stdout.readline()
+            assert line, "no dev issuer line"
+            for part in line.split():
+                if part.startswith(("IDENTITY_ENDPOINT=", "IDENTITY_HEADER=")):
+                    name, value = part.split("=", 1)
+                    settings[name] = value
+        assert settings["IDENTITY_ENDPOINT"].startswith("http://")
+        for name in ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET",
+                     "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT", "MSI_SECRET"]:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        admin = CosmosClient(server.endpoint, KEY, connection_verify=False)
+        db = admin.create_database("devdb")
+        db.create_container("c", PartitionKey("/pk"))
+        credential = DefaultAzureCredential(
+            exclude_shared_token_cache_credential=True, exclude_visual_studio_code_credential=True,
+            exclude_cli_credential=True, exclude_powershell_credential=True,
+            exclude_developer_cli_credential=True)
+        principal = "c05a0a07-0000-4000-8000-000000000001"
+
+        def assign(role):
+            subprocess.run([BINARY, "rbac", "assign", "--principal", principal, "--role", role,
+                            "--data-dir", data_dir], check=True, capture_output=True)
+            time.sleep(1.5)  # the server rereads the assignments when the file changes
+
+        assign(READER)
+        client = CosmosClient(server.endpoint, credential, connection_verify=False)
+        container = client.get_database_client("devdb").get_container_client("c")
+        # A reader's valid token reads but may not write.
+        assert list(container.query_items("SELECT * FROM c", partition_key="p")) == []
+        with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+            container.create_item({"id": "a", "pk": "p"})
+        assert err.value.status_code == 403
+        assign(CONTRIBUTOR)
+        deadline = time.time() + 10
+        while True:
+            try:
+                container.create_item({"id": "a", "pk": "p"})
+                break
+            except exceptions.CosmosHttpResponseError as e:
+                if e.status_code != 403 or time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert container.read_item("a", partition_key="p")["id"] == "a"
+        # `rbac dev-token` prints a token for another principal, which has no role.
+        token = subprocess.run([BINARY, "rbac", "dev-token", "--principal", "someone-else",
+                                "--data-dir", data_dir], check=True, capture_output=True,
+                               text=True).stdout.strip()
+        with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+            other = CosmosClient(server.endpoint, StaticCredential(token), connection_verify=False)
+            other.get_database_client("devdb").get_container_client("c").read_item("a", partition_key="p")
+        assert err.value.status_code == 403 and "someone-else" in err.value.message
+    finally:
+        server.stop()

@@ -8,7 +8,8 @@ from conftest import unique
 @pytest.fixture()
 def container(database):
     c = database.create_container(unique("patch"), PartitionKey(path="/pk"))
-    c.create_item({"id": "a", "pk": "p", "n": 1, "f": 1.5, "tags": ["x"], "o": {"k": "v"}, "gone": True})
+    c.create_item({"id": "a", "pk": "p", "n": 1, "f": 1.5, "tags": ["x"], "o": {"k": "v"}, "gone": True,
+                   "huge": 1.7e308})
     return c
 
 
@@ -57,6 +58,8 @@ def test_refused_patches_change_nothing(container):
         [{"op": "replace", "path": "/missing", "value": 1}],
         [{"op": "remove", "path": "/tags/5"}],
         [{"op": "incr", "path": "/o", "value": 1}],
+        # A sum past the largest double would have no JSON form.
+        [{"op": "incr", "path": "/huge", "value": 1.7e308}],
         [{"op": "set", "path": "/pk", "value": "other"}],
         [{"op": "set", "path": "/id", "value": "b"}],
         [{"op": "set", "path": "/ok", "value": 1}, {"op": "add", "path": "/no/such", "value": 1}],

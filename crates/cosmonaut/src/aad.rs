@@ -9,6 +9,8 @@ use std::time::Duration;
 use cosmonaut_gateway::auth::{AadConfig, AadSettings, Live, Rbac, RoleAssignment, RoleDefinition};
 use jsonwebtoken::jwk::JwkSet;
 
+use crate::dev_issuer::{self, DevIssuer};
+
 const RBAC_FILE: &str = "rbac.json";
 
 /// `serve`'s Entra ID settings.
@@ -32,6 +34,11 @@ pub struct AadArgs {
     /// Accept only tokens of this tenant (`tid`).
     #[arg(long, env = "COSMONAUT_AAD_TENANT")]
     pub aad_tenant: Option<String>,
+    /// Run a local Entra ID issuer for development: trust the tokens it
+    /// signs and hand them out at /_dev/identity/token as Azure's managed
+    /// identity endpoint does (docs/operations.md, "Entra ID without Azure").
+    #[arg(long, env = "COSMONAUT_AAD_DEV_ISSUER")]
+    pub aad_dev_issuer: bool,
 }
 
 async fn load_jwks(source: &str) -> Result<JwkSet, String> {
@@ -57,20 +64,42 @@ fn read_jwks_file(path: &Path) -> Result<JwkSet, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))
 }
 
-/// The Entra ID settings, or `None` when no JWKS is configured. The role
-/// assignments file is reread when it changes, a JWKS file likewise, and a
-/// JWKS URL every hour.
-pub async fn settings(args: &AadArgs, data_dir: &Path) -> Result<Option<AadSettings>, String> {
-    let Some(source) = &args.aad_jwks else {
-        return Ok(None);
+/// The Entra ID settings, or `None` when neither a JWKS nor the dev issuer
+/// is configured, and the dev issuer when asked for. The role assignments
+/// file is reread when it changes, a JWKS file likewise, and a JWKS URL
+/// every hour.
+pub async fn settings(
+    args: &AadArgs,
+    data_dir: &Path,
+) -> Result<(Option<AadSettings>, Option<Arc<DevIssuer>>), String> {
+    let dev = args
+        .aad_dev_issuer
+        .then(|| DevIssuer::load_or_create(data_dir).map(Arc::new))
+        .transpose()?;
+    if args.aad_jwks.is_none() && dev.is_none() {
+        return Ok((None, None));
+    }
+    let mut issuers = args.aad_issuer.clone();
+    if dev.is_some() {
+        issuers.push(dev_issuer::ISSUER.to_string());
+    }
+    // The dev issuer's key stays in the set whenever the configured one reloads.
+    let dev_key = dev.as_ref().map(|d| d.jwk());
+    let (audiences, tenant) = (args.aad_audience.clone(), args.aad_tenant.clone());
+    let config = move |mut jwks: JwkSet| {
+        jwks.keys.extend(dev_key.clone());
+        AadConfig {
+            jwks,
+            issuers: issuers.clone(),
+            audiences: audiences.clone(),
+            tenant: tenant.clone(),
+        }
     };
-    let config = |jwks| AadConfig {
-        jwks,
-        issuers: args.aad_issuer.clone(),
-        audiences: args.aad_audience.clone(),
-        tenant: args.aad_tenant.clone(),
+    let loaded = match &args.aad_jwks {
+        Some(source) => load_jwks(source).await?,
+        None => JwkSet { keys: vec![] },
     };
-    let live_config = Arc::new(Live::new(config(load_jwks(source).await?)));
+    let live_config = Arc::new(Live::new(config(loaded)));
     let rbac_path = data_dir.join(RBAC_FILE);
     let live_rbac = Arc::new(Live::new(read_rbac(&rbac_path)?));
     tokio::spawn(crate::reload::on_change(
@@ -80,40 +109,40 @@ pub async fn settings(args: &AadArgs, data_dir: &Path) -> Result<Option<AadSetti
         read_rbac,
     ));
     let weak = Arc::downgrade(&live_config);
-    let (source, base) = (source.clone(), config(JwkSet { keys: vec![] }));
-    if source.starts_with("http") {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            tick.tick().await;
-            loop {
+    match args.aad_jwks.clone() {
+        Some(source) if source.starts_with("http") => {
+            let config = config.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(3600));
                 tick.tick().await;
-                let Some(live) = weak.upgrade() else { return };
-                match load_jwks(&source).await {
-                    Ok(jwks) => live.replace(AadConfig {
-                        jwks,
-                        ..base.clone()
-                    }),
-                    Err(err) => tracing::warn!(%err, "keeping the current Entra ID keys"),
+                loop {
+                    tick.tick().await;
+                    let Some(live) = weak.upgrade() else { return };
+                    match load_jwks(&source).await {
+                        Ok(jwks) => live.replace(config(jwks)),
+                        Err(err) => tracing::warn!(%err, "keeping the current Entra ID keys"),
+                    }
                 }
-            }
-        });
-    } else {
-        tokio::spawn(crate::reload::on_change(
-            PathBuf::from(&source),
-            weak,
-            "Entra ID keys",
-            move |path| {
-                read_jwks_file(path).map(|jwks| AadConfig {
-                    jwks,
-                    ..base.clone()
-                })
-            },
-        ));
+            });
+        }
+        Some(source) => {
+            let config = config.clone();
+            tokio::spawn(crate::reload::on_change(
+                PathBuf::from(&source),
+                weak,
+                "Entra ID keys",
+                move |path| read_jwks_file(path).map(&config),
+            ));
+        }
+        None => {}
     }
-    Ok(Some(AadSettings {
-        config: live_config,
-        rbac: live_rbac,
-    }))
+    Ok((
+        Some(AadSettings {
+            config: live_config,
+            rbac: live_rbac,
+        }),
+        dev,
+    ))
 }
 
 fn read_rbac(path: &Path) -> Result<Rbac, String> {
@@ -127,7 +156,7 @@ fn read_rbac(path: &Path) -> Result<Rbac, String> {
 
 fn write_rbac(path: &Path, rbac: &Rbac) -> Result<(), String> {
     let bytes = serde_json::to_vec_pretty(rbac).map_err(|e| e.to_string())?;
-    crate::tls::replace_private(path, &bytes)
+    crate::files::replace(path, &bytes, crate::files::Access::Private)
 }
 
 #[derive(clap::Subcommand)]
@@ -162,6 +191,19 @@ pub enum RbacCommand {
         #[arg(long, env = "COSMONAUT_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Print a token of the dev issuer (`serve --aad-dev-issuer`) for a
+    /// principal, to send as `Authorization: type=aad&ver=1.0&sig=<token>`.
+    DevToken {
+        /// The principal's object id, as role assignments name it.
+        #[arg(long, default_value = dev_issuer::DEFAULT_PRINCIPAL)]
+        principal: String,
+        #[arg(long, default_value = "https://cosmos.azure.com")]
+        audience: String,
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        lifetime: Duration,
+        #[arg(long, env = "COSMONAUT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
     /// Remove a role assignment.
     Unassign {
         /// The assignment's id, as `list` shows it.
@@ -186,22 +228,37 @@ pub fn run(command: RbacCommand) -> Result<(), String> {
         Ok((path, rbac))
     };
     match command {
+        RbacCommand::DevToken {
+            principal,
+            audience,
+            lifetime,
+            data_dir,
+        } => {
+            std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+            let issuer = DevIssuer::load_or_create(&data_dir)?;
+            let (token, _) = issuer.token(&principal, &audience, lifetime)?;
+            outln!("{token}");
+            Ok(())
+        }
         RbacCommand::List { data_dir } => {
             let (_, rbac) = open(&data_dir)?;
             for role in cosmonaut_gateway::auth::built_in_roles()
                 .iter()
                 .chain(&rbac.role_definitions)
             {
-                println!("role {}  {}", role.id, role.role_name);
-                println!("  dataActions: {}", role.data_actions.join(", "));
+                outln!("role {}  {}", role.id, role.role_name);
+                outln!("  dataActions: {}", role.data_actions.join(", "));
                 if !role.not_data_actions.is_empty() {
-                    println!("  notDataActions: {}", role.not_data_actions.join(", "));
+                    outln!("  notDataActions: {}", role.not_data_actions.join(", "));
                 }
             }
             for a in &rbac.role_assignments {
-                println!(
+                outln!(
                     "assignment {}  principal {}  role {}  scope {}",
-                    a.id, a.principal_id, a.role_definition_id, a.scope
+                    a.id,
+                    a.principal_id,
+                    a.role_definition_id,
+                    a.scope
                 );
             }
             Ok(())
@@ -224,7 +281,7 @@ pub fn run(command: RbacCommand) -> Result<(), String> {
                 not_data_actions,
             });
             write_rbac(&path, &rbac)?;
-            println!("role {id} created");
+            outln!("role {id} created");
             Ok(())
         }
         RbacCommand::Assign {
@@ -250,7 +307,7 @@ pub fn run(command: RbacCommand) -> Result<(), String> {
                 scope,
             });
             write_rbac(&path, &rbac)?;
-            println!("assignment {id} created");
+            outln!("assignment {id} created");
             Ok(())
         }
         RbacCommand::Unassign { id, data_dir } => {
@@ -261,7 +318,7 @@ pub fn run(command: RbacCommand) -> Result<(), String> {
                 return Err(format!("no assignment '{id}'"));
             }
             write_rbac(&path, &rbac)?;
-            println!("assignment {id} removed");
+            outln!("assignment {id} removed");
             Ok(())
         }
     }

@@ -37,6 +37,12 @@ pub struct BackupArgs {
     /// Do not restore into an empty data dir; start with an empty database.
     #[arg(long, env = "COSMONAUT_SKIP_RESTORE")]
     pub skip_restore: bool,
+    /// This server's stable identity for the writer lease, such as a
+    /// Kubernetes pod name: a server with the lease holder's identity takes
+    /// the lease over at once (a replacement pod need not wait for it to
+    /// expire). By default, the host name and the data dir's path.
+    #[arg(long, env = "COSMONAUT_INSTANCE_ID")]
+    pub instance_id: Option<String>,
 }
 
 /// A backup location taken for writing: the lease is held and the data dir
@@ -74,7 +80,10 @@ pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Pr
     let target = Target::from_url(url).map_err(|e| e.to_string())?;
     let claimant = Claimant {
         holder: holder_description(data_dir),
-        instance: instance_id(data_dir)?,
+        instance: match &args.instance_id {
+            Some(id) if !id.trim().is_empty() => id.trim().to_string(),
+            _ => instance_id(data_dir)?,
+        },
         ttl: args.lease_ttl,
     };
     let lease = Lease::acquire(&target, &claimant)
@@ -118,30 +127,37 @@ pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Pr
     })
 }
 
-/// The data dir's identity, kept in the data dir: a restart on the same
-/// data dir may take over its own lease at once.
+/// The server's identity for the lease when `--instance-id` is not given:
+/// the host name and the data dir's path. A restart on the same data dir
+/// takes its lease back at once, and so does a replacement with the same
+/// name and mount path (a StatefulSet pod on a new volume), while two
+/// servers on one host, with two data dirs, stay two writers. A data dir
+/// from before this keeps the id it recorded.
 fn instance_id(data_dir: &Path) -> Result<String, String> {
-    let path = data_dir.join("instance-id");
-    if let Ok(id) = std::fs::read_to_string(&path) {
+    let recorded = data_dir.join("instance-id");
+    if let Ok(id) = std::fs::read_to_string(&recorded) {
         if !id.trim().is_empty() {
             return Ok(id.trim().to_string());
         }
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    std::fs::write(&path, &id).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(id)
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    Ok(format!("{}:{}", host_name(), dir.display()))
 }
 
-fn holder_description(data_dir: &Path) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .map(|h| h.trim().to_string())
-        .unwrap_or_else(|| "unknown host".into());
+        .unwrap_or_else(|| "unknown host".into())
+}
+
+fn holder_description(data_dir: &Path) -> String {
     let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     format!(
-        "host {host}, pid {}, data dir {}",
+        "host {}, pid {}, data dir {}",
+        host_name(),
         std::process::id(),
         dir.display()
     )
@@ -185,7 +201,7 @@ pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())
     })?;
-    println!(
+    outln!(
         "Restored snapshot {} ({} entries) and {} commits from {} segments into {}; the store is at commit {} of {}",
         report.snapshot.name(),
         report.snapshot_entries,
@@ -196,7 +212,7 @@ pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
         format_ms(report.position.time_ms),
     );
     if let Some(seq) = report.gap_after {
-        println!("warning: the log is missing segments after commit {seq}; later commits were not restored");
+        outln!("warning: the log is missing segments after commit {seq}; later commits were not restored");
     }
     Ok(())
 }
@@ -210,27 +226,27 @@ pub fn run_list(from: &str) -> Result<(), String> {
     })?;
     let generations = catalog.generations();
     if generations.is_empty() {
-        println!("No backup at {from}");
+        outln!("No backup at {from}");
         return Ok(());
     }
     let chunk_bytes: u64 = catalog.chunks.iter().map(|(_, size)| size).sum();
-    println!(
+    outln!(
         "{} chunks ({} bytes) shared by {} snapshots",
         catalog.chunks.len(),
         chunk_bytes,
         catalog.snapshots.len()
     );
     for generation in generations {
-        println!("generation {}:", generation.epoch);
+        outln!("generation {}:", generation.epoch);
         for snapshot in &generation.snapshots {
-            println!(
+            outln!(
                 "  snapshot at {}  commit {}",
                 format_ms(snapshot.name.taken_ms),
                 snapshot.name.seq
             );
         }
         if let Some((first, last, last_ms)) = generation.log {
-            println!(
+            outln!(
                 "  log: commits {first}..={last} in {} segments ({} bytes), last at {}",
                 generation.segments,
                 generation.segment_bytes,

@@ -37,8 +37,11 @@ impl<S> Accept<TcpStream, S> for LimitedAcceptor {
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             tracing::warn!("connection limit reached; closing a new connection");
+            metrics::counter!(REFUSED).increment(1);
             return std::future::ready(Err(io::Error::other("connection limit reached")));
         };
+        metrics::counter!(ACCEPTED).increment(1);
+        metrics::gauge!(OPEN).increment(1.0);
         let accepted = stream.set_nodelay(true).map(|()| {
             (
                 CountedStream {
@@ -56,6 +59,25 @@ impl<S> Accept<TcpStream, S> for LimitedAcceptor {
 pub struct CountedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for CountedStream {
+    fn drop(&mut self) {
+        metrics::gauge!(OPEN).decrement(1.0);
+    }
+}
+
+const ACCEPTED: &str = "cosmonaut_connections_accepted_total";
+const REFUSED: &str = "cosmonaut_connections_refused_total";
+const OPEN: &str = "cosmonaut_connections_open";
+
+pub fn describe_metrics() {
+    metrics::describe_counter!(ACCEPTED, "Connections accepted.");
+    metrics::describe_counter!(
+        REFUSED,
+        "Connections closed at once because --max-connections were open."
+    );
+    metrics::describe_gauge!(OPEN, "Connections open now.");
 }
 
 impl AsyncRead for CountedStream {

@@ -71,7 +71,7 @@ fn read(data_dir: &Path) -> Result<Option<KeysFile>, String> {
 
 fn write(data_dir: &Path, file: &KeysFile) -> Result<(), String> {
     let bytes = serde_json::to_vec_pretty(file).map_err(|e| e.to_string())?;
-    crate::tls::replace_private(&path(data_dir), &bytes)
+    crate::files::replace(&path(data_dir), &bytes, crate::files::Access::Private)
 }
 
 /// The account's keys: from the data dir, created on first start. `--key`
@@ -168,7 +168,7 @@ pub fn run(command: KeysCommand) -> Result<(), String> {
             std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
             let mut file = load_file(&data_dir, None, None)?;
             for kind in KeyKind::ALL {
-                println!("{:<19} {}", kind.name(), file.get_mut(kind));
+                outln!("{:<19} {}", kind.name(), file.get_mut(kind));
             }
             Ok(())
         }
@@ -184,7 +184,7 @@ pub fn run(command: KeysCommand) -> Result<(), String> {
                 file.token_secret = random_key()?;
             }
             write(&data_dir, &file)?;
-            println!("{} key rotated: {key}", kind.name());
+            outln!("{} key rotated: {key}", kind.name());
             Ok(())
         }
     }

@@ -1,12 +1,27 @@
 //! `cosmonaut`: the server and its tools.
 
+/// Prints a line of a subcommand's output. A reader that went away (`keys
+/// list | head`) ends the command quietly instead of with a panic, as Unix
+/// tools do.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 mod aad;
 mod backup;
 mod connections;
+mod dev_issuer;
+mod files;
 mod keys;
+mod lock;
+mod observe;
+mod probe;
 mod reload;
 mod serve;
 mod tls;
+mod traces;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +46,20 @@ pub const WELL_KNOWN_KEY: &str =
     about = "An Azure Cosmos DB-compatible database in one binary"
 )]
 struct Cli {
+    /// How log lines are written to stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "COSMONAUT_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: observe::LogFormat,
+    /// Export a trace span per request to this OpenTelemetry collector
+    /// (OTLP over HTTP, JSON; e.g. http://collector:4318). Each trace id is
+    /// the request's activity id.
+    #[arg(long, global = true, env = "COSMONAUT_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,6 +90,9 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// Exit 0 when a server answers ready at /health/ready (for container
+    /// health checks), 1 otherwise.
+    Health(probe::HealthArgs),
 }
 
 #[derive(Subcommand)]
@@ -85,16 +117,33 @@ enum CertCommand {
     },
 }
 
+pub(crate) fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(err) = written {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cosmonaut: cannot write the output: {err}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("COSMONAUT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
-        Command::Serve(args) => serve::run(*args),
+    let cli = Cli::parse();
+    let traces = match observe::init_logging(cli.log_format, cli.otlp_endpoint.as_deref()) {
+        Ok(traces) => traces,
+        Err(message) => {
+            eprintln!("cosmonaut: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(*args, cli.otlp_endpoint.is_some()),
         Command::Restore(args) => backup::run_restore(args),
         Command::Keys { command } => keys::run(command),
         Command::Rbac { command } => aad::run(command),
@@ -104,7 +153,11 @@ fn main() -> ExitCode {
         Command::Cert {
             command: CertCommand::Export { data_dir, out },
         } => tls::export(&data_dir, out.as_deref()),
+        Command::Health(args) => probe::run(&args),
     };
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

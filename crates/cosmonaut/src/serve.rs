@@ -11,11 +11,13 @@ use axum_server::Handle;
 use cosmonaut_engine::{Engine, EngineConfig};
 use cosmonaut_gateway::auth::KeyRing;
 use cosmonaut_gateway::firewall::{Firewall, IpRange};
+use cosmonaut_gateway::health::{Readiness, ReadinessCheck};
 use cosmonaut_gateway::{Gateway, GatewayConfig};
 use cosmonaut_storage::{Backend, OpenOptions, RedbBackend, Store};
 
 use crate::backup::{self, BackupArgs};
-use crate::{keys, tls};
+use crate::observe::ObserveArgs;
+use crate::{keys, observe, tls};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -49,6 +51,15 @@ pub struct ServeArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, env = "COSMONAUT_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Another name or address the generated certificate covers, beside
+    /// localhost, 127.0.0.1 and ::1 (repeat, or comma-separate): the name
+    /// other containers or machines reach the server by.
+    #[arg(
+        long = "tls-hostname",
+        env = "COSMONAUT_TLS_HOSTNAME",
+        value_delimiter = ','
+    )]
+    tls_hostnames: Vec<String>,
     /// Physical partitions per new container (more if its throughput needs them).
     #[arg(long, env = "COSMONAUT_PARTITIONS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     partitions: u32,
@@ -80,6 +91,8 @@ pub struct ServeArgs {
     #[arg(long, env = "COSMONAUT_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     max_concurrent_requests: usize,
     #[command(flatten)]
+    observe: ObserveArgs,
+    #[command(flatten)]
     backup: BackupArgs,
     #[command(flatten)]
     aad: crate::aad::AadArgs,
@@ -91,7 +104,7 @@ const REQUEST_THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// How long in-flight requests get to finish after a shutdown signal.
 const GRACE: Duration = Duration::from_secs(10);
 
-pub fn run(args: ServeArgs) -> Result<(), String> {
+pub fn run(args: ServeArgs, export_traces: bool) -> Result<(), String> {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -102,16 +115,25 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         .thread_stack_size(REQUEST_THREAD_STACK_BYTES)
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve(args, started))
+    runtime.block_on(serve(args, started, export_traces))
 }
 
-async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
+async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result<(), String> {
+    // The ports first: a start that cannot listen leaves no file behind.
+    let https = bind(SocketAddr::new(args.bind, args.port))?;
+    let https_addr = https.local_addr().map_err(|e| e.to_string())?;
+    let http = args
+        .http_port
+        .map(|p| bind(SocketAddr::new(args.bind, p)))
+        .transpose()?;
     std::fs::create_dir_all(&args.data_dir).map_err(|e| {
         format!(
             "cannot create the data dir {}: {e}",
             args.data_dir.display()
         )
     })?;
+    // Held until the process exits: one server per data dir.
+    let _lock = crate::lock::DataDirLock::take(&args.data_dir)?;
     let account = keys::load_or_create(
         &args.data_dir,
         args.key.as_deref(),
@@ -165,38 +187,63 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
             "rebuilt indexes written by an older version"
         );
     }
-    let metrics = backup.as_ref().map(|b| {
-        let stats = Arc::clone(&b.stats);
-        Arc::new(move || stats.render()) as Arc<dyn Fn() -> String + Send + Sync>
+    let storage = Arc::downgrade(&engine);
+    let mut checks: Vec<(&'static str, ReadinessCheck)> = vec![(
+        "storage",
+        Arc::new(move || match storage.upgrade() {
+            Some(engine) => engine.storage_status().degraded.map_or(Ok(()), Err),
+            None => Err("the store is closed".to_string()),
+        }),
+    )];
+    if let Some(prepared) = &backup {
+        let stats = Arc::clone(&prepared.stats);
+        checks.push((
+            "backup",
+            Arc::new(move || {
+                if stats.lease_lost.load(std::sync::atomic::Ordering::Relaxed) {
+                    Err("the backup writer lease was lost to another server".to_string())
+                } else {
+                    Ok(())
+                }
+            }),
+        ));
+    }
+    let readiness = Arc::new(Readiness::new(checks));
+    let exporter = observe::install_metrics()?;
+    let backup_stats = backup.as_ref().map(|b| Arc::clone(&b.stats));
+    let metrics: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
+        let mut text = exporter();
+        if let Some(stats) = &backup_stats {
+            text.push_str(&stats.render());
+        }
+        text
     });
     let backup_service = match backup {
         Some(prepared) => Some(prepared.start(Arc::clone(&backend)).await?),
         None => None,
     };
+    let (aad, dev_issuer) = crate::aad::settings(&args.aad, &args.data_dir).await?;
     let gateway = Gateway::new(
         Arc::clone(&engine),
         GatewayConfig {
             keys: Arc::clone(&key_ring),
             firewall,
-            aad: crate::aad::settings(&args.aad, &args.data_dir).await?,
+            aad,
             max_concurrent_requests: args.max_concurrent_requests,
             region: args.region.clone(),
             rate_limit: args.rate_limit,
-            metrics,
+            metrics: Some(metrics),
+            readiness: Arc::clone(&readiness),
+            telemetry: args.observe.telemetry(),
+            metrics_key: args.observe.metrics_key.clone(),
+            trace_hooks: export_traces.then(crate::traces::hooks),
         },
     );
 
     let tls_config = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => tls::config_from_files(cert, key)?,
-        _ => tls::server_config(&args.data_dir)?,
+        _ => tls::server_config(&args.data_dir, &args.tls_hostnames)?,
     };
-    let https = bind(SocketAddr::new(args.bind, args.port))?;
-    let https_addr = https.local_addr().map_err(|e| e.to_string())?;
-    let http = args
-        .http_port
-        .map(|p| bind(SocketAddr::new(args.bind, p)))
-        .transpose()?;
-
     let handle = Handle::new();
     let mut servers = tokio::task::JoinSet::new();
     let acceptor = crate::connections::LimitedAcceptor::new(args.max_connections);
@@ -205,11 +252,15 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
         axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config))
             .map(|tls| tls.acceptor(limited));
     limit_http(https_server.http_builder());
-    let https_server = https_server.handle(handle.clone()).serve(
-        gateway
-            .router("https")
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    );
+    let router = |scheme| match &dev_issuer {
+        Some(issuer) => gateway
+            .router(scheme)
+            .merge(crate::dev_issuer::router(Arc::clone(issuer))),
+        None => gateway.router(scheme),
+    };
+    let https_server = https_server
+        .handle(handle.clone())
+        .serve(router("https").into_make_service_with_connect_info::<SocketAddr>());
     servers.spawn(https_server);
     let mut endpoints = vec![format!("https://{}/", display_host(https_addr))];
     if let Some(listener) = http {
@@ -217,16 +268,28 @@ async fn serve(args: ServeArgs, started: Instant) -> Result<(), String> {
         endpoints.push(format!("http://{}/", display_host(addr)));
         let mut server = axum_server::from_tcp(listener).acceptor(acceptor.clone());
         limit_http(server.http_builder());
-        let server = server.handle(handle.clone()).serve(
-            gateway
-                .router("http")
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        );
+        let server = server
+            .handle(handle.clone())
+            .serve(router("http").into_make_service_with_connect_info::<SocketAddr>());
         servers.spawn(server);
     }
 
-    tokio::spawn(shutdown_on_signal(handle)?);
+    tokio::spawn(shutdown_on_signal(handle, readiness)?);
     announce(started, &endpoints, &primary_key);
+    if let Some(issuer) = &dev_issuer {
+        // Plain HTTP when there is a listener for it: Azure's identity
+        // clients then need not trust the server's certificate.
+        let base = endpoints
+            .last()
+            .map_or("", String::as_str)
+            .trim_end_matches('/');
+        say(&format!(
+            "  Entra ID dev issuer: for DefaultAzureCredential, set\n    \
+             IDENTITY_ENDPOINT={base}{} IDENTITY_HEADER={}",
+            crate::dev_issuer::TOKEN_PATH,
+            issuer.identity_header
+        ));
+    }
 
     tokio::spawn(purge_expired_items(Arc::downgrade(&engine)));
     tokio::spawn(keys::watch(
@@ -308,7 +371,10 @@ fn display_host(addr: SocketAddr) -> String {
 /// Listens for SIGTERM and SIGINT (Ctrl-C). The listeners are installed
 /// when this is called, before the ready line is printed, so a signal sent
 /// right after it still shuts down gracefully.
-fn shutdown_on_signal(handle: Handle) -> Result<impl std::future::Future<Output = ()>, String> {
+fn shutdown_on_signal(
+    handle: Handle,
+    readiness: Arc<Readiness>,
+) -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
     let signals = {
         use tokio::signal::unix::{signal, SignalKind};
@@ -332,6 +398,7 @@ fn shutdown_on_signal(handle: Handle) -> Result<impl std::future::Future<Output 
             let _ = tokio::signal::ctrl_c().await;
         }
         tracing::info!("shutting down");
+        readiness.drain();
         handle.graceful_shutdown(Some(GRACE));
     })
 }

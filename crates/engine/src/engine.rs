@@ -92,6 +92,11 @@ impl Engine {
         }
     }
 
+    /// The storage backend's sizes and health.
+    pub fn storage_status(&self) -> cosmonaut_storage::BackendStatus {
+        self.store.backend_status()
+    }
+
     pub(crate) fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
         Ok(self.store.snapshot()?)
     }

@@ -25,6 +25,7 @@ mod resolve;
 pub mod rid;
 mod scripts;
 pub mod ttl;
+mod usage;
 mod users;
 pub mod validation;
 
@@ -41,3 +42,4 @@ pub use offers::Throughput;
 pub use query::{IndexUse, QueryMetrics};
 pub use resolve::is_database_rid;
 pub use scripts::{ScriptKind, ScriptResult, Triggers, WriteOptions};
+pub use usage::ContainerUsage;

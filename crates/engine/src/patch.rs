@@ -265,12 +265,23 @@ fn increment(document: &mut Value, path: &[String], by: &Value) -> Result<()> {
             join(path)
         )));
     };
-    *target = match (current.as_i64(), step.as_i64()) {
-        (Some(a), Some(b)) => a
-            .checked_add(b)
-            .map_or_else(|| Value::from(a as f64 + b as f64), Value::from),
-        _ => Value::from(current.as_f64().unwrap_or(0.0) + step.as_f64().unwrap_or(0.0)),
+    let sum = match (current.as_i64(), step.as_i64()) {
+        (Some(a), Some(b)) => a.checked_add(b).map_or_else(
+            || serde_json::Number::from_f64(a as f64 + b as f64),
+            |n| Some(n.into()),
+        ),
+        _ => serde_json::Number::from_f64(
+            current.as_f64().unwrap_or(0.0) + step.as_f64().unwrap_or(0.0),
+        ),
     };
+    // A sum past the largest double has no JSON form: the service refuses
+    // the operation rather than store something else.
+    *target = Value::Number(sum.ok_or_else(|| {
+        bad(format!(
+            "The patch increment of '{}' overflows: the result is beyond the range of a number.",
+            join(path)
+        ))
+    })?);
     Ok(())
 }
 
@@ -321,5 +332,7 @@ mod tests {
         ] {
             assert!(patched(doc.clone(), bad_ops.clone()).is_err(), "{bad_ops}");
         }
+        let overflow = json!([{"op": "incr", "path": "/big", "value": 1.7e308}]);
+        assert!(patched(json!({"big": 1.7e308}), overflow).is_err());
     }
 }

@@ -6,21 +6,25 @@
 pub mod address;
 pub mod auth;
 pub mod binary_json;
+mod body;
 mod charge;
 pub mod error;
 pub mod firewall;
 mod handlers;
 mod header_names;
+pub mod health;
 mod reply;
 mod request;
 mod rid_address;
+mod scrape;
+mod telemetry;
 mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Method, Request, Response};
 use axum::response::IntoResponse;
@@ -34,6 +38,8 @@ use error::ApiError;
 use firewall::Firewall;
 use reply::Reply;
 use request::RequestContext;
+use telemetry::{RequestKind, Served, Telemetry};
+pub use telemetry::{TelemetryConfig, TraceHooks, THROTTLED, TRACE_TARGET};
 
 /// The sub-status of a request meant for a container that was since made again.
 const COLLECTION_RID_MISMATCH: u32 = 1024;
@@ -57,6 +63,16 @@ pub struct GatewayConfig {
     pub rate_limit: bool,
     /// More Prometheus text for `/metrics` (backup telemetry, from the binary).
     pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// What `/health/ready` checks.
+    pub readiness: Arc<health::Readiness>,
+    /// Which requests the access and slow-request logs show.
+    pub telemetry: TelemetryConfig,
+    /// When set, `/metrics` answers only `Authorization: Bearer <key>`.
+    pub metrics_key: Option<String>,
+    /// Ties a request's trace span (target `cosmonaut::trace`, enabled only
+    /// when the binary exports traces) to its activity id, so the trace
+    /// and the id clients log are one, and names it.
+    pub trace_hooks: Option<Arc<dyn TraceHooks>>,
 }
 
 /// Shared state of every listener.
@@ -66,6 +82,8 @@ pub struct Gateway {
     config: Arc<GatewayConfig>,
     throttle: Arc<throttle::Throttle>,
     in_flight: Arc<tokio::sync::Semaphore>,
+    body_budget: body::BodyBudget,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Gateway {
@@ -75,6 +93,8 @@ impl Gateway {
             in_flight: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_requests.max(1),
             )),
+            telemetry: Arc::new(Telemetry::new(config.telemetry.clone())),
+            body_budget: body::BodyBudget::default(),
             config: Arc::new(config),
             throttle: Arc::default(),
         }
@@ -84,12 +104,23 @@ impl Gateway {
     pub fn router(&self, scheme: &'static str) -> Router {
         Router::new()
             .route(
+                "/health/live",
+                axum::routing::get(|| async { health::live() }),
+            )
+            .route(
+                "/health/ready",
+                axum::routing::get(|State(gateway): State<Gateway>| async move {
+                    health::ready(&gateway.config.readiness)
+                }),
+            )
+            .route(
                 "/metrics",
                 axum::routing::get(
                     |State(gateway): State<Gateway>,
-                     ConnectInfo(client): ConnectInfo<SocketAddr>| async move {
-                        match gateway.config.firewall.admit(client.ip()) {
-                            Ok(()) => gateway.metrics().into_response(),
+                     ConnectInfo(client): ConnectInfo<SocketAddr>,
+                     headers: axum::http::HeaderMap| async move {
+                        match scrape::admit(&gateway, client, &headers) {
+                            Ok(()) => scrape::render(&gateway).into_response(),
                             Err(err) => Reply::from(err)
                                 .into_response(&new_activity_id(), Default::default()),
                         }
@@ -104,28 +135,6 @@ impl Gateway {
                 },
             )
             .with_state(self.clone())
-    }
-
-    /// Operational counters in Prometheus text format. They carry no data,
-    /// so scrapers need no key.
-    fn metrics(&self) -> String {
-        let stats = self.engine.storage_stats();
-        let mut out = format!(
-            "# HELP cosmonaut_storage_commits_total Group commits that wrote something.\n\
-             # TYPE cosmonaut_storage_commits_total counter\n\
-             cosmonaut_storage_commits_total {}\n\
-             # HELP cosmonaut_storage_transactions_total Write transactions committed.\n\
-             # TYPE cosmonaut_storage_transactions_total counter\n\
-             cosmonaut_storage_transactions_total {}\n\
-             # HELP cosmonaut_storage_syncs_total Syncs of the write-ahead log, each making every commit before it durable.\n\
-             # TYPE cosmonaut_storage_syncs_total counter\n\
-             cosmonaut_storage_syncs_total {}\n",
-            stats.commits, stats.transactions, stats.syncs
-        );
-        if let Some(extra) = &self.config.metrics {
-            out.push_str(&extra());
-        }
-        out
     }
 
     async fn serve(
@@ -144,14 +153,21 @@ impl Gateway {
             .unwrap_or_else(new_activity_id);
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let outcome = match (
-            self.config.firewall.admit(client.ip()),
-            Arc::clone(&self.in_flight).try_acquire_owned(),
-        ) {
-            (Err(err), _) => Err(err),
-            (Ok(()), Err(_)) => Err(self.overloaded()),
-            (Ok(()), Ok(_permit)) => self.dispatch(scheme, request).await,
+        let mut kind = RequestKind::UNKNOWN;
+        let span = telemetry::request_span(&activity_id, &method, &path);
+        if let (false, Some(hooks)) = (span.is_disabled(), &self.config.trace_hooks) {
+            hooks.link(&span, &activity_id);
+        }
+        let outcome = match self.config.firewall.admit(client.ip()) {
+            Err(err) => Err(err),
+            Ok(()) => {
+                use tracing::Instrument;
+                self.dispatch(scheme, request, &activity_id, &mut kind)
+                    .instrument(span.clone())
+                    .await
+            }
         };
+        let mut substatus = 0;
         let reply = match outcome {
             Ok(reply) => reply,
             Err(err) => {
@@ -160,16 +176,38 @@ impl Gateway {
                 } else {
                     tracing::debug!(%method, %path, status = %err.status, message = %err.message, "request refused");
                 }
+                substatus = err.substatus;
                 Reply::from(err)
             }
         };
-        reply.into_response(&activity_id, started.elapsed())
+        let elapsed = started.elapsed();
+        telemetry::close_span(
+            &span,
+            self.config.trace_hooks.as_deref(),
+            kind,
+            reply.status,
+            substatus,
+            reply.request_charge(),
+        );
+        self.telemetry.served(&Served {
+            kind,
+            status: reply.status,
+            substatus,
+            request_charge: reply.request_charge(),
+            elapsed,
+            activity_id: &activity_id,
+            method: &method,
+            path: &path,
+        });
+        reply.into_response(&activity_id, elapsed)
     }
 
     async fn dispatch(
         &self,
         scheme: &'static str,
         request: Request<Body>,
+        activity_id: &str,
+        kind: &mut RequestKind,
     ) -> Result<Reply, ApiError> {
         let (parts, body) = request.into_parts();
         if tracing::enabled!(tracing::Level::TRACE) {
@@ -193,12 +231,12 @@ impl Gateway {
             Credential::ResourceToken(claims) => Principal::Resource(self.grant(&claims)?),
             Credential::Aad(identity) => Principal::Aad(identity),
         };
-        let body = to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Request size is too large: the limit is {MAX_ITEM_BYTES} bytes per item."),
-            )
-        })?;
+        // The body is read before the request takes a slot: a client that
+        // trickles its body holds none.
+        let body = body::read(body, &parts.headers, &self.body_budget, MAX_REQUEST_BYTES).await?;
+        let _slot = Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| self.overloaded())?;
         let host = parts
             .uri
             .authority()
@@ -215,9 +253,11 @@ impl Gateway {
             host,
             method: parts.method,
             headers: parts.headers,
-            body,
+            body: body.bytes.clone(),
             scheme,
+            activity_id: activity_id.to_string(),
         };
+        *kind = RequestKind::of(&address, &ctx);
         // A rid-based path is served as the same path by ids. Other paths are
         // borrowed from the URI unless they have escapes, as most do not.
         let (address, path): (Address, std::borrow::Cow<'_, str>) = if address.is_rid_based() {

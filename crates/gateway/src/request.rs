@@ -18,6 +18,8 @@ pub struct RequestContext {
     pub scheme: &'static str,
     /// `host[:port]` the client used: HTTP/2's `:authority`, else the `Host` header.
     pub host: String,
+    /// The request's activity id, for log lines about it.
+    pub activity_id: String,
 }
 
 impl RequestContext {
@@ -248,6 +250,7 @@ mod tests {
             body: Bytes::new(),
             scheme: "https",
             host: "localhost".into(),
+            activity_id: String::new(),
         }
     }
 

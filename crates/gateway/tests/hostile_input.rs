@@ -141,6 +141,10 @@ fn server() -> Server {
             region: "Test".into(),
             rate_limit: false,
             metrics: None,
+            readiness: Default::default(),
+            telemetry: Default::default(),
+            metrics_key: None,
+            trace_hooks: None,
         },
     );
     let router = gateway

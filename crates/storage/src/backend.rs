@@ -35,6 +35,21 @@ pub trait KvRead {
 /// A consistent read-only view of the key space at one point in time.
 pub trait Snapshot: KvRead + Send {}
 
+/// How a backend is doing, for metrics and readiness probes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackendStatus {
+    /// Commits held in memory, not yet in the main data file.
+    pub memtable_bytes: u64,
+    /// Bytes of write-ahead log on disk.
+    pub log_bytes: u64,
+    pub data_file_bytes: u64,
+    /// Memtables moved into the data file, and attempts that failed.
+    pub flushes: u64,
+    pub flush_failures: u64,
+    /// Why the backend is not working as it should, while it is not.
+    pub degraded: Option<String>,
+}
+
 /// A storage engine: an ordered key space with snapshot reads and atomic,
 /// durable batch commits, in two steps so that a writer can prepare the next
 /// commit while the last one is being made durable. The
@@ -55,6 +70,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Makes every commit applied so far durable and visible to snapshots,
     /// and returns the number of the newest durable commit.
     fn sync(&self) -> Result<u64>;
+
+    /// Sizes, flush counts and trouble, for `/metrics` and `/health/ready`.
+    fn status(&self) -> BackendStatus {
+        BackendStatus::default()
+    }
 
     /// Applies and syncs one commit.
     fn commit(&self, writes: &[Write]) -> Result<()> {

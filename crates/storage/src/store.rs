@@ -97,6 +97,11 @@ impl Store {
         &self.stats
     }
 
+    /// The backend's sizes and health.
+    pub fn backend_status(&self) -> crate::BackendStatus {
+        self.backend.status()
+    }
+
     /// Runs `work` in a write transaction and returns its result once its
     /// writes are durable. Closures run one at a time, so `work` may read,
     /// check and write without races; if it returns `Err` its writes are dropped.

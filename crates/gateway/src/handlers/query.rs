@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use cosmonaut_engine::error::substatus::CROSS_PARTITION_QUERY_NOT_SERVABLE;
+use cosmonaut_engine::{IndexUse, ItemScope};
 use cosmonaut_query::{Parameters, Query};
 use serde_json::{json, Value};
 
@@ -10,6 +11,7 @@ use super::page_bytes;
 use crate::error::ApiError;
 use crate::reply::Reply;
 use crate::request::RequestContext;
+use crate::telemetry::SlowQuery;
 use crate::Gateway;
 
 mod metrics;
@@ -43,6 +45,63 @@ pub(crate) fn parse_body(ctx: &RequestContext) -> Result<(Query, Parameters), Ap
         )));
     }
     Ok((query, parameters))
+}
+
+/// Logs a query slower than the server's `--slow-query-ms`: its text, its
+/// parameters' names (values only when the server is told to log them),
+/// the partitions it covered, what it read, and what it cost.
+fn log_slow_query(
+    gateway: &Gateway,
+    ctx: &RequestContext,
+    parameters: &Parameters,
+    scope: &ItemScope,
+    (documents_read, utilized): (usize, &[IndexUse]),
+    request_charge: f64,
+    elapsed: std::time::Duration,
+) {
+    let with_values = gateway.telemetry.config().log_parameter_values;
+    let body = ctx.json_body().ok();
+    let text = body
+        .as_ref()
+        .and_then(|b| b.get("query"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut named: Vec<String> = parameters
+        .iter()
+        .map(|(name, value)| match with_values {
+            true => format!("{name}={value}"),
+            false => name.clone(),
+        })
+        .collect();
+    named.sort();
+    let scope = match scope {
+        ItemScope::All => "all partitions".to_string(),
+        ItemScope::PartitionKey(key) if with_values => format!(
+            "partition key {}",
+            Value::Array(key.iter().map(|v| v.to_json()).collect())
+        ),
+        ItemScope::PartitionKey(_) => "one partition key".to_string(),
+        ItemScope::Range { id, .. } => format!("partition key range {id}"),
+    };
+    let indexes = utilized
+        .iter()
+        .map(|index| match index {
+            IndexUse::Single(spec) => spec.clone(),
+            IndexUse::Composite(specs) => format!("({})", specs.join(", ")),
+        })
+        .collect();
+    gateway.telemetry.slow_query(
+        &ctx.activity_id,
+        &SlowQuery {
+            text,
+            parameters: named,
+            scope,
+            documents_read,
+            indexes,
+            request_charge,
+            elapsed,
+        },
+    );
 }
 
 /// Runs the request's query over `resources` (offers, scripts): lists the
@@ -132,6 +191,18 @@ pub fn run(
     let bytes = page_bytes(&result.page);
     let mut reply = super::items::item_page_reply(db, coll, &scope, result, bytes)
         .charge(crate::charge::query(retrieved, bytes));
+    let elapsed = started.elapsed();
+    if gateway.telemetry.is_slow(elapsed) {
+        log_slow_query(
+            gateway,
+            ctx,
+            &parameters,
+            &scope,
+            (retrieved, &page_metrics.utilized),
+            reply.request_charge(),
+            elapsed,
+        );
+    }
     if ctx.flag("x-ms-documentdb-populatequerymetrics") {
         let figures = metrics::PageFigures {
             metrics: &page_metrics,

@@ -86,6 +86,10 @@ impl Shared {
                     if let Err(err) = self.flush(&table, &old_log) {
                         // The memtable and its log stay; the next attempt retries.
                         tracing::error!(%err, "flushing the memtable failed; retrying in 1 s");
+                        self.flush_failures.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut last) = self.flush_error.lock() {
+                            *last = Some(err.to_string());
+                        }
                         if self.flush.lock().map_or(true, |queue| queue.stop) {
                             return;
                         }
@@ -146,6 +150,10 @@ impl Shared {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "memtable flushed"
         );
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.flush_error.lock() {
+            *last = None;
+        }
         let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
         queue.pending = None;
         self.flush_signal.notify_all();

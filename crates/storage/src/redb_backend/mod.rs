@@ -66,6 +66,10 @@ struct Shared {
     /// commit may or may not be on disk, so nothing more is accepted.
     failed: AtomicBool,
     flush: Mutex<FlushQueue>,
+    flushes: AtomicU64,
+    flush_failures: AtomicU64,
+    /// Why the last flush failed, until one succeeds.
+    flush_error: Mutex<Option<String>>,
     /// Signals a memtable to flush, a flush done, or a stop.
     flush_signal: Condvar,
 }
@@ -176,6 +180,9 @@ impl RedbBackend {
             }),
             durable: AtomicU64::new(0),
             failed: AtomicBool::new(false),
+            flushes: AtomicU64::new(0),
+            flush_failures: AtomicU64::new(0),
+            flush_error: Mutex::new(None),
             flush: Mutex::default(),
             flush_signal: Condvar::new(),
         });
@@ -303,6 +310,41 @@ impl Drop for RedbBackend {
 }
 
 impl Backend for RedbBackend {
+    fn status(&self) -> crate::BackendStatus {
+        let shared = &self.shared;
+        let memtable_bytes = shared
+            .layers()
+            .map(|layers| layers.tables().map(|t| t.bytes() as u64).sum())
+            .unwrap_or(0);
+        let log_bytes = Wal::files_of(&shared.data_file)
+            .map(|files| {
+                files
+                    .iter()
+                    .filter_map(|(_, path)| std::fs::metadata(path).ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let degraded = if shared.failed.load(Ordering::Acquire) {
+            Some("a write to the write-ahead log failed; restart the server".to_string())
+        } else {
+            shared
+                .flush_error
+                .lock()
+                .ok()
+                .and_then(|e| e.clone())
+                .map(|e| format!("flushing the memtable into the data file fails: {e}"))
+        };
+        crate::BackendStatus {
+            memtable_bytes,
+            log_bytes,
+            data_file_bytes: std::fs::metadata(&shared.data_file).map_or(0, |m| m.len()),
+            flushes: shared.flushes.load(Ordering::Relaxed),
+            flush_failures: shared.flush_failures.load(Ordering::Relaxed),
+            degraded,
+        }
+    }
+
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
         Ok(Box::new(self.shared.view(None)?))
     }

@@ -1,0 +1,91 @@
+"""Faults at the edges: clients that trickle their bodies, bodies over the
+size limit on HTTPS, and a damaged certificate file."""
+import socket
+import ssl
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+from azure.cosmos import CosmosClient, PartitionKey, exceptions
+
+from conftest import KEY, unique
+from rest import RestClient, sign
+from server import Server
+
+
+def test_a_body_over_the_limit_gets_413_with_its_size(container):
+    big = {"id": "big", "pk": "p", "blob": "x" * (2 * 1024 * 1024 + 500_000)}
+    with pytest.raises(exceptions.CosmosHttpResponseError) as err:
+        container.create_item(big)
+    assert err.value.status_code == 413
+    assert "request body is" in err.value.message and "2097152" in err.value.message
+    # The connection (and the server) carry on.
+    container.create_item({"id": "small", "pk": "p"})
+
+
+def slow_post(endpoint, link, date):
+    """A signed POST whose body never arrives: 8 bytes of 1,000."""
+    parsed = urllib.parse.urlparse(endpoint)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection((parsed.hostname, parsed.port))
+    tls = context.wrap_socket(raw, server_hostname=parsed.hostname)
+    auth = sign(KEY, "POST", "docs", link, date)
+    head = (f"POST /{link}/docs HTTP/1.1\r\nHost: {parsed.hostname}\r\n"
+            f"x-ms-date: {date}\r\nx-ms-version: 2020-07-15\r\nauthorization: {auth}\r\n"
+            "x-ms-documentdb-partitionkey: [\"p\"]\r\ncontent-type: application/json\r\n"
+            "content-length: 1000\r\n\r\n{\"id\":\"s")
+    tls.sendall(head.encode())
+    return tls
+
+
+def test_clients_trickling_bodies_do_not_starve_others(tmp_path):
+    from email.utils import formatdate
+
+    server = Server(str(tmp_path / "data"), extra_args=["--max-concurrent-requests", "20"]).start()
+    slow = []
+    try:
+        client = CosmosClient(server.endpoint, KEY, connection_verify=False)
+        c = client.create_database(unique("slow")).create_container("c", PartitionKey("/pk"))
+        c.create_item({"id": "a", "pk": "p"})
+        link = c.container_link.strip("/")
+        date = formatdate(usegmt=True)
+        slow = [slow_post(server.endpoint, link, date) for _ in range(100)]
+        time.sleep(0.5)
+        # Five times more stalled uploads than request slots: reads and
+        # writes of other clients still go through at once.
+        started = time.time()
+        for i in range(20):
+            assert c.read_item("a", partition_key="p")["id"] == "a"
+            c.upsert_item({"id": f"w{i}", "pk": "p"})
+        assert time.time() - started < 10
+    finally:
+        for s in slow:
+            s.close()
+        server.stop()
+
+
+def test_a_damaged_certificate_is_named_with_the_fix(tmp_path):
+    data_dir = tmp_path / "data"
+    server = Server(str(data_dir)).start()
+    server.stop()
+    (data_dir / "cert.pem").write_text("")
+    with pytest.raises(RuntimeError) as refused:
+        Server(str(data_dir)).start()
+    message = str(refused.value)
+    assert "cert.pem" in message and "delete both" in message
+    # Deleting both, as told, makes a new certificate.
+    (data_dir / "cert.pem").unlink()
+    (data_dir / "key.pem").unlink()
+    Server(str(data_dir)).start().stop()
+
+
+def test_server_files_are_replaced_whole(tmp_path):
+    data_dir = tmp_path / "data"
+    Server(str(data_dir)).start().stop()
+    # No partial file is left behind, and the secrets are private.
+    assert not list(data_dir.glob("*.new"))
+    assert oct((data_dir / "key.pem").stat().st_mode & 0o777) == "0o600"
+    assert oct((data_dir / "keys.json").stat().st_mode & 0o777) == "0o600"
