@@ -241,6 +241,68 @@ def test_a_new_volume_at_the_same_path_takes_the_lease_at_once(tmp_path, folder_
     assert server.stop() == 0
 
 
+def test_a_gap_in_the_backup_log_is_shown_and_refused(tmp_path, folder_target):
+    url, _ = folder_target
+    server = backup_server(tmp_path / "a", folder_target, "--backup-interval", "1s").start()
+    container = create_container(server)
+    for wave in range(4):
+        for i in range(5):
+            container.create_item({"id": f"{wave}-{i}", "pk": "p"})
+        time.sleep(1.5)  # each wave ships as its own segment
+    assert server.stop() == 0
+    segments = sorted((tmp_path / "backup" / "segments").iterdir())  # zero-padded: commit order
+    assert len(segments) >= 3
+    lost = segments[1]
+    lost.unlink()
+
+    listed = cli("backup", "list", "--from", url)
+    assert listed.returncode == 0 and "MISSING: commits" in listed.stdout, listed.stdout
+    # A restore that cannot reach the newest state fails, leaves nothing and names the point.
+    result = cli("restore", "--from", url, "--data-dir", str(tmp_path / "r"))
+    assert result.returncode != 0
+    assert "missing segments after commit" in result.stderr and "--allow-partial-restore" in result.stderr
+    assert not (tmp_path / "r" / "cosmonaut.redb").exists()
+    # So does the restore on start: the server does not start on a cut-down state.
+    with pytest.raises(RuntimeError) as refused:
+        backup_server(tmp_path / "s", folder_target).start()
+    assert "missing segments after commit" in str(refused.value)
+    # Told to accept it, the restore stops before the gap.
+    result = cli("restore", "--from", url, "--data-dir", str(tmp_path / "r"), "--allow-partial-restore")
+    assert result.returncode == 0, result.stderr
+    assert "warning: the log is missing segments" in result.stdout
+
+
+def test_the_shipper_notices_a_lost_segment_and_covers_it(tmp_path, folder_target):
+    url, _ = folder_target
+    server = backup_server(tmp_path / "a", folder_target, "--backup-interval", "1s",
+                           "--backup-verify-interval", "1s").start()
+    container = create_container(server)
+    for wave in range(3):
+        for i in range(5):
+            container.create_item({"id": f"{wave}-{i}", "pk": "p"})
+        time.sleep(1.5)
+    segments = sorted((tmp_path / "backup" / "segments").iterdir())
+    assert len(segments) >= 2
+    segments[0].unlink()  # the target loses a shipped segment
+    snapshots_before = len(list((tmp_path / "backup" / "snapshots").iterdir()))
+    deadline = time.time() + 15
+    lost = 0
+    while time.time() < deadline and not lost:
+        time.sleep(0.5)
+        metrics = requests.get(server.endpoint + "metrics", verify=False).text
+        lost = sum(float(line.split()[1]) for line in metrics.splitlines()
+                   if line.startswith("cosmonaut_backup_segments_lost_total"))
+    assert lost >= 1
+    # A snapshot taken since covers what the lost segment held.
+    assert len(list((tmp_path / "backup" / "snapshots").iterdir())) > snapshots_before
+    assert server.stop() == 0
+    result = cli("restore", "--from", url, "--data-dir", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    restored = backup_server(tmp_path / "r", folder_target).start()
+    assert len(dump(container_of(restored))) == 15
+    assert restored.stop() == 0
+
+
 def test_corrupt_backup_objects_are_refused(tmp_path, folder_target):
     url, _ = folder_target
     server = backup_server(tmp_path / "a", folder_target).start()

@@ -33,6 +33,9 @@ pub struct Generation {
     pub segment_bytes: u64,
     /// First and last commit the segments carry, and the last one's time.
     pub log: Option<(u64, u64, u64)>,
+    /// Commits between the first and the last that no segment carries
+    /// (first and last of each run): a restore stops before them.
+    pub gaps: Vec<(u64, u64)>,
 }
 
 impl Catalog {
@@ -92,8 +95,14 @@ impl Catalog {
                     }
                     _ => None,
                 };
+                let gaps = segments
+                    .windows(2)
+                    .filter(|pair| pair[1].name.first > pair[0].name.last + 1)
+                    .map(|pair| (pair[0].name.last + 1, pair[1].name.first - 1))
+                    .collect();
                 Generation {
                     epoch,
+                    gaps,
                     snapshots: self
                         .snapshots
                         .iter()

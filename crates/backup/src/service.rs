@@ -36,6 +36,8 @@ pub struct BackupConfig {
     /// How long snapshots (and the log after them) are kept; the newest is always kept.
     pub retention: Duration,
     pub lease_ttl: Duration,
+    /// How often the location's log is checked for segments it lost.
+    pub verify_every: Duration,
 }
 
 impl Default for BackupConfig {
@@ -45,6 +47,7 @@ impl Default for BackupConfig {
             snapshot_every: Duration::from_secs(15 * 60),
             retention: Duration::from_secs(7 * 24 * 3600),
             lease_ttl: Duration::from_secs(15),
+            verify_every: Duration::from_secs(30),
         }
     }
 }
@@ -72,6 +75,7 @@ struct Worker {
     snapshot_due: bool,
     last_snapshot: Option<Instant>,
     last_snapshot_seq: u64,
+    last_verified: Instant,
 }
 
 impl BackupService {
@@ -107,6 +111,7 @@ impl BackupService {
             snapshot_due: true,
             last_snapshot: None,
             last_snapshot_seq: 0,
+            last_verified: Instant::now(),
         };
         // The epoch's base snapshot is taken before serving, so that a backup
         // exists as soon as the server answers.
@@ -159,6 +164,12 @@ impl Worker {
             if let Err(err) = self.ship().await {
                 self.failed("shipping the log", &err);
             }
+            if self.last_verified.elapsed() >= self.config.verify_every {
+                self.last_verified = Instant::now();
+                if let Err(err) = self.verify().await {
+                    self.failed("checking the uploaded log", &err);
+                }
+            }
         }
         // Final upload: the store is closed, so the buffer holds everything.
         for attempt in 1..=3 {
@@ -175,6 +186,47 @@ impl Worker {
         if let Err(err) = self.lease.release(&self.target).await {
             self.failed("releasing the backup lease", &err);
         }
+    }
+
+    /// Checks that the location still holds every segment shipped since the
+    /// epoch's newest snapshot: a target that lost one (a deleted object, a
+    /// store that dropped recent writes) would leave a restore short of the
+    /// newest state. A loss is reported and a snapshot taken at once, which
+    /// makes the lost segments unnecessary for restoring the newest state.
+    async fn verify(&mut self) -> Result<()> {
+        let since = self.last_snapshot_seq;
+        if self.covered_seq <= since {
+            return Ok(());
+        }
+        let mut held: Vec<SegmentName> = self
+            .target
+            .list(layout::SEGMENTS)
+            .await?
+            .into_iter()
+            .filter_map(|l| SegmentName::parse(&l.name))
+            .filter(|name| name.epoch == self.lease.epoch && name.last > since)
+            .collect();
+        held.sort();
+        let mut next = since + 1;
+        for name in &held {
+            if name.first > next {
+                break;
+            }
+            next = next.max(name.last + 1);
+        }
+        if next > self.covered_seq {
+            return Ok(());
+        }
+        let missing = format!(
+            "the backup location lost log segments: commits {next}..={} are missing; taking a \
+             snapshot to cover them",
+            self.covered_seq
+        );
+        tracing::error!("{missing}");
+        self.stats.segments_lost.fetch_add(1, Relaxed);
+        self.stats.failed(&missing);
+        self.snapshot_due = true;
+        self.snapshot().await
     }
 
     fn failed(&self, what: &str, err: &BackupError) {

@@ -16,6 +16,8 @@ pub struct BackupStats {
     pub last_snapshot_duration_ms: AtomicU64,
     pub last_success_ms: AtomicU64,
     pub failures: AtomicU64,
+    /// Times the location was found to have lost shipped segments.
+    pub segments_lost: AtomicU64,
     pub last_failure_ms: AtomicU64,
     pub lease_epoch: AtomicU64,
     pub lease_lost: AtomicBool,
@@ -126,6 +128,12 @@ impl BackupStats {
             "counter",
             "Uploads or renewals that failed.",
             self.failures.load(Relaxed),
+        );
+        metric(
+            "segments_lost_total",
+            "counter",
+            "Times the location was found to have lost shipped log segments (a snapshot then covers them).",
+            self.segments_lost.load(Relaxed),
         );
         metric(
             "last_failure_timestamp_seconds",

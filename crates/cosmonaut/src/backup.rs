@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use cosmonaut_backup::{
     restore, BackupConfig, BackupError, BackupService, BackupStats, Catalog, Claimant,
-    CommitBuffer, Lease, RestorePoint, Target, DEFAULT_CAP_BYTES,
+    CommitBuffer, Lease, RestorePoint, RestoreReport, Target, DEFAULT_CAP_BYTES,
 };
 use cosmonaut_storage::{Backend, CommitObserver, RedbBackend};
 
@@ -43,6 +43,14 @@ pub struct BackupArgs {
     /// expire). By default, the host name and the data dir's path.
     #[arg(long, env = "COSMONAUT_INSTANCE_ID")]
     pub instance_id: Option<String>,
+    /// How often the location is checked for log segments it lost since
+    /// the newest snapshot (a loss takes a snapshot at once).
+    #[arg(long, env = "COSMONAUT_BACKUP_VERIFY_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub backup_verify_interval: Duration,
+    /// Start even when the backup log is missing segments, from the state
+    /// the restore on start can reach (the error without it names that point).
+    #[arg(long, env = "COSMONAUT_ALLOW_PARTIAL_RESTORE")]
+    pub allow_partial_restore: bool,
 }
 
 /// A backup location taken for writing: the lease is held and the data dir
@@ -96,6 +104,14 @@ pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Pr
         say("Not restoring (--skip-restore): starting with an empty database");
     } else {
         match restore(&target, &file, RestorePoint::Latest).await {
+            Ok(report) if report.gap_after.is_some() && !args.allow_partial_restore => {
+                let refused = refuse_partial(&report, &file, false);
+                let _ = lease.release(&target).await;
+                return Err(format!(
+                    "cannot restore from {url}: {}",
+                    refused.err().unwrap_or_default()
+                ));
+            }
             Ok(report) => say(&format!(
                 "Restored from {url}: snapshot {} plus {} commits from {} segments, up to commit {}",
                 report.snapshot.name(),
@@ -122,6 +138,7 @@ pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Pr
             snapshot_every: args.snapshot_interval,
             retention: args.backup_retention,
             lease_ttl: args.lease_ttl,
+            verify_every: args.backup_verify_interval,
         },
         stats,
     })
@@ -176,6 +193,10 @@ pub struct RestoreArgs {
     /// An empty (or missing) data dir to restore into.
     #[arg(long, env = "COSMONAUT_DATA_DIR")]
     data_dir: PathBuf,
+    /// Accept a restore that stops short of the asked-for point because the
+    /// backup log is missing segments (the error names the point it reaches).
+    #[arg(long)]
+    allow_partial_restore: bool,
 }
 
 pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
@@ -195,12 +216,14 @@ pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
     let runtime = runtime()?;
+    let file = args.data_dir.join(RedbBackend::FILE_NAME);
     let report = runtime.block_on(async {
         let target = Target::from_url(&args.from).map_err(|e| e.to_string())?;
-        restore(&target, &args.data_dir.join(RedbBackend::FILE_NAME), point)
+        restore(&target, &file, point)
             .await
             .map_err(|e| e.to_string())
     })?;
+    refuse_partial(&report, &file, args.allow_partial_restore)?;
     outln!(
         "Restored snapshot {} ({} entries) and {} commits from {} segments into {}; the store is at commit {} of {}",
         report.snapshot.name(),
@@ -212,9 +235,29 @@ pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
         format_ms(report.position.time_ms),
     );
     if let Some(seq) = report.gap_after {
-        outln!("warning: the log is missing segments after commit {seq}; later commits were not restored");
+        outln!("warning: the log is missing segments after commit {seq}; later commits were not restored (--allow-partial-restore)");
     }
     Ok(())
+}
+
+/// A restore that stopped at a gap in the backup log did not reach the
+/// point it was asked for: unless told to accept that, it is undone and
+/// refused, naming the point it could reach.
+fn refuse_partial(report: &RestoreReport, file: &Path, allow: bool) -> Result<(), String> {
+    let Some(seq) = report.gap_after else {
+        return Ok(());
+    };
+    if allow {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(file);
+    let _ = RedbBackend::discard_log(file);
+    Err(format!(
+        "the backup log is missing segments after commit {seq} (of {}): a restore can reach \
+         that point but not the one asked for, so nothing was restored. Run again with \
+         --allow-partial-restore to accept the state as of commit {seq}",
+        format_ms(report.position.time_ms)
+    ))
 }
 
 /// `cosmonaut backup list`.
@@ -252,6 +295,9 @@ pub fn run_list(from: &str) -> Result<(), String> {
                 generation.segment_bytes,
                 format_ms(last_ms)
             );
+        }
+        for (first, last) in &generation.gaps {
+            outln!("  MISSING: commits {first}..={last} (no segment holds them; a restore stops before them)");
         }
     }
     Ok(())
