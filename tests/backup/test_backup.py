@@ -303,6 +303,21 @@ def test_the_shipper_notices_a_lost_segment_and_covers_it(tmp_path, folder_targe
     assert restored.stop() == 0
 
 
+def test_a_missing_bucket_or_container_is_named_in_one_line(tmp_path, azurite, moto):
+    env = {"AZURE_STORAGE_USE_EMULATOR": "true", "AZURITE_BLOB_STORAGE_URL": azurite}
+    result = cli("backup", "list", "--from", "az://no-such-container/x", env=env)
+    assert result.returncode != 0
+    assert "the Azure Blob container 'no-such-container' does not exist" in result.stderr
+    assert "<Error>" not in result.stderr and "az storage container create" in result.stderr
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT": moto, "AWS_ALLOW_HTTP": "true"}
+    refused = Server(str(tmp_path / "s"), extra_args=["--backup", "s3://no-such-bucket/x"], env=env)
+    with pytest.raises(RuntimeError) as err:
+        refused.start()
+    assert "the S3 bucket 'no-such-bucket' does not exist" in str(err.value)
+    assert "<Error>" not in str(err.value)
+
+
 def test_corrupt_backup_objects_are_refused(tmp_path, folder_target):
     url, _ = folder_target
     server = backup_server(tmp_path / "a", folder_target).start()

@@ -29,6 +29,15 @@ pub struct Target {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     url: String,
+    /// What to tell the operator when the bucket or container is missing.
+    missing: Option<String>,
+}
+
+fn missing_container(container: &str) -> String {
+    format!(
+        "the Azure Blob container '{container}' does not exist; create it first (for example \
+         `az storage container create --name {container} --account-name <account>`)"
+    )
 }
 
 impl std::fmt::Debug for Target {
@@ -48,6 +57,7 @@ impl Target {
         };
         let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
         let build_error = |e: object_store::Error| invalid(e.to_string());
+        let mut missing = None;
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
             "file" => {
                 let dir = parsed
@@ -60,6 +70,10 @@ impl Target {
             }
             "s3" | "s3a" => {
                 let bucket = host(&parsed).ok_or_else(|| invalid("no bucket".into()))?;
+                missing = Some(format!(
+                    "the S3 bucket '{bucket}' does not exist; create it first (for example \
+                     `aws s3 mb s3://{bucket}`; the prefix needs no creating)"
+                ));
                 let store = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
                     .build()
@@ -68,6 +82,7 @@ impl Target {
             }
             "az" | "azure" | "abfs" | "abfss" | "adl" => {
                 let container = host(&parsed).ok_or_else(|| invalid("no container".into()))?;
+                missing = Some(missing_container(container));
                 let store = MicrosoftAzureBuilder::from_env()
                     .with_container_name(container)
                     .build()
@@ -80,6 +95,7 @@ impl Target {
                     .next()
                     .filter(|c| !c.is_empty())
                     .ok_or_else(|| invalid("no container in the URL's path".into()))?;
+                missing = Some(missing_container(container));
                 let store = MicrosoftAzureBuilder::from_env()
                     .with_url(url)
                     .with_container_name(container)
@@ -98,6 +114,7 @@ impl Target {
             store,
             prefix,
             url: url.to_string(),
+            missing,
         })
     }
 
@@ -112,6 +129,19 @@ impl Target {
     }
 
     fn error(&self, source: object_store::Error) -> BackupError {
+        // The services answer a missing bucket or container with an XML
+        // body; say in one line what is missing and how to make it.
+        let text = source.to_string();
+        if let Some(missing) = self
+            .missing
+            .as_ref()
+            .filter(|_| text.contains("ContainerNotFound") || text.contains("NoSuchBucket"))
+        {
+            return BackupError::Location {
+                url: self.url.clone(),
+                reason: missing.clone(),
+            };
+        }
         BackupError::Target {
             url: self.url.clone(),
             source,
