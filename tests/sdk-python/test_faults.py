@@ -89,3 +89,49 @@ def test_server_files_are_replaced_whole(tmp_path):
     assert not list(data_dir.glob("*.new"))
     assert oct((data_dir / "key.pem").stat().st_mode & 0o777) == "0o600"
     assert oct((data_dir / "keys.json").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 24 MiB tmpfs: a disk that fills up for real."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def test_a_full_disk_refuses_writes_with_503_and_reads_go_on(small_disk):
+    import requests
+
+    server = Server(str(small_disk / "data")).start()
+    try:
+        client = CosmosClient(server.endpoint, KEY, connection_verify=False,
+                              retry_total=0, retry_backoff_max=0)
+        c = client.create_database("full").create_container("c", PartitionKey("/pk"))
+        c.create_item({"id": "first", "pk": "p"})
+        blob = "x" * 20000
+        refused = None
+        for i in range(5000):
+            try:
+                c.create_item({"id": str(i), "pk": str(i % 10), "b": blob})
+            except exceptions.CosmosHttpResponseError as err:
+                refused = err
+                break
+        assert refused is not None, "the disk never filled"
+        assert refused.status_code == 503, refused.message
+        assert "disk is full" in refused.message
+        assert int(refused.response.headers["x-ms-retry-after-ms"]) > 0
+        # The store says why it is degraded; reads go on.
+        ready = requests.get(server.endpoint + "health/ready", verify=False, timeout=10)
+        assert ready.status_code == 503 and "No space left" in ready.json()["checks"]["storage"]
+        assert c.read_item("first", partition_key="p")["id"] == "first"
+        # Space comes back: writes resume by themselves.
+        subprocess.run(["mount", "-o", "remount,size=96m", str(small_disk)], check=True)
+        c.create_item({"id": "after", "pk": "p"})
+        assert c.read_item("after", partition_key="p")["id"] == "after"
+    finally:
+        server.kill()

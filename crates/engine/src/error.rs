@@ -17,6 +17,9 @@ pub enum ErrorKind {
     FailedDependency,
     /// The operation ran past its time limit (a query's execution time).
     RequestTimeout,
+    /// The server cannot take writes for now (its disk is full); clients
+    /// retry after a while, as they do for the service's 503.
+    Unavailable,
     Internal,
 }
 
@@ -33,6 +36,7 @@ impl ErrorKind {
             ErrorKind::RequestEntityTooLarge => 413,
             ErrorKind::FailedDependency => 424,
             ErrorKind::Internal => 500,
+            ErrorKind::Unavailable => 503,
         }
     }
 
@@ -146,8 +150,32 @@ impl EngineError {
 
 impl From<StorageError> for EngineError {
     fn from(err: StorageError) -> Self {
+        if is_disk_full(&err) {
+            tracing::warn!(%err, "a write found the disk full");
+            return EngineError::new(
+                ErrorKind::Unavailable,
+                "The server's disk is full, so it cannot take writes now. Reads still work, and \
+                 writes resume by themselves once space is freed; retry after the time in \
+                 x-ms-retry-after-ms.",
+            );
+        }
         tracing::error!(%err, "storage failure");
         EngineError::internal(format!("The storage layer failed: {err}"))
+    }
+}
+
+/// Whether a storage failure is a full disk (ENOSPC), which passes once an
+/// operator frees space, rather than damage. A group commit's error reaches
+/// here as text, so both forms are recognised.
+fn is_disk_full(err: &StorageError) -> bool {
+    match err {
+        StorageError::Io(io) => {
+            io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
+        }
+        StorageError::Backend(text) => {
+            text.contains("No space left on device") || text.contains("os error 28")
+        }
+        _ => false,
     }
 }
 

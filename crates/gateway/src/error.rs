@@ -91,12 +91,15 @@ impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         let status = StatusCode::from_u16(err.kind.status_code())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // A 503 tells clients when to come back, as the service's do.
+        let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE)
+            .then_some(std::time::Duration::from_secs(1));
         Self {
             status,
             substatus: err.substatus,
             message: err.message,
             additional_info: None,
-            retry_after: None,
+            retry_after,
             headers: Vec::new(),
         }
     }

@@ -70,6 +70,9 @@ struct Shared {
     flush_failures: AtomicU64,
     /// Why the last flush failed, until one succeeds.
     flush_error: Mutex<Option<String>>,
+    /// Why the last append to the log failed (a full disk), until one succeeds.
+    append_error: Mutex<Option<String>>,
+    append_failing: AtomicBool,
     /// Signals a memtable to flush, a flush done, or a stop.
     flush_signal: Condvar,
 }
@@ -183,6 +186,8 @@ impl RedbBackend {
             flushes: AtomicU64::new(0),
             flush_failures: AtomicU64::new(0),
             flush_error: Mutex::new(None),
+            append_error: Mutex::new(None),
+            append_failing: AtomicBool::new(false),
             flush: Mutex::default(),
             flush_signal: Condvar::new(),
         });
@@ -325,8 +330,16 @@ impl Backend for RedbBackend {
                     .sum()
             })
             .unwrap_or(0);
+        let appending = shared
+            .append_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .map(|e| format!("writes to the write-ahead log fail: {e}"));
         let degraded = if shared.failed.load(Ordering::Acquire) {
             Some("a write to the write-ahead log failed; restart the server".to_string())
+        } else if appending.is_some() {
+            appending
         } else {
             shared
                 .flush_error
@@ -361,7 +374,18 @@ impl Backend for RedbBackend {
         // Taken under the log's lock, which freezing also holds.
         let layers = shared.layers()?;
         // The log first: if the append fails, nothing has changed.
-        log.wal.append(writes)?;
+        if let Err(err) = log.wal.append(writes) {
+            if let Ok(mut last) = shared.append_error.lock() {
+                *last = Some(err.to_string());
+            }
+            shared.append_failing.store(true, Ordering::Release);
+            return Err(err);
+        }
+        if shared.append_failing.swap(false, Ordering::AcqRel) {
+            if let Ok(mut last) = shared.append_error.lock() {
+                *last = None;
+            }
+        }
         let seq = log.applied + 1;
         layers.active.insert(seq, writes);
         log.applied = seq;
