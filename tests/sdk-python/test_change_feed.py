@@ -104,27 +104,30 @@ def previous_image_policy(mode, included_paths=None):
     return {"supportedFeatures": {"allVersionsAndDeletes": feature}}
 
 
+def post_container(database, rest, name, **properties):
+    """Creates a container with properties the SDK has no parameter for."""
+    body = {"id": name, "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}}
+    body.update(properties)
+    return rest.request("POST", f"/dbs/{database.id}/colls", "colls", f"dbs/{database.id}",
+                        body=body)
+
+
+def all_versions_from_now(c):
+    """Starts an all-versions read from now; returns its continuation."""
+    list(c.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now"))
+    return c.client_connection.last_response_headers["etag"]
+
+
 @pytest.mark.parametrize("mode", [1, 2, 3])
 def test_previous_images_where_the_container_opts_in(database, rest, mode):
     # previousImageRetentionPolicy mode flags: 1 keeps replaced versions, 2 deleted ones.
     name = unique("prev")
-    created = rest.request(
-        "POST",
-        f"/dbs/{database.id}/colls",
-        "colls",
-        f"dbs/{database.id}",
-        body={
-            "id": name,
-            "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2},
-            "changeFeedPolicy": {"retentionDuration": 10},
-            "previousImageRetentionPolicy": previous_image_policy(mode),
-        },
-    )
+    created = post_container(database, rest, name, changeFeedPolicy={"retentionDuration": 10},
+                             previousImageRetentionPolicy=previous_image_policy(mode))
     assert created.status_code == 201, created.text
     c = database.get_container_client(name)
     assert c.read()["previousImageRetentionPolicy"] == previous_image_policy(mode)
-    list(c.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now"))
-    token = c.client_connection.last_response_headers["etag"]
+    token = all_versions_from_now(c)
     c.create_item({"id": "x", "pk": "a", "n": 1})
     c.replace_item("x", {"id": "x", "pk": "a", "n": 2})
     c.delete_item("x", partition_key="a")
@@ -139,22 +142,11 @@ def test_previous_images_where_the_container_opts_in(database, rest, mode):
 
 def test_previous_images_keep_the_included_paths(database, rest):
     name = unique("prevpaths")
-    created = rest.request(
-        "POST",
-        f"/dbs/{database.id}/colls",
-        "colls",
-        f"dbs/{database.id}",
-        body={
-            "id": name,
-            "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2},
-            "changeFeedPolicy": {"retentionDuration": 10},
-            "previousImageRetentionPolicy": previous_image_policy(3, ["/address/city"]),
-        },
-    )
+    created = post_container(database, rest, name, changeFeedPolicy={"retentionDuration": 10},
+                             previousImageRetentionPolicy=previous_image_policy(3, ["/address/city"]))
     assert created.status_code == 201, created.text
     c = database.get_container_client(name)
-    list(c.query_items_change_feed(mode="AllVersionsAndDeletes", start_time="Now"))
-    token = c.client_connection.last_response_headers["etag"]
+    token = all_versions_from_now(c)
     c.create_item({"id": "x", "pk": "a", "n": 1, "address": {"city": "Oslo", "zip": "0150"}})
     c.delete_item("x", partition_key="a")
     _, delete = list(c.query_items_change_feed(mode="AllVersionsAndDeletes", continuation=token))
@@ -163,17 +155,8 @@ def test_previous_images_keep_the_included_paths(database, rest):
 
 @pytest.mark.parametrize("mode", [4, -1, "all"])
 def test_previous_image_policy_is_checked(database, rest, mode):
-    response = rest.request(
-        "POST",
-        f"/dbs/{database.id}/colls",
-        "colls",
-        f"dbs/{database.id}",
-        body={
-            "id": unique("badprev"),
-            "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2},
-            "previousImageRetentionPolicy": previous_image_policy(mode),
-        },
-    )
+    response = post_container(database, rest, unique("badprev"),
+                              previousImageRetentionPolicy=previous_image_policy(mode))
     assert response.status_code == 400
 
 
