@@ -309,6 +309,14 @@ def test_a_missing_bucket_or_container_is_named_in_one_line(tmp_path, azurite, m
     assert result.returncode != 0
     assert "the Azure Blob container 'no-such-container' does not exist" in result.stderr
     assert "<Error>" not in result.stderr and "az storage container create" in result.stderr
+    # A writer with the account's shared key creates the container, and backs up into it.
+    url = "az://made-by-cosmonaut/backups"
+    server = backup_server(tmp_path / "a", (url, env)).start()
+    create_container(server).create_item({"id": "x", "pk": "p"})
+    assert server.stop() == 0
+    restored = backup_server(tmp_path / "b", (url, env)).start()
+    assert "x" in dump(container_of(restored))
+    assert restored.stop() == 0
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
            "AWS_ENDPOINT": moto, "AWS_ALLOW_HTTP": "true"}
     refused = Server(str(tmp_path / "s"), extra_args=["--backup", "s3://no-such-bucket/x"], env=env)

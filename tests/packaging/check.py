@@ -289,7 +289,7 @@ def test_compose_mounts_named_volumes_at_data():
         assert ["serve"] == service["command"][:1], name
     assert compose["services"]["cosmonaut"]["ports"] == ["8081:8081"]
     assert "profiles" not in compose["services"]["cosmonaut"]
-    for name in ["azurite", "backup-container", "cosmonaut-backed-up"]:
+    for name in ["azurite", "cosmonaut-backed-up"]:
         assert compose["services"][name]["profiles"] == ["backup"], name
     # Compose substitutes $NAME and ${NAME} everywhere, the inline script
     # included: only the intended variables may appear.

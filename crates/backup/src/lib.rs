@@ -15,6 +15,7 @@
 //! checksum ([`seal`]) and verified before use. A [`Lease`] keeps one writer
 //! per location.
 
+mod azure_container;
 mod buffer;
 mod catalog;
 mod codec;

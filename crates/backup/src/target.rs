@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::local::LocalFileSystem;
@@ -31,6 +31,8 @@ pub struct Target {
     url: String,
     /// What to tell the operator when the bucket or container is missing.
     missing: Option<String>,
+    /// The Azure Blob container, which a writer may create when missing.
+    azure_container: Option<String>,
 }
 
 fn missing_container(container: &str) -> String {
@@ -58,6 +60,7 @@ impl Target {
         let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
         let build_error = |e: object_store::Error| invalid(e.to_string());
         let mut missing = None;
+        let mut azure_container = None;
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
             "file" => {
                 let dir = parsed
@@ -83,6 +86,7 @@ impl Target {
             "az" | "azure" | "abfs" | "abfss" | "adl" => {
                 let container = host(&parsed).ok_or_else(|| invalid("no container".into()))?;
                 missing = Some(missing_container(container));
+                azure_container = Some(container.to_string());
                 let store = MicrosoftAzureBuilder::from_env()
                     .with_container_name(container)
                     .build()
@@ -115,6 +119,7 @@ impl Target {
             prefix,
             url: url.to_string(),
             missing,
+            azure_container,
         })
     }
 
@@ -182,6 +187,39 @@ impl Target {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.error(e)),
         }
+    }
+
+    /// Makes sure a writer can use the location: an Azure Blob container
+    /// that does not exist yet is created when this process has the
+    /// account's shared key (Azurite's included); otherwise the error names
+    /// what is missing. Nothing is created for reads and restores.
+    pub async fn prepare_for_writing(&self) -> Result<()> {
+        let Some(container) = &self.azure_container else {
+            return Ok(());
+        };
+        let probe = self.store.list(Some(&self.prefix)).next().await;
+        let missing = matches!(&probe, Some(Err(e)) if e.to_string().contains("ContainerNotFound"));
+        if !missing {
+            return Ok(());
+        }
+        let Some(account) = crate::azure_container::SharedKeyAccount::from_env() else {
+            return Err(BackupError::Location {
+                url: self.url.clone(),
+                reason: missing_container(container),
+            });
+        };
+        account
+            .create_container(container)
+            .await
+            .map_err(|why| BackupError::Location {
+                url: self.url.clone(),
+                reason: format!("{}; {why}", missing_container(container)),
+            })?;
+        tracing::info!(
+            container,
+            "created the backup location's Azure Blob container"
+        );
+        Ok(())
     }
 
     /// Every object under `dir`, by name relative to the location, sorted.

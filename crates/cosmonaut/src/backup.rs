@@ -86,6 +86,10 @@ impl Prepared {
 /// Takes the writer lease and restores an empty data dir.
 pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Prepared, String> {
     let target = Target::from_url(url).map_err(|e| e.to_string())?;
+    target
+        .prepare_for_writing()
+        .await
+        .map_err(|e| e.to_string())?;
     let claimant = Claimant {
         holder: holder_description(data_dir),
         instance: match &args.instance_id {
