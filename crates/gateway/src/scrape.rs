@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, StatusCode};
 
+use cosmonaut_engine::ContainerUsage;
+
 use crate::error::ApiError;
 use crate::Gateway;
 
@@ -123,30 +125,29 @@ fn render_container_usage(gateway: &Gateway, out: &mut String) {
             return;
         }
     };
-    let families = [
+    type Figure = fn(&ContainerUsage) -> u64;
+    let families: [(&str, &str, Figure); 2] = [
         (
             "cosmonaut_container_documents",
             "Documents stored in each container.",
+            |c| c.documents,
         ),
         (
             "cosmonaut_container_document_bytes",
             "Bytes of the documents stored in each container, as JSON.",
+            |c| c.document_bytes,
         ),
     ];
-    for (index, (name, help)) in families.iter().enumerate() {
+    for (name, help, figure) in families {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");
         for container in &usage {
-            let value = if index == 0 {
-                container.documents
-            } else {
-                container.document_bytes
-            };
             let _ = writeln!(
                 out,
-                "{name}{{database=\"{}\",container=\"{}\"}} {value}",
+                "{name}{{database=\"{}\",container=\"{}\"}} {}",
                 label_value(&container.database),
                 label_value(&container.container),
+                figure(container),
             );
         }
     }

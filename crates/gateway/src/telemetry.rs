@@ -252,11 +252,7 @@ impl Telemetry {
             );
         }
         // Queries log their own, richer entry (see `slow_query`).
-        let slow = self
-            .config
-            .slow_request
-            .is_some_and(|limit| request.elapsed >= limit);
-        if slow && operation != "Query" {
+        if self.is_slow(request.elapsed) && operation != "Query" {
             request_event!(
                 warn,
                 "cosmonaut::slow",
