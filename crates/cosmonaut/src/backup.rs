@@ -64,6 +64,27 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The backup as the Data Explorer's account page shows it: where to,
+    /// which instance holds the writer lease, and how it is going.
+    pub fn status(&self) -> Arc<dyn Fn() -> serde_json::Value + Send + Sync> {
+        let stats = Arc::clone(&self.stats);
+        // A location's query string may carry a signature; it is not shown.
+        let location = self
+            .target
+            .url()
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let holder = self.lease.holder.clone();
+        Arc::new(move || {
+            let mut status = stats.summary();
+            status["location"] = location.clone().into();
+            status["leaseHolder"] = holder.clone().into();
+            status
+        })
+    }
+
     pub fn observer(&self) -> Arc<dyn CommitObserver> {
         self.buffer.clone()
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use cosmonaut_engine::{Engine, EngineConfig};
+use cosmonaut_explorer::Explorer;
 use cosmonaut_gateway::auth::KeyRing;
 use cosmonaut_gateway::firewall::{Firewall, IpRange};
 use cosmonaut_gateway::health::{Readiness, ReadinessCheck};
@@ -70,6 +71,9 @@ pub struct ServeArgs {
     /// request units per second than its provisioned throughput, as the service does.
     #[arg(long, env = "COSMONAUT_RATE_LIMIT")]
     rate_limit: bool,
+    /// Do not serve the Data Explorer at /_explorer/.
+    #[arg(long, env = "COSMONAUT_NO_EXPLORER")]
+    no_explorer: bool,
     /// Skip the checksum check of the data file at start. The check reads
     /// the whole file once; skipping it starts large stores faster but
     /// trusts the file as it is.
@@ -211,6 +215,7 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     let readiness = Arc::new(Readiness::new(checks));
     let exporter = observe::install_metrics()?;
     let backup_stats = backup.as_ref().map(|b| Arc::clone(&b.stats));
+    let backup_status = backup.as_ref().map(backup::Prepared::status);
     let metrics: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
         let mut text = exporter();
         if let Some(stats) = &backup_stats {
@@ -252,11 +257,20 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config))
             .map(|tls| tls.acceptor(limited));
     limit_http(https_server.http_builder());
-    let router = |scheme| match &dev_issuer {
-        Some(issuer) => gateway
-            .router(scheme)
-            .merge(crate::dev_issuer::router(Arc::clone(issuer))),
-        None => gateway.router(scheme),
+    let explorer = (!args.no_explorer).then(|| Explorer {
+        gateway: gateway.clone(),
+        keys: Arc::clone(&key_ring),
+        status: server_status(&engine, backup_status, &args),
+    });
+    let router = |scheme| {
+        let mut router = gateway.router(scheme);
+        if let Some(issuer) = &dev_issuer {
+            router = router.merge(crate::dev_issuer::router(Arc::clone(issuer)));
+        }
+        if let Some(explorer) = &explorer {
+            router = router.merge(explorer.clone().router());
+        }
+        router
     };
     let https_server = https_server
         .handle(handle.clone())
@@ -275,7 +289,7 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     }
 
     tokio::spawn(shutdown_on_signal(handle, readiness)?);
-    announce(started, &endpoints, &primary_key);
+    announce(started, &endpoints, &primary_key, explorer.is_some());
     if let Some(issuer) = &dev_issuer {
         // Plain HTTP when there is a listener for it: Azure's identity
         // clients then need not trust the server's certificate.
@@ -404,12 +418,18 @@ fn shutdown_on_signal(
 }
 
 /// Prints the ready banner: the endpoints and their connection strings.
-fn announce(started: Instant, endpoints: &[String], primary_key: &str) {
+fn announce(started: Instant, endpoints: &[String], primary_key: &str, explorer: bool) {
     let mut banner = format!("Cosmonaut ready in {} ms\n", started.elapsed().as_millis());
     for endpoint in endpoints {
         banner.push_str(&format!("  listening on {endpoint}\n"));
         banner.push_str(&format!(
             "  AccountEndpoint={endpoint};AccountKey={primary_key};\n"
+        ));
+    }
+    if let (true, Some(endpoint)) = (explorer, endpoints.first()) {
+        banner.push_str(&format!(
+            "  Data Explorer: {endpoint}{}/index.html\n",
+            cosmonaut_explorer::PREFIX.trim_start_matches('/')
         ));
     }
     say(banner.trim_end());
@@ -421,4 +441,35 @@ fn announce(started: Instant, endpoints: &[String], primary_key: &str) {
 pub(crate) fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// The server's state as the Data Explorer's account page shows it.
+fn server_status(
+    engine: &Arc<Engine>,
+    backup: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
+    args: &ServeArgs,
+) -> cosmonaut_explorer::ServerStatus {
+    let engine = Arc::downgrade(engine);
+    let region = args.region.clone();
+    let partitions = args.partitions;
+    Arc::new(move || {
+        let storage = engine.upgrade().map(|engine| {
+            let status = engine.storage_status();
+            serde_json::json!({
+                "dataFileBytes": status.data_file_bytes,
+                "logBytes": status.log_bytes,
+                "memtableBytes": status.memtable_bytes,
+                "flushes": status.flushes,
+                "flushFailures": status.flush_failures,
+                "degraded": status.degraded,
+            })
+        });
+        serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "region": region,
+            "partitionsPerContainer": partitions,
+            "storage": storage,
+            "backup": backup.as_ref().map(|status| status()),
+        })
+    })
 }

@@ -13,6 +13,7 @@ pub mod firewall;
 mod handlers;
 mod header_names;
 pub mod health;
+pub mod pages;
 mod reply;
 mod request;
 mod rid_address;

@@ -25,8 +25,8 @@ pub use data_actions::{requested, Requested};
 pub use keys::{AccountKeys, KeyKind, KeyRing};
 pub use master::{string_to_sign, MasterKey};
 pub use rbac::{
-    action_matches, built_in_roles, Rbac, RoleAssignment, RoleDefinition, DATA_CONTRIBUTOR_ID,
-    DATA_READER_ID,
+    action_matches, actions, built_in_roles, Rbac, RoleAssignment, RoleDefinition,
+    DATA_CONTRIBUTOR_ID, DATA_READER_ID,
 };
 pub use resource_token::{Claims, DEFAULT_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS};
 
