@@ -135,3 +135,88 @@ def test_a_full_disk_refuses_writes_with_503_and_reads_go_on(small_disk):
         assert c.read_item("after", partition_key="p")["id"] == "after"
     finally:
         server.kill()
+
+
+def fill(directory):
+    """Writes a file into `directory` until the disk is full; returns it."""
+    filler = directory / "filler"
+    chunk = b"\0" * (256 << 10)
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(chunk)
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_flush_that_finds_the_disk_full_recovers_once_space_returns(small_disk):
+    """The background flush of the memtable into the data file hits ENOSPC:
+    the store says so, writes are refused with 503 instead of hanging, and
+    once space is freed the flush goes through by itself (the data file is
+    reopened if the engine demands it), writes resume, shutdown completes,
+    and a restart finds every acknowledged write."""
+    import requests
+
+    data_dir = str(small_disk / "data")
+    server = Server(data_dir).start()
+    ready = lambda: requests.get(server.endpoint + "health/ready", verify=False, timeout=10)
+    try:
+        client = CosmosClient(server.endpoint, KEY, connection_verify=False,
+                              retry_total=0, retry_backoff_max=0)
+        c = client.create_database("flush").create_container("c", PartitionKey("/pk"))
+        acknowledged = set()
+        blob = "y" * 2000
+        for i in range(3000):
+            c.create_item({"id": f"a{i}", "pk": str(i % 10), "b": blob})
+            acknowledged.add(f"a{i}")
+        filler = fill(small_disk)
+        # The next flush (every 10 s) finds no room in the data file.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            answer = ready()
+            if answer.status_code == 503 and "flush" in answer.json()["checks"].get("storage", ""):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the failing flush was never reported: {ready().text}")
+        refused = None
+        for i in range(5000):
+            try:
+                c.create_item({"id": f"b{i}", "pk": "p", "b": blob})
+                acknowledged.add(f"b{i}")
+            except exceptions.CosmosHttpResponseError as err:
+                refused = err
+                break
+        assert refused is not None and refused.status_code == 503, refused
+        assert int(refused.response.headers["x-ms-retry-after-ms"]) > 0
+        # Space comes back: the flush and writes resume by themselves.
+        filler.unlink()
+        subprocess.run(["mount", "-o", "remount,size=96m", str(small_disk)], check=True)
+        deadline = time.time() + 30
+        while True:
+            try:
+                c.create_item({"id": "after", "pk": "p"})
+                acknowledged.add("after")
+                break
+            except exceptions.CosmosHttpResponseError as err:
+                assert err.status_code == 503 and time.time() < deadline, err
+                time.sleep(0.5)
+        deadline = time.time() + 30
+        while ready().status_code != 200:
+            assert time.time() < deadline, \
+                f"the store stays degraded: {ready().text}\n{server.errors()[-3000:]}"
+            time.sleep(0.5)
+        ids = {item["id"] for item in c.query_items("SELECT c.id FROM c",
+                                                    enable_cross_partition_query=True)}
+        assert acknowledged <= ids, sorted(acknowledged - ids)[:10]
+        assert server.stop() == 0
+        server = Server(data_dir).start()
+        client = CosmosClient(server.endpoint, KEY, connection_verify=False)
+        c = client.get_database_client("flush").get_container_client("c")
+        ids = {item["id"] for item in c.query_items("SELECT c.id FROM c",
+                                                    enable_cross_partition_query=True)}
+        assert acknowledged <= ids, sorted(acknowledged - ids)[:10]
+    finally:
+        if server.process.poll() is None:
+            server.kill()

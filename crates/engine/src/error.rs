@@ -159,6 +159,13 @@ impl From<StorageError> for EngineError {
                  x-ms-retry-after-ms.",
             );
         }
+        if let StorageError::Unavailable(why) = &err {
+            tracing::warn!(%why, "a request found the store unavailable");
+            return EngineError::new(
+                ErrorKind::Unavailable,
+                format!("{why} Retry after the time in x-ms-retry-after-ms."),
+            );
+        }
         tracing::error!(%err, "storage failure");
         EngineError::internal(format!("The storage layer failed: {err}"))
     }

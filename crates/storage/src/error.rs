@@ -11,6 +11,10 @@ pub enum StorageError {
          (cosmonaut restore) or move it away"
     )]
     Corrupt { path: String, reason: String },
+    /// The store cannot serve this now but recovers by itself (a full disk
+    /// behind a failing flush, the data file being reopened): retry later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the storage writer has stopped")]
     WriterStopped,
     #[error("storage I/O error: {0}")]

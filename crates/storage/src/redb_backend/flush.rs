@@ -1,32 +1,42 @@
 //! Moving full memtables into the B-tree, in the background.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::layers::{self, Layers};
+use super::reopen::ReopenBackoff;
 use super::{poisoned, write_tree, Log, Shared, FLUSH_BYTES, FLUSH_COMMIT_BYTES, STALL_BYTES};
 use crate::memtable::Memtable;
 use crate::wal::Wal;
-use crate::Result;
+use crate::{Result, StorageError};
 
 /// How often an idle flusher checks whether the memtable is due anyway.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// What the flusher does next.
 enum Task {
-    Flush(Arc<Memtable>, PathBuf),
+    Flush(Arc<Memtable>, Vec<PathBuf>),
     FreezeIfDue,
     Stop,
 }
 
 #[derive(Default)]
 pub(super) struct FlushQueue {
-    /// A frozen memtable, and the log file that holds its commits.
-    pending: Option<(Arc<Memtable>, PathBuf)>,
+    /// A frozen memtable, and the log files that hold its commits.
+    pending: Option<(Arc<Memtable>, Vec<PathBuf>)>,
     stop: bool,
+}
+
+impl FlushQueue {
+    pub(super) fn with_pending(pending: Option<(Arc<Memtable>, Vec<PathBuf>)>) -> Self {
+        Self {
+            pending,
+            stop: false,
+        }
+    }
 }
 
 impl Shared {
@@ -47,31 +57,49 @@ impl Shared {
             active: Arc::default(),
             frozen: Some(Arc::clone(&frozen)),
             // Freezing leaves the tree as it is.
-            tree: Arc::clone(&layers.tree),
+            tree: layers.tree.clone(),
         });
         log.last_freeze = Instant::now();
         let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
-        queue.pending = Some((frozen, old_log));
+        queue.pending = Some((frozen, vec![old_log]));
         self.flush_signal.notify_all();
         Ok(())
     }
 
-    /// Waits while a flush is behind and the active memtable is very large.
+    /// Holds a write back while the flush is behind: while flushes fail
+    /// (a full disk), a write that finds a full memtable is refused, so the
+    /// log and memory stay bounded and the client hears why; while one is
+    /// merely slow, a write that finds a very large memtable waits for it.
     pub(super) fn wait_for_flush(&self, active: &Memtable) -> Result<()> {
-        if active.bytes() < STALL_BYTES {
+        if active.bytes() < FLUSH_BYTES {
             return Ok(());
         }
         let mut queue = self.flush.lock().map_err(|_| poisoned("flush"))?;
-        while queue.pending.is_some() && !queue.stop {
+        loop {
+            if queue.pending.is_none() || queue.stop {
+                return Ok(());
+            }
+            if let Some(err) = self.flush_error.lock().ok().and_then(|e| e.clone()) {
+                return Err(StorageError::Unavailable(format!(
+                    "The server cannot move its write-ahead log into the data file ({err}), \
+                     so it takes no more writes until it can; reads still work, and writes \
+                     resume by themselves once the flush succeeds (free disk space if it is \
+                     full)."
+                )));
+            }
+            if active.bytes() < STALL_BYTES {
+                return Ok(());
+            }
             queue = self
                 .flush_signal
-                .wait(queue)
-                .map_err(|_| poisoned("flush"))?;
+                .wait_timeout(queue, IDLE_CHECK)
+                .map_err(|_| poisoned("flush"))?
+                .0;
         }
-        Ok(())
     }
 
     pub(super) fn run_flusher(&self) {
+        let mut backoff = ReopenBackoff::default();
         loop {
             match self.next_task() {
                 Task::Stop => return,
@@ -82,8 +110,12 @@ impl Shared {
                         tracing::error!(%err, "cannot freeze the idle memtable");
                     }
                 }
-                Task::Flush(table, old_log) => {
-                    if let Err(err) = self.flush(&table, &old_log) {
+                Task::Flush(table, old_logs) => {
+                    let flushed = self.flush(&table, &old_logs);
+                    if flushed.is_ok() {
+                        backoff.reset();
+                    }
+                    if let Err(err) = flushed {
                         // The memtable and its log stay; the next attempt retries.
                         tracing::error!(%err, "flushing the memtable failed; retrying in 1 s");
                         self.flush_failures.fetch_add(1, Ordering::Relaxed);
@@ -94,6 +126,11 @@ impl Shared {
                             return;
                         }
                         thread::sleep(Duration::from_secs(1));
+                        // redb refuses every transaction after a failed
+                        // write until its file is opened again.
+                        if let Err(err) = self.reopen_if_failed(&mut backoff) {
+                            tracing::warn!(%err, "the data file cannot be reopened yet");
+                        }
                     }
                 }
             }
@@ -106,8 +143,8 @@ impl Shared {
             return Task::Stop;
         };
         loop {
-            if let Some((table, old_log)) = &queue.pending {
-                return Task::Flush(Arc::clone(table), old_log.clone());
+            if let Some((table, old_logs)) = &queue.pending {
+                return Task::Flush(Arc::clone(table), old_logs.clone());
             }
             if queue.stop {
                 return Task::Stop;
@@ -131,19 +168,23 @@ impl Shared {
         self.maybe_freeze(&mut log, &layers)
     }
 
-    fn flush(&self, table: &Arc<Memtable>, old_log: &Path) -> Result<()> {
+    fn flush(&self, table: &Arc<Memtable>, old_logs: &[PathBuf]) -> Result<()> {
         let started = Instant::now();
-        write_tree(&self.db, table, FLUSH_COMMIT_BYTES)?;
-        let tree = layers::open_tree(&self.db)?;
         {
+            let db = self.db.lock().map_err(|_| poisoned("data file"))?;
+            let db = db.as_ref().ok_or_else(|| {
+                StorageError::Backend("the data file is not open (reopening failed)".into())
+            })?;
+            write_tree(db, table, FLUSH_COMMIT_BYTES, || self.check_room())?;
+            let tree = layers::open_tree(db)?;
             let mut layers = self.layers.write().map_err(|_| poisoned("memtable"))?;
             *layers = Arc::new(Layers {
                 active: Arc::clone(&layers.active),
                 frozen: None,
-                tree,
+                tree: Some(tree),
             });
         }
-        Wal::retire(&self.data_file, &[old_log.to_path_buf()])?;
+        Wal::retire(&self.data_file, old_logs)?;
         // Writers may wait while this runs: worth seeing when tuning sizes.
         tracing::debug!(
             bytes = table.bytes(),

@@ -21,7 +21,8 @@ pub(super) struct Layers {
     /// a table lookup) was about 3% of a point read. Only a flush writes to
     /// the tree, and it puts new layers in place right after, so the tree
     /// here never misses what the memtables above it no longer hold.
-    pub(super) tree: Arc<Tree>,
+    /// `None` while the data file is being reopened (see `reopen`).
+    pub(super) tree: Option<Arc<Tree>>,
 }
 
 pub(super) type Tree = ReadOnlyTable<&'static [u8], &'static [u8]>;
@@ -38,8 +39,15 @@ impl Shared {
     /// every commit they hold that a sync has finished.
     pub(super) fn view(&self, at: Option<u64>) -> Result<LayeredSnapshot> {
         let layers = self.layers()?;
+        let tree = layers.tree.clone().ok_or_else(|| {
+            StorageError::Unavailable(
+                "The data file is being reopened after a write to it failed, so reads wait \
+                 for it."
+                    .into(),
+            )
+        })?;
         let at = at.unwrap_or_else(|| self.durable.load(Ordering::SeqCst));
-        Ok(LayeredSnapshot { layers, at })
+        Ok(LayeredSnapshot { layers, tree, at })
     }
 }
 
@@ -52,6 +60,7 @@ pub(super) fn open_tree(db: &Database) -> Result<Arc<Tree>> {
 
 pub(super) struct LayeredSnapshot {
     layers: Arc<Layers>,
+    tree: Arc<Tree>,
     at: u64,
 }
 
@@ -64,7 +73,7 @@ impl KvRead for LayeredSnapshot {
                 return Ok(found);
             }
         }
-        let value = self.layers.tree.get(key).map_err(StorageError::backend)?;
+        let value = self.tree.get(key).map_err(read_error)?;
         Ok(value.map(|v| v.value().to_vec()))
     }
 
@@ -85,15 +94,11 @@ impl KvRead for LayeredSnapshot {
                 Box::new(table.range(start, end, self.at, descending).map(Ok))
             })
             .collect();
-        let range = self
-            .layers
-            .tree
-            .range(start..end)
-            .map_err(StorageError::backend)?;
+        let range = self.tree.range(start..end).map_err(read_error)?;
         let tree = range.map(|entry| {
             entry
                 .map(|(k, v)| (k.value().to_vec(), Some(v.value().to_vec())))
-                .map_err(StorageError::backend)
+                .map_err(read_error)
         });
         layers.push(if descending {
             Box::new(tree.rev())
@@ -101,5 +106,19 @@ impl KvRead for LayeredSnapshot {
             Box::new(tree)
         });
         merge(layers, descending, limit)
+    }
+}
+
+/// A failed read of the B-tree. After a write to the file failed, redb
+/// refuses reads of pages it has not cached until the flusher opens the
+/// file again: that passes by itself, so the caller hears "retry".
+fn read_error(err: redb::StorageError) -> StorageError {
+    match err {
+        redb::StorageError::PreviousIo => StorageError::Unavailable(
+            "A write to the data file failed, and it is being opened again; reads of data \
+             not cached in memory wait for that."
+                .into(),
+        ),
+        other => StorageError::backend(other),
     }
 }

@@ -4,6 +4,8 @@
 
 mod flush;
 mod layers;
+mod reopen;
+mod room;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redb::{Builder, Database, Durability, TableDefinition};
+use redb::{Builder, Database, Durability, ReadableDatabase, TableDefinition};
 
 use self::flush::FlushQueue;
 use self::layers::Layers;
@@ -54,8 +56,11 @@ pub struct RedbBackend {
 }
 
 struct Shared {
-    db: Database,
+    /// The B-tree's file; `None` only while it is being reopened after a
+    /// write to it failed (redb then refuses every later transaction).
+    db: Mutex<Option<Database>>,
     data_file: PathBuf,
+    options: OpenOptions,
     /// The memtables over the B-tree, swapped whole so a reader takes a
     /// consistent pair.
     layers: RwLock<Arc<Layers>>,
@@ -121,74 +126,58 @@ impl RedbBackend {
     }
 
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<Self> {
-        let OpenOptions {
-            verify,
-            cache_bytes,
-        } = options;
-        let corrupt = |reason: String| StorageError::Corrupt {
-            path: path.display().to_string(),
-            reason,
-        };
-        // A plain open of a damaged file may panic inside redb; say so instead.
-        let opened = catch_unwind(AssertUnwindSafe(|| {
-            Builder::new()
-                .set_check_integrity_on_open(verify)
-                .set_cache_size(cache_bytes)
-                .create(path)
-        }))
-        .map_err(|panic| {
-            let reason = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unreadable page".into());
-            corrupt(reason)
-        })?;
-        let db = opened.map_err(|e| match e {
-            redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => corrupt(reason),
-            other => StorageError::backend(other),
-        })?;
+        let db = open_database(path, options)?;
         let (wal, replay) = Wal::open(path)?;
-        if !replay.records.is_empty() {
+        // The logs' commits go into a memtable that the flusher moves into
+        // the B-tree as it does any other, so opening writes nothing to the
+        // data file: a store starts as fast as it reads its logs, and starts
+        // on a full disk too (the flush waits for room, as it would later).
+        let replayed = Memtable::default();
+        let mut applied = 0;
+        for record in &replay.records {
+            applied += 1;
+            replayed.insert(applied, record);
+        }
+        if applied > 0 {
             let writes: usize = replay.records.iter().map(Vec::len).sum();
             tracing::info!(
-                records = replay.records.len(),
+                records = applied,
                 writes,
                 "replaying the write-ahead log over the last flush"
             );
         }
-        // Also creates the table up front, so snapshots never see it missing.
-        // Replayed through a memtable: sorted, and each key written once.
-        let replayed = Memtable::default();
-        for (seq, record) in (1..).zip(&replay.records) {
-            replayed.insert(seq, record);
-        }
-        write_tree(&db, &replayed, FLUSH_COMMIT_BYTES)?;
-        drop(replayed);
-        Wal::retire(path, &replay.files)?;
+        drop(replay.records);
+        let (frozen, pending) = if applied > 0 {
+            let replayed = Arc::new(replayed);
+            (Some(Arc::clone(&replayed)), Some((replayed, replay.files)))
+        } else {
+            Wal::retire(path, &replay.files)?;
+            (None, None)
+        };
         let tree = layers::open_tree(&db)?;
         let shared = Arc::new(Shared {
-            db,
+            db: Mutex::new(Some(db)),
             data_file: path.to_path_buf(),
+            options,
             layers: RwLock::new(Arc::new(Layers {
                 active: Arc::default(),
-                frozen: None,
-                tree,
+                frozen,
+                tree: Some(tree),
             })),
             log: Mutex::new(Log {
                 wal,
-                applied: 0,
+                applied,
                 last_freeze: Instant::now(),
                 flush_interval: FLUSH_INTERVAL,
             }),
-            durable: AtomicU64::new(0),
+            durable: AtomicU64::new(applied),
             failed: AtomicBool::new(false),
             flushes: AtomicU64::new(0),
             flush_failures: AtomicU64::new(0),
             flush_error: Mutex::new(None),
             append_error: Mutex::new(None),
             append_failing: AtomicBool::new(false),
-            flush: Mutex::default(),
+            flush: Mutex::new(FlushQueue::with_pending(pending)),
             flush_signal: Condvar::new(),
         });
         let flusher = {
@@ -219,6 +208,48 @@ impl RedbBackend {
     }
 }
 
+/// Opens (or creates) the B-tree's file, with its one table.
+fn open_database(path: &Path, options: OpenOptions) -> Result<Database> {
+    let OpenOptions {
+        verify,
+        cache_bytes,
+    } = options;
+    let corrupt = |reason: String| StorageError::Corrupt {
+        path: path.display().to_string(),
+        reason,
+    };
+    // A plain open of a damaged file may panic inside redb; say so instead.
+    let opened = catch_unwind(AssertUnwindSafe(|| {
+        Builder::new()
+            .set_check_integrity_on_open(verify)
+            .set_cache_size(cache_bytes)
+            .create(path)
+    }))
+    .map_err(|panic| {
+        let reason = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unreadable page".into());
+        corrupt(reason)
+    })?;
+    let db = opened.map_err(|e| match e {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => corrupt(reason),
+        other => StorageError::backend(other),
+    })?;
+    // Made up front, so snapshots never see it missing; only a new file
+    // needs the write.
+    let has_table = db
+        .begin_read()
+        .map_err(StorageError::backend)?
+        .open_table(KV)
+        .is_ok();
+    if !has_table {
+        write_tree(&db, &Memtable::default(), FLUSH_COMMIT_BYTES, || Ok(()))?;
+    }
+    Ok(db)
+}
+
 /// Writes the newest version of each of `table`'s keys into the B-tree, in
 /// durable transactions of about `commit_bytes` of keys and values each.
 ///
@@ -228,10 +259,19 @@ impl RedbBackend {
 /// (docs/performance.md, eighth round). Small commits spread those writes.
 /// A crash between two of them is harmless: the memtable's log file is
 /// retired only after the last one, and replaying it writes every key again.
-fn write_tree(db: &Database, table: &Memtable, commit_bytes: usize) -> Result<()> {
+///
+/// `room` is asked before each transaction and stops the flush while it
+/// says no (see `room`).
+fn write_tree(
+    db: &Database,
+    table: &Memtable,
+    commit_bytes: usize,
+    room: impl Fn() -> Result<()>,
+) -> Result<()> {
     // Where the next transaction starts: `None` before the first key.
     let mut from: Option<Vec<u8>> = None;
     loop {
+        room()?;
         let mut txn = db.begin_write().map_err(StorageError::backend)?;
         txn.set_durability(Durability::Immediate)
             .map_err(StorageError::backend)?;
@@ -290,8 +330,12 @@ impl Shared {
         let log = self.lock_log()?;
         log.wal.sync_handle().sync_data()?;
         let layers = self.layers()?;
+        let db = self.db.lock().map_err(|_| poisoned("data file"))?;
+        let db = db
+            .as_ref()
+            .ok_or_else(|| StorageError::Backend("the data file could not be reopened".into()))?;
         for table in layers.tables().collect::<Vec<_>>().into_iter().rev() {
-            write_tree(&self.db, table, FLUSH_COMMIT_BYTES)?;
+            write_tree(db, table, FLUSH_COMMIT_BYTES, || self.check_room())?;
         }
         drop(log);
         Wal::remove_all(&self.data_file)
@@ -440,7 +484,7 @@ mod tests {
         }
         let earlier = Memtable::default();
         earlier.insert(1, &old);
-        write_tree(&db, &earlier, usize::MAX).expect("first flush");
+        write_tree(&db, &earlier, usize::MAX, || Ok(())).expect("first flush");
         let table = Memtable::default();
         for seq in 1..=20u32 {
             let writes: Vec<Write> = (0..30u32)
@@ -459,7 +503,7 @@ mod tests {
             table.insert(u64::from(seq), &writes);
         }
         // A few keys per transaction: dozens of commits, split between a key's versions too.
-        write_tree(&db, &table, 16).expect("flush");
+        write_tree(&db, &table, 16, || Ok(())).expect("flush");
         let tree = layers::open_tree(&db).expect("tree");
         let stored: Vec<(Vec<u8>, Vec<u8>)> = tree
             .range::<&[u8]>(..)
