@@ -8,7 +8,9 @@
 #   3. the crash tests (kill -9 under load), which start servers of their own;
 #   4. the backup tests, against a folder, Azurite (Azure Blob) and moto (S3);
 #   5. the azure-cosmos Python SDK's own test files (fetched at test time) on
-#      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt.
+#      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt;
+#   6. the Data Explorer (/_explorer/) in headless Chromium, against a server
+#      the test starts.
 # It installs the suites' own dependencies (a Python venv, npm packages) when
 # they are missing; system packages are .ci/run's business.
 set -euo pipefail
@@ -24,6 +26,7 @@ step "Test dependencies"
   -r tests/packaging/requirements.txt
 (cd tests/sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/backup && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/explorer && npm ci --no-audit --no-fund --loglevel=error)
 
 step "Format and lint"
 cargo fmt --all --check
@@ -106,5 +109,8 @@ done
 
 step "Backup and restore (folder, Azurite, moto S3)"
 (cd tests/backup && "$ROOT/.venv/bin/python" -m pytest -q)
+
+step "Data Explorer in headless Chromium"
+(cd tests/explorer && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" node --test)
 
 step "All tests passed"
