@@ -392,3 +392,50 @@ def test_two_instances_racing_for_an_empty_location_one_wins(tmp_path, target):
         if i not in winners:
             assert "held by another writer" in outcome, outcome
     assert servers[winners[0]].stop() == 0
+
+
+ENCRYPTION_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+OWN_KEY = "b3duLWtleS1mb3ItdGhpcy1hY2NvdW50LW9ubHktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA="
+
+
+def test_a_restore_brings_back_keys_roles_and_certificate_encrypted(tmp_path, target):
+    """A pod restored on a fresh volume comes up as the account it was: its
+    keys, role assignments and certificate come from the backup, which holds
+    them (and the documents) only encrypted."""
+    url, env = target
+    source_dir = tmp_path / "a"
+    source = backup_server(source_dir, target, "--key", OWN_KEY,
+                           "--backup-encryption-key", ENCRYPTION_KEY).start()
+    assigned = cli("rbac", "assign", "--principal", "restored-principal",
+                   "--role", "00000000-0000-0000-0000-000000000001", "--data-dir", str(source_dir))
+    assert assigned.returncode == 0, assigned.stderr
+    client = CosmosClient(source.endpoint, OWN_KEY, connection_verify=False)
+    container = client.create_database("shop").create_container("orders", PartitionKey("/pk"))
+    container.create_item({"id": "1", "pk": "a", "secret": "plain-text-marker-4711"})
+    time.sleep(2.5)  # the role assignment and the item ship within a second or two
+    assert source.stop() == 0
+    if url.startswith("file://"):
+        stored = b"".join(p.read_bytes() for p in (tmp_path / "backup").rglob("*") if p.is_file())
+        assert b"plain-text-marker-4711" not in stored
+        assert OWN_KEY.encode() not in stored and b"restored-principal" not in stored
+        assert b"BEGIN CERTIFICATE" not in stored and b"PRIVATE KEY" not in stored
+
+    without_key = cli("restore", "--from", url, "--data-dir", str(tmp_path / "c"), env=env)
+    assert without_key.returncode != 0
+    assert "--backup-encryption-key" in without_key.stderr, without_key.stderr
+
+    restored_dir = tmp_path / "b"
+    restored = backup_server(restored_dir, target, "--backup-encryption-key", ENCRYPTION_KEY).start()
+    try:
+        assert any("Restored the account's" in line for line in restored.output), restored.output
+        again = CosmosClient(restored.endpoint, OWN_KEY, connection_verify=False)
+        item = again.get_database_client("shop").get_container_client("orders").read_item("1", "a")
+        assert item["secret"] == "plain-text-marker-4711"
+        well_known = requests.get(restored.endpoint, verify=False, headers={"x-ms-version": "2020-07-15"})
+        assert well_known.status_code == 401
+        listed = cli("rbac", "list", "--data-dir", str(restored_dir))
+        assert "restored-principal" in listed.stdout, listed.stdout
+        assert (restored_dir / "cert.pem").read_bytes() == (source_dir / "cert.pem").read_bytes()
+        assert (restored_dir / "key.pem").stat().st_mode & 0o077 == 0
+    finally:
+        restored.stop()

@@ -32,6 +32,8 @@ pub enum BackupError {
     NothingBefore { url: String, time: String },
     #[error("{0}")]
     Restore(String),
+    #[error("cannot encrypt a backup object: {0}")]
+    Encrypt(String),
     #[error(transparent)]
     Storage(#[from] cosmonaut_storage::StorageError),
     #[error("I/O error: {0}")]

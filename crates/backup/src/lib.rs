@@ -12,9 +12,11 @@
 //!
 //! [`restore()`] rebuilds a data dir from the newest snapshot at or before a
 //! point in time plus the log after it. Every object is sealed with a
-//! checksum ([`seal`]) and verified before use. A [`Lease`] keeps one writer
-//! per location.
+//! checksum ([`seal`]), encrypted when the location has an [`EncryptionKey`],
+//! and verified before use. A [`Lease`] keeps one writer per location. The
+//! account's keys, role assignments and certificate go along ([`account`]).
 
+pub mod account;
 mod azure_container;
 mod buffer;
 mod catalog;
@@ -35,6 +37,7 @@ pub use error::{BackupError, Result};
 pub use layout::{SegmentName, SnapshotName};
 pub use lease::{Claimant, Lease};
 pub use restore::{restore, RestorePoint, RestoreReport};
+pub use seal::EncryptionKey;
 pub use service::{BackupConfig, BackupService};
 pub use stats::BackupStats;
 pub use target::Target;

@@ -125,11 +125,14 @@ async fn load_chunks(target: &Target, backend: &RedbBackend, manifest: &Manifest
             path: path.clone(),
             reason,
         };
-        let body = seal::unseal(Kind::Chunk, &bytes).map_err(corrupt)?;
-        if seal::sha256_hex(body) != chunk.hash {
+        let body = target
+            .sealer()
+            .unseal(Kind::Chunk, &bytes)
+            .map_err(corrupt)?;
+        if seal::sha256_hex(&body) != chunk.hash {
             return Err(corrupt("content does not match its name".into()));
         }
-        codec::decode_chunk(body).map_err(corrupt)
+        codec::decode_chunk(&body).map_err(corrupt)
     }))
     .buffered(PARALLEL_DOWNLOADS);
     while let Some(entries) = downloads.try_next().await? {
@@ -176,8 +179,11 @@ async fn replay(
             path: path.clone(),
             reason,
         };
-        let body = seal::unseal(Kind::Segment, &bytes).map_err(corrupt)?;
-        let (_, segment_commits) = codec::decode_segment(body).map_err(corrupt)?;
+        let body = target
+            .sealer()
+            .unseal(Kind::Segment, &bytes)
+            .map_err(corrupt)?;
+        let (_, segment_commits) = codec::decode_segment(&body).map_err(corrupt)?;
         used += 1;
         for commit in segment_commits {
             if commit.position.seq <= position.seq {

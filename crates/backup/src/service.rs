@@ -12,13 +12,14 @@ use cosmonaut_storage::Backend;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::account::{self, AccountSource};
 use crate::buffer::CommitBuffer;
 use crate::catalog::Catalog;
 use crate::codec;
 use crate::error::{BackupError, Result};
 use crate::layout::{self, SegmentName, SnapshotName};
 use crate::lease::Lease;
-use crate::seal::{self, Kind};
+use crate::seal::Kind;
 use crate::snapshot::{self, Manifest};
 use crate::stats::BackupStats;
 use crate::target::Target;
@@ -38,6 +39,8 @@ pub struct BackupConfig {
     pub lease_ttl: Duration,
     /// How often the location's log is checked for segments it lost.
     pub verify_every: Duration,
+    /// The account's configuration files, uploaded when they change.
+    pub account: Option<AccountSource>,
 }
 
 impl Default for BackupConfig {
@@ -48,6 +51,7 @@ impl Default for BackupConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             lease_ttl: Duration::from_secs(15),
             verify_every: Duration::from_secs(30),
+            account: None,
         }
     }
 }
@@ -76,6 +80,8 @@ struct Worker {
     last_snapshot: Option<Instant>,
     last_snapshot_seq: u64,
     last_verified: Instant,
+    /// The digest of the account files last uploaded.
+    account_digest: Option<String>,
 }
 
 impl BackupService {
@@ -112,7 +118,11 @@ impl BackupService {
             last_snapshot: None,
             last_snapshot_seq: 0,
             last_verified: Instant::now(),
+            account_digest: None,
         };
+        // The account goes up before serving too: a restore of this epoch
+        // brings its keys back.
+        worker.back_up_account().await?;
         // The epoch's base snapshot is taken before serving, so that a backup
         // exists as soon as the server answers.
         worker.snapshot().await?;
@@ -163,6 +173,9 @@ impl Worker {
             }
             if let Err(err) = self.ship().await {
                 self.failed("shipping the log", &err);
+            }
+            if let Err(err) = self.back_up_account().await {
+                self.failed("backing up the account's keys and certificate", &err);
             }
             if self.last_verified.elapsed() >= self.config.verify_every {
                 self.last_verified = Instant::now();
@@ -229,6 +242,21 @@ impl Worker {
         self.snapshot().await
     }
 
+    /// Uploads the account's files if they changed since the last upload.
+    async fn back_up_account(&mut self) -> Result<()> {
+        let Some(source) = &self.config.account else {
+            return Ok(());
+        };
+        let files = (source.0)();
+        let digest = account::digest(&files);
+        if self.account_digest.as_ref() == Some(&digest) {
+            return Ok(());
+        }
+        account::upload(&self.target, &files).await?;
+        self.account_digest = Some(digest);
+        Ok(())
+    }
+
     fn failed(&self, what: &str, err: &BackupError) {
         tracing::warn!(%err, "backup: {what} failed; will retry");
         self.stats.failed(&format!("{what}: {err}"));
@@ -263,10 +291,16 @@ impl Worker {
                 last: last.position.seq,
                 last_ms: last.position.time_ms,
             };
-            let sealed = seal::seal(
+            let sealed = match self.target.sealer().seal(
                 Kind::Segment,
                 &codec::encode_segment(self.lease.epoch, &commits),
-            );
+            ) {
+                Ok(sealed) => sealed,
+                Err(err) => {
+                    self.buffer.restore(commits);
+                    return Err(err);
+                }
+            };
             let bytes = sealed.len() as u64;
             if let Err(err) = self.target.put(&name.name(), sealed).await {
                 self.buffer.restore(commits);

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::codec;
 use crate::error::{BackupError, Result};
 use crate::layout::{self, SnapshotName};
-use crate::seal::{self, Kind};
+use crate::seal::{self, Kind, Sealer};
 use crate::target::Target;
 
 /// Chunks average about this size...
@@ -69,8 +69,11 @@ impl Manifest {
             path: path.clone(),
             reason,
         };
-        let body = seal::unseal(Kind::Manifest, &bytes).map_err(corrupt)?;
-        serde_json::from_slice(body).map_err(|e| corrupt(e.to_string()))
+        let body = target
+            .sealer()
+            .unseal(Kind::Manifest, &bytes)
+            .map_err(corrupt)?;
+        serde_json::from_slice(&body).map_err(|e| corrupt(e.to_string()))
     }
 }
 
@@ -102,7 +105,9 @@ pub async fn take(
     let started = Instant::now();
     let taken_ms = crate::now_ms();
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<Cut>(PARALLEL_UPLOADS * 2);
-    let reader = tokio::task::spawn_blocking(move || read_snapshot(backend.as_ref(), &chunks_tx));
+    let sealer = target.sealer().clone();
+    let reader =
+        tokio::task::spawn_blocking(move || read_snapshot(backend.as_ref(), &sealer, &chunks_tx));
 
     let mut refs = Vec::new();
     let mut uploads = FuturesUnordered::new();
@@ -150,7 +155,7 @@ pub async fn take(
         .map_err(|e| BackupError::Restore(format!("cannot encode a manifest: {e}")))?;
     // The manifest goes last: a snapshot exists only once all its chunks do.
     target
-        .put(&name.name(), seal::seal(Kind::Manifest, &body))
+        .put(&name.name(), target.sealer().seal(Kind::Manifest, &body)?)
         .await?;
     Ok(SnapshotReport {
         name,
@@ -165,6 +170,7 @@ pub async fn take(
 /// snapshot's commit position, entry count and byte count.
 fn read_snapshot(
     backend: &dyn Backend,
+    sealer: &Sealer,
     chunks: &mpsc::Sender<Cut>,
 ) -> Result<(CommitPosition, u64, u64)> {
     let snapshot = backend.snapshot()?;
@@ -177,7 +183,7 @@ fn read_snapshot(
         let cut = Cut {
             hash: seal::sha256_hex(&body),
             entries: chunk.len() as u64,
-            sealed: seal::seal(Kind::Chunk, &body),
+            sealed: sealer.seal(Kind::Chunk, &body)?,
         };
         chunks
             .blocking_send(cut)

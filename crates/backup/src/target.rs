@@ -12,6 +12,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::error::{BackupError, Result};
+use crate::seal::{EncryptionKey, Sealer};
 
 /// One object's name (relative to the location) and size.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct Target {
     missing: Option<String>,
     /// The Azure Blob container, which a writer may create when missing.
     azure_container: Option<String>,
+    /// Seals objects, encrypting them when the location has a key.
+    sealer: Sealer,
 }
 
 fn missing_container(container: &str) -> String {
@@ -120,7 +123,18 @@ impl Target {
             url: url.to_string(),
             missing,
             azure_container,
+            sealer: Sealer::default(),
         })
+    }
+
+    /// Encrypts what is written from now on, and opens what was, with `key`.
+    pub fn with_encryption(mut self, key: Option<Arc<EncryptionKey>>) -> Self {
+        self.sealer = Sealer::new(key);
+        self
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     pub fn url(&self) -> &str {

@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 
 use crate::dev_issuer::{self, DevIssuer};
 
-const RBAC_FILE: &str = "rbac.json";
+pub(crate) const RBAC_FILE: &str = "rbac.json";
 
 /// `serve`'s Entra ID settings.
 #[derive(clap::Args, Debug, Clone)]

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use cosmonaut_backup::account::{self, AccountFiles, AccountSource};
 use cosmonaut_backup::{
     restore, BackupConfig, BackupError, BackupService, BackupStats, Catalog, Claimant,
-    CommitBuffer, Lease, RestorePoint, RestoreReport, Target, DEFAULT_CAP_BYTES,
+    CommitBuffer, EncryptionKey, Lease, RestorePoint, RestoreReport, Target, DEFAULT_CAP_BYTES,
 };
 use cosmonaut_storage::{Backend, CommitObserver, RedbBackend};
 
@@ -51,6 +52,75 @@ pub struct BackupArgs {
     /// the restore on start can reach (the error without it names that point).
     #[arg(long, env = "COSMONAUT_ALLOW_PARTIAL_RESTORE")]
     pub allow_partial_restore: bool,
+    /// Encrypt what is backed up (documents, log, and the account's keys,
+    /// role assignments and certificate) with this key: 32 bytes as base64,
+    /// e.g. from `openssl rand -base64 32`, best passed from a secret store
+    /// through the environment. Restores need the same key.
+    #[arg(long, env = "COSMONAUT_BACKUP_ENCRYPTION_KEY", hide_env_values = true)]
+    pub backup_encryption_key: Option<String>,
+}
+
+/// The data dir's files that make up the account besides its data: keys,
+/// role assignments, the TLS certificate and the names it covers.
+const ACCOUNT_FILES: [&str; 5] = [
+    crate::keys::FILE,
+    crate::aad::RBAC_FILE,
+    crate::tls::CERT_FILE,
+    crate::tls::KEY_FILE,
+    crate::tls::NAMES_FILE,
+];
+
+/// The location at `url`, encrypted with `key` when one is given.
+fn location(url: &str, key: Option<&str>) -> Result<Target, String> {
+    let key = key
+        .map(|text| EncryptionKey::from_base64(text).map(Arc::new))
+        .transpose()
+        .map_err(|e| format!("--backup-encryption-key: {e}"))?;
+    Ok(Target::from_url(url)
+        .map_err(|e| e.to_string())?
+        .with_encryption(key))
+}
+
+/// Reads the account's files from `data_dir` as they are now.
+fn account_source(data_dir: &Path) -> AccountSource {
+    let dir = data_dir.to_path_buf();
+    AccountSource(Arc::new(move || {
+        ACCOUNT_FILES
+            .iter()
+            .filter_map(|name| {
+                let content = std::fs::read(dir.join(name)).ok()?;
+                Some((name.to_string(), content))
+            })
+            .collect::<AccountFiles>()
+    }))
+}
+
+/// Writes the account's configuration as of `until_ms` into `data_dir`,
+/// where it has none of its own.
+async fn restore_account(target: &Target, data_dir: &Path, until_ms: u64) -> Result<(), String> {
+    let Some(files) = account::download(target, until_ms)
+        .await
+        .map_err(|e| format!("cannot restore the account's keys and certificate: {e}"))?
+    else {
+        return Ok(());
+    };
+    let write = |path: &Path, content: &[u8]| {
+        let access =
+            if path.ends_with(crate::tls::CERT_FILE) || path.ends_with(crate::tls::NAMES_FILE) {
+                crate::files::Access::Public
+            } else {
+                crate::files::Access::Private
+            };
+        crate::files::replace(path, content, access).map_err(std::io::Error::other)
+    };
+    let written = account::write_into(data_dir, &files, write).map_err(|e| e.to_string())?;
+    if !written.is_empty() {
+        say(&format!(
+            "Restored the account's {} from the backup",
+            written.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// A backup location taken for writing: the lease is held and the data dir
@@ -106,7 +176,13 @@ impl Prepared {
 
 /// Takes the writer lease and restores an empty data dir.
 pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Prepared, String> {
-    let target = Target::from_url(url).map_err(|e| e.to_string())?;
+    let target = location(url, args.backup_encryption_key.as_deref())?;
+    if args.backup_encryption_key.is_none() {
+        tracing::warn!(
+            "the backup holds the account's keys and documents unencrypted; give \
+             --backup-encryption-key to encrypt them"
+        );
+    }
     target
         .prepare_for_writing()
         .await
@@ -137,16 +213,22 @@ pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Pr
                     refused.err().unwrap_or_default()
                 ));
             }
-            Ok(report) => say(&format!(
-                "Restored from {url}: snapshot {} plus {} commits from {} segments, up to commit {}",
-                report.snapshot.name(),
-                report.commits,
-                report.segments,
-                report.position.seq
-            )),
-            Err(BackupError::NoBackup(_)) => {
-                say(&format!("No backup at {url} yet: starting with an empty database"))
+            Ok(report) => {
+                say(&format!(
+                    "Restored from {url}: snapshot {} plus {} commits from {} segments, up to commit {}",
+                    report.snapshot.name(),
+                    report.commits,
+                    report.segments,
+                    report.position.seq
+                ));
+                if let Err(err) = restore_account(&target, data_dir, u64::MAX).await {
+                    let _ = lease.release(&target).await;
+                    return Err(err);
+                }
             }
+            Err(BackupError::NoBackup(_)) => say(&format!(
+                "No backup at {url} yet: starting with an empty database"
+            )),
             Err(err) => {
                 let _ = lease.release(&target).await;
                 return Err(format!("cannot restore from {url}: {err}"));
@@ -164,6 +246,7 @@ pub async fn prepare(args: &BackupArgs, url: &str, data_dir: &Path) -> Result<Pr
             retention: args.backup_retention,
             lease_ttl: args.lease_ttl,
             verify_every: args.backup_verify_interval,
+            account: Some(account_source(data_dir)),
         },
         stats,
     })
@@ -222,6 +305,9 @@ pub struct RestoreArgs {
     /// backup log is missing segments (the error names the point it reaches).
     #[arg(long)]
     allow_partial_restore: bool,
+    /// The key the backup was encrypted with (see `serve --backup-encryption-key`).
+    #[arg(long, env = "COSMONAUT_BACKUP_ENCRYPTION_KEY", hide_env_values = true)]
+    backup_encryption_key: Option<String>,
 }
 
 pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
@@ -243,12 +329,18 @@ pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
     let runtime = runtime()?;
     let file = args.data_dir.join(RedbBackend::FILE_NAME);
     let report = runtime.block_on(async {
-        let target = Target::from_url(&args.from).map_err(|e| e.to_string())?;
-        restore(&target, &file, point)
+        let target = location(&args.from, args.backup_encryption_key.as_deref())?;
+        let report = restore(&target, &file, point)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        refuse_partial(&report, &file, args.allow_partial_restore)?;
+        let until = match point {
+            RestorePoint::Latest => u64::MAX,
+            RestorePoint::At(ms) => ms,
+        };
+        restore_account(&target, &args.data_dir, until).await?;
+        Ok::<_, String>(report)
     })?;
-    refuse_partial(&report, &file, args.allow_partial_restore)?;
     outln!(
         "Restored snapshot {} ({} entries) and {} commits from {} segments into {}; the store is at commit {} of {}",
         report.snapshot.name(),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::WELL_KNOWN_KEY;
 
-const FILE: &str = "keys.json";
+pub(crate) const FILE: &str = "keys.json";
 
 #[derive(Serialize, Deserialize, Clone)]
 #[serde(rename_all = "camelCase")]

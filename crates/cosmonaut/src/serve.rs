@@ -138,13 +138,6 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     })?;
     // Held until the process exits: one server per data dir.
     let _lock = crate::lock::DataDirLock::take(&args.data_dir)?;
-    let account = keys::load_or_create(
-        &args.data_dir,
-        args.key.as_deref(),
-        args.secondary_key.as_deref(),
-    )?;
-    let primary_key = keys::primary(&account);
-    let key_ring = Arc::new(KeyRing::new(account));
     let firewall = Firewall::new(
         args.allow_ip
             .iter()
@@ -152,11 +145,19 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
             .collect::<Result<_, _>>()
             .map_err(|e| format!("--allow-ip: {e}"))?,
     );
-    // With a backup location: take the writer lease, restore an empty data dir.
+    // With a backup location: take the writer lease, restore an empty data dir
+    // (its keys, role assignments and certificate too, so they are read after).
     let backup = match &args.backup.backup {
         Some(url) => Some(backup::prepare(&args.backup, url, &args.data_dir).await?),
         None => None,
     };
+    let account = keys::load_or_create(
+        &args.data_dir,
+        args.key.as_deref(),
+        args.secondary_key.as_deref(),
+    )?;
+    let primary_key = keys::primary(&account);
+    let key_ring = Arc::new(KeyRing::new(account));
     let cannot_open = |e: &dyn std::fmt::Display| {
         format!("cannot open the data dir {}: {e}", args.data_dir.display())
     };

@@ -10,12 +10,12 @@ use rustls::ServerConfig;
 
 use crate::files::{self, Access};
 
-const CERT_FILE: &str = "cert.pem";
-const KEY_FILE: &str = "key.pem";
+pub(crate) const CERT_FILE: &str = "cert.pem";
+pub(crate) const KEY_FILE: &str = "key.pem";
 
 /// Where the generated certificate's names are listed, one per line, so a
 /// later start asked for more names knows to make a new certificate.
-const NAMES_FILE: &str = "cert-names.txt";
+pub(crate) const NAMES_FILE: &str = "cert-names.txt";
 
 /// The names every generated certificate covers.
 const DEFAULT_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
