@@ -139,3 +139,37 @@ def test_computed_properties_of_the_wrong_type_are_invalid_input(database):
         lambda: database.create_container(unique("cp"), PartitionKey(path="/pk"), computed_properties=definition),
     ):
         assert "One of the specified inputs is invalid" in refused(call)
+
+
+@pytest.mark.parametrize("policy, expected", [
+    ({"indexingMode": "bogus"}, "The indexing mode 'bogus' is invalid"),
+    ({"indexingMode": "none", "automatic": True}, "cannot be 'none' when automatic"),
+    ({"includedPaths": [{"path": "/*"}], "excludedPaths": [{"path": "/expiration"}]},
+     "failed near position '11'"),
+    ({"includedPaths": [{"path": "/a/?"}], "excludedPaths": []},
+     'The special mandatory indexing path "/" is not provided'),
+    ({"compositeIndexes": [[{"path": "/a"}]]}, "at least 2 paths"),
+    ({"spatialIndexes": [{"path": "/loc/*", "types": []}]},
+     "The spatial data types array cannot be empty"),
+])
+def test_invalid_indexing_policies_are_refused_and_nothing_is_made(database, policy, expected):
+    name = unique("bad-policy")
+    with pytest.raises(exceptions.CosmosHttpResponseError) as refused:
+        database.create_container(name, PartitionKey("/pk"), indexing_policy=policy)
+    assert refused.value.status_code == 400
+    assert expected in refused.value.message
+    assert name not in [c["id"] for c in database.list_containers()]
+
+
+def test_replacing_a_container_with_an_invalid_policy_keeps_the_old_one(database):
+    container = database.create_container(unique("keep-policy"), PartitionKey("/pk"))
+    before = container.read()["indexingPolicy"]
+    with pytest.raises(exceptions.CosmosHttpResponseError) as refused:
+        database.replace_container(container, PartitionKey("/pk"),
+                                   indexing_policy={"excludedPaths": [{"path": "no-slash"}]})
+    assert refused.value.status_code == 400
+    assert container.read()["indexingPolicy"] == before
+    # Mode names are read whatever their case, and kept lowercase.
+    database.replace_container(container, PartitionKey("/pk"),
+                               indexing_policy={"indexingMode": "Consistent"})
+    assert container.read()["indexingPolicy"]["indexingMode"] == "consistent"

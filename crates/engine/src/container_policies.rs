@@ -103,6 +103,9 @@ pub(crate) fn check(body: &Value) -> Result<()> {
     check_computed_properties_shape(body)?;
     let embeddings = vector_embeddings(body)?;
     let full_text_paths = full_text_paths(body)?;
+    if let Some(policy) = body.get("indexingPolicy") {
+        crate::indexing_policy::check(policy)?;
+    }
     if let Some(indexing) = object_field(body, "indexingPolicy")? {
         check_vector_indexes(indexing, &embeddings)?;
         check_full_text_indexes(indexing, &full_text_paths)?;

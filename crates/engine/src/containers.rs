@@ -107,7 +107,7 @@ fn complete_indexing_policy(policy: &Value) -> Value {
         .get("indexingMode")
         .and_then(Value::as_str)
         .unwrap_or("consistent")
-        .to_string();
+        .to_ascii_lowercase();
     let indexed = !mode.eq_ignore_ascii_case("none");
     out.insert("indexingMode".into(), json!(mode));
     out.entry("automatic").or_insert(json!(indexed));

@@ -12,6 +12,7 @@ pub mod error;
 mod feed;
 mod hex;
 mod index;
+mod indexing_policy;
 mod items;
 pub mod json;
 mod keys;
