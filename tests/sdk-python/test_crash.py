@@ -213,6 +213,73 @@ def test_a_damaged_data_file_is_refused_at_start(tmp_path):
     assert "panicked" not in message
 
 
+def newest_log_records(data_dir):
+    """The newest write-ahead log file and the (offset, length) of each of
+    its records: a 16-byte file header, then records of a 16-byte header
+    (body length first) and a body."""
+    logs = [name for name in os.listdir(data_dir) if name.startswith("cosmonaut.redb-wal.")
+            and name.rsplit(".", 1)[1].isdigit()]
+    path = os.path.join(data_dir, max(logs, key=lambda n: int(n.rsplit(".", 1)[1])))
+    data = open(path, "rb").read()
+    assert data[:8] == b"CSMNWAL2"
+    records, at = [], 16
+    while at + 16 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "little")
+        if at + 16 + length > len(data):
+            break
+        records.append((at, 16 + length))
+        at += 16 + length
+    return path, records
+
+
+def test_a_damaged_last_log_record_is_refused_unless_dropped_on_purpose(tmp_path):
+    """A whole record at the end of the log that fails its checksum held
+    acknowledged writes: the server refuses to start and names it, instead
+    of dropping them with a warning; --discard-damaged-log-tail drops it. A
+    record cut short (a crash mid-append, never acknowledged) is just the
+    end of the log."""
+    data_dir = str(tmp_path / "data")
+    server = Server(data_dir).start()
+    rest = RestClient(server.endpoint, KEY)
+    setup(rest)
+    for i in range(20):
+        rest.request("POST", f"/{LINK}/docs", "docs", LINK, body={"id": str(i), "pk": "p"},
+                     headers={"x-ms-documentdb-partitionkey": '["p"]'})
+    server.kill()
+    path, records = newest_log_records(data_dir)
+    last_at, last_len = records[-1]
+    intact = open(path, "rb").read()
+    damaged = bytearray(intact)
+    damaged[last_at + last_len - 3] ^= 0x10
+    open(path, "wb").write(bytes(damaged))
+    refused = Server(data_dir)
+    try:
+        refused.start()
+        raise AssertionError("a damaged log record was dropped silently")
+    except RuntimeError as err:
+        message = str(err)
+    assert "--discard-damaged-log-tail" in message and f"byte {last_at}" in message, message
+    # Dropped on purpose: the server starts without the last write.
+    server = Server(data_dir, extra_args=["--discard-damaged-log-tail"]).start()
+    rest = RestClient(server.endpoint, KEY)
+    ids = {d["id"] for d in rest.request("GET", f"/{LINK}/docs", "docs", LINK).json()["Documents"]}
+    assert ids == {str(i) for i in range(19)}, sorted(ids)
+    rest.request("POST", f"/{LINK}/docs", "docs", LINK, body={"id": "cut", "pk": "p"},
+                 headers={"x-ms-documentdb-partitionkey": '["p"]'})
+    server.kill()
+    # A record cut short is the end of the log: no flag needed. (Had it been
+    # acknowledged, its sync would have made it whole.)
+    path, records = newest_log_records(data_dir)
+    at, length = records[-1]
+    with open(path, "r+b") as log:
+        log.truncate(at + length - 5)
+    server = Server(data_dir).start()
+    rest = RestClient(server.endpoint, KEY)
+    ids = {d["id"] for d in rest.request("GET", f"/{LINK}/docs", "docs", LINK).json()["Documents"]}
+    assert ids == {str(i) for i in range(19)}, sorted(ids)
+    assert server.stop() == 0
+
+
 def test_a_closed_stdout_does_not_stop_the_server(tmp_path):
     """Whoever starts the server may stop reading its output: the ready
     banner then fails to print, and the server must go on serving."""

@@ -79,6 +79,12 @@ pub struct ServeArgs {
     /// trusts the file as it is.
     #[arg(long, env = "COSMONAUT_SKIP_VERIFY")]
     skip_verify: bool,
+    /// Start even though the newest write-ahead log ends in a whole record
+    /// that fails its checksum (the disk changed acknowledged writes, or
+    /// power failed mid-write), dropping it and what follows. Without it
+    /// such a store refuses to start and names the record.
+    #[arg(long, env = "COSMONAUT_DISCARD_DAMAGED_LOG_TAIL")]
+    discard_damaged_log_tail: bool,
     /// Memory for the data file's B-tree pages, in MiB. Under steady writes
     /// the server grows by about this much in its first half minute; less
     /// keeps it smaller at the cost of fetching pages again.
@@ -166,6 +172,7 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         &file,
         OpenOptions {
             verify: !args.skip_verify,
+            discard_damaged_log_tail: args.discard_damaged_log_tail,
             cache_bytes: usize::try_from(args.cache_mib << 20).unwrap_or(usize::MAX),
         },
     );

@@ -18,12 +18,26 @@
 //! order over the B-tree gives the latest state. (A log named plain
 //! `<data file>-wal`, from before generations, is generation 0.)
 //!
-//! A record is `length (u32) | crc32 (u32) | writes`, the checksum taken
-//! over the file's generation and the writes. Replay stops at the first
-//! record that is short or fails its checksum: that is where a crash cut the
-//! last append, which was never acknowledged. Appending and syncing are
-//! separate steps, so the store can run the next group of writes while the
-//! last one syncs.
+//! A file starts with `CSMNWAL2 | generation (u64)`, then records of
+//! `length (u32) | body crc (u32) | generation (u32) | header crc (u32) |
+//! writes`, the body's checksum taken over the file's generation and the
+//! writes. Replay tells three endings apart:
+//! - bytes that are not a header of this generation (the header's own
+//!   checksum fails, or it names another generation), or a record longer
+//!   than the file: the end of the log. That is where a crash cut the last
+//!   append, which was never acknowledged, or where a reused file's older
+//!   records begin;
+//! - a whole record of this generation whose body fails its checksum: an
+//!   acknowledged write the disk changed (or one power failed mid-write).
+//!   Opening refuses, naming it, unless told to drop it
+//!   (`OpenOptions::discard_damaged_log_tail`), since dropping it silently
+//!   would lose acknowledged writes;
+//! - any of that in a file the log has moved past, which was cut to its last
+//!   record then: damage, refused.
+//!
+//! Logs written before files had a header (`length | crc32 | writes`) are
+//! read as they were written. Appending and syncing are separate steps, so
+//! the store can run the next group of writes while the last one syncs.
 //!
 //! A retired log file is kept as a spare (`<data file>-wal.spare`, which
 //! replay ignores) and renamed to be the next generation: overwriting blocks
@@ -43,7 +57,13 @@ use crate::backend::Write;
 use crate::codec::{put_writes, Reader};
 use crate::{Result, StorageError};
 
-const HEADER: usize = 8;
+/// What starts every log file, before its generation.
+const MAGIC: &[u8; 8] = b"CSMNWAL2";
+const FILE_HEADER: usize = 16;
+/// A record's header.
+const HEADER: usize = 16;
+/// A record's header in logs from before file headers.
+const LEGACY_HEADER: usize = 8;
 
 pub(crate) struct Wal {
     data_file: PathBuf,
@@ -109,13 +129,22 @@ impl Wal {
         PathBuf::from(name)
     }
 
-    /// Reads the logs left beside `data_file` and starts a new one after them.
-    pub(crate) fn open(data_file: &Path) -> Result<(Self, Replay)> {
+    /// Reads the logs left beside `data_file` and starts a new one after
+    /// them. A damaged record at the end of the newest log is refused unless
+    /// `discard_damaged_tail` says to drop it (and what follows).
+    pub(crate) fn open(data_file: &Path, discard_damaged_tail: bool) -> Result<(Self, Replay)> {
         let existing = Self::files_of(data_file)?;
         let mut records = Vec::new();
         let last = existing.len().saturating_sub(1);
         for (i, (generation, path)) in existing.iter().enumerate() {
-            records.extend(read_records(path, *generation, i == last)?);
+            let ending = if i == last {
+                Ending::Newest {
+                    discard_damaged_tail,
+                }
+            } else {
+                Ending::Older
+            };
+            records.extend(read_records(path, *generation, ending)?);
         }
         let generation = existing.last().map_or(1, |(g, _)| g + 1);
         let wal = Self::create(data_file, generation)?;
@@ -133,13 +162,20 @@ impl Wal {
             .create(true)
             .truncate(!reused)
             .open(&path)?;
+        // The header is durable before any record is appended after it, so
+        // a file without this generation's header holds no record of it.
+        let mut header = [0u8; FILE_HEADER];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..].copy_from_slice(&generation.to_le_bytes());
+        write_all_at(&file, &header, 0)?;
+        file.sync_data()?;
         // The new name must survive a crash as surely as what is synced into it.
         sync_dir(data_file)?;
         Ok(Self {
             data_file: data_file.to_path_buf(),
             generation,
             file: Arc::new(file),
-            len: 0,
+            len: FILE_HEADER as u64,
             buffer: Vec::new(),
         })
     }
@@ -152,7 +188,10 @@ impl Wal {
         let body_len = (self.buffer.len() - HEADER) as u32;
         let crc = checksum(self.generation, &self.buffer[HEADER..]);
         self.buffer[..4].copy_from_slice(&body_len.to_le_bytes());
-        self.buffer[4..HEADER].copy_from_slice(&crc.to_le_bytes());
+        self.buffer[4..8].copy_from_slice(&crc.to_le_bytes());
+        self.buffer[8..12].copy_from_slice(&(self.generation as u32).to_le_bytes());
+        let header_crc = crc32fast::hash(&self.buffer[..12]);
+        self.buffer[12..HEADER].copy_from_slice(&header_crc.to_le_bytes());
         let appended = write_all_at(&self.file, &self.buffer, self.len);
         match appended {
             Ok(()) => {
@@ -254,32 +293,105 @@ fn sync_dir(data_file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The complete records of one log file. A torn tail is a crash's
-/// unacknowledged last append, and is dropped; it may only end the newest
-/// file (`last`), and a bad record followed by good ones is damage.
-fn read_records(path: &Path, generation: u64, last: bool) -> Result<Vec<Vec<Write>>> {
+/// Where a log file stands among those being replayed.
+#[derive(Clone, Copy)]
+enum Ending {
+    /// The newest: it may end where a crash cut the last append.
+    Newest { discard_damaged_tail: bool },
+    /// One the log moved past, cut to its last record then.
+    Older,
+}
+
+/// How a file's run of records stopped.
+enum Stop {
+    /// At its end, or at bytes that are not a record of this generation.
+    End,
+    /// At a whole record of this generation that fails its checksum.
+    Damaged,
+}
+
+/// The records of one log file, as the module's notes say.
+fn read_records(path: &Path, generation: u64, ending: Ending) -> Result<Vec<Vec<Write>>> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    let (records, len) = parse(&bytes, generation);
-    if (len as usize) < bytes.len() {
-        if !last || damaged_in_the_middle(&bytes, len as usize, generation) {
-            return Err(StorageError::Corrupt {
-                path: path.display().to_string(),
-                reason: format!("a write-ahead log record at byte {len} fails its checksum"),
-            });
+    let corrupt = |reason: String| StorageError::Corrupt {
+        path: path.display().to_string(),
+        reason,
+    };
+    let (records, len, stop) = match bytes.strip_prefix(MAGIC) {
+        Some(rest) => {
+            let named = rest
+                .get(..8)
+                .map(|g| u64::from_le_bytes(g.try_into().unwrap_or_default()));
+            if named != Some(generation) {
+                // A reused file whose new header never became durable: no
+                // record can follow a header that was not synced.
+                return match ending {
+                    Ending::Newest { .. } => {
+                        cut(path, 0)?;
+                        Ok(Vec::new())
+                    }
+                    Ending::Older => Err(corrupt(format!(
+                        "the log file's header names generation {named:?}, not {generation}"
+                    ))),
+                };
+            }
+            parse(&bytes, generation)
         }
-        tracing::warn!(
+        None => parse_legacy(&bytes, generation),
+    };
+    if (len as usize) == bytes.len() {
+        return Ok(records);
+    }
+    let discard = match (ending, stop) {
+        (Ending::Older, _) => {
+            return Err(corrupt(format!(
+                "a write-ahead log record at byte {len} fails its checksum"
+            )))
+        }
+        (Ending::Newest { .. }, Stop::End) => false,
+        (
+            Ending::Newest {
+                discard_damaged_tail,
+            },
+            Stop::Damaged,
+        ) => {
+            if !discard_damaged_tail {
+                return Err(corrupt(format!(
+                    "the write-ahead log record at byte {len} is whole but fails its checksum: \
+                     the disk changed writes that were acknowledged (or power failed while \
+                     they were written). Start once with --discard-damaged-log-tail to drop \
+                     it and the records after it"
+                )));
+            }
+            true
+        }
+    };
+    if discard {
+        tracing::error!(
+            log = %path.display(),
+            at = len,
+            dropped = bytes.len() as u64 - len,
+            "dropping a damaged record at the end of the write-ahead log, as asked: the writes in it are lost"
+        );
+    } else {
+        tracing::info!(
             log = %path.display(),
             kept = len,
             dropped = bytes.len() as u64 - len,
-            "the write-ahead log ends in bytes that are not records of it (an append cut short by a crash, never acknowledged, or a reused file's older records); dropping them"
+            "the write-ahead log ends in bytes that are not records of it (an append a crash cut short, never acknowledged, or a reused file's older records)"
         );
-        // Cut it off now: once a newer log exists, a bad tail here would be damage.
-        let file = OpenOptions::new().write(true).open(path)?;
-        file.set_len(len)?;
-        file.sync_data()?;
     }
+    // Cut it off now: once a newer log exists, a bad tail here would be damage.
+    cut(path, len)?;
     Ok(records)
+}
+
+fn cut(path: &Path, len: u64) -> Result<()> {
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(len)?;
+    file.sync_data()?;
+    Ok(())
 }
 
 /// A record's checksum: over the generation and the body, so a reused
@@ -294,40 +406,85 @@ fn checksum(generation: u64, body: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// The complete records at the start of `bytes`, and the bytes they take.
-fn parse(bytes: &[u8], generation: u64) -> (Vec<Vec<Write>>, u64) {
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// The records after a file header, the bytes they end at, and why they stop.
+fn parse(bytes: &[u8], generation: u64) -> (Vec<Vec<Write>>, u64, Stop) {
+    let mut records = Vec::new();
+    let mut at = FILE_HEADER;
+    loop {
+        let Some(header) = at.checked_add(HEADER).and_then(|end| bytes.get(at..end)) else {
+            return (records, at as u64, Stop::End);
+        };
+        let this_generation = u32_at(header, 8) == generation as u32;
+        if crc32fast::hash(&header[..12]) != u32_at(header, 12) || !this_generation {
+            return (records, at as u64, Stop::End);
+        }
+        let body_len = u32_at(header, 0) as usize;
+        let Some(body) = (at + HEADER)
+            .checked_add(body_len)
+            .and_then(|end| bytes.get(at + HEADER..end))
+        else {
+            return (records, at as u64, Stop::End);
+        };
+        let mut reader = Reader::new(body);
+        let writes = match reader.writes() {
+            Ok(writes) if checksum(generation, body) == u32_at(header, 4) && reader.is_empty() => {
+                writes
+            }
+            _ => return (records, at as u64, Stop::Damaged),
+        };
+        records.push(writes);
+        at += HEADER + body_len;
+    }
+}
+
+/// The records of a log from before file headers, and the bytes they take.
+/// A bad record followed by a good one is damage; at the end, the end.
+fn parse_legacy(bytes: &[u8], generation: u64) -> (Vec<Vec<Write>>, u64, Stop) {
     let mut records = Vec::new();
     let mut at = 0usize;
-    while let Some((writes, len)) = record_at(bytes, at, generation) {
+    while let Some((writes, len)) = legacy_record_at(bytes, at, generation) {
         records.push(writes);
         at += len;
     }
-    (records, at as u64)
+    let stop = if damaged_in_the_middle(bytes, at, generation) {
+        Stop::Damaged
+    } else {
+        Stop::End
+    };
+    (records, at as u64, stop)
 }
 
-/// The record starting at `at`, if a whole one is there, and its length.
-fn record_at(bytes: &[u8], at: usize, generation: u64) -> Option<(Vec<Write>, usize)> {
-    let header = bytes.get(at..at.checked_add(HEADER)?)?;
-    let body_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    let body = bytes.get(at + HEADER..(at + HEADER).checked_add(body_len)?)?;
+/// The legacy record starting at `at`, if a whole one is there, and its length.
+fn legacy_record_at(bytes: &[u8], at: usize, generation: u64) -> Option<(Vec<Write>, usize)> {
+    let header = bytes.get(at..at.checked_add(LEGACY_HEADER)?)?;
+    let body_len = u32_at(header, 0) as usize;
+    let crc = u32_at(header, 4);
+    let body = bytes.get(at + LEGACY_HEADER..(at + LEGACY_HEADER).checked_add(body_len)?)?;
     if checksum(generation, body) != crc {
         return None;
     }
     let mut reader = Reader::new(body);
     let writes = reader.writes().ok()?;
-    reader.is_empty().then_some((writes, HEADER + body_len))
+    reader
+        .is_empty()
+        .then_some((writes, LEGACY_HEADER + body_len))
 }
 
-/// Whether a bad record at `at` is followed by a good one: then it is not a
-/// crash's torn last append but damage in the middle of the log.
+/// Whether a bad legacy record at `at` is followed by a good one: then it is
+/// not a crash's torn last append but damage in the middle of the log.
 fn damaged_in_the_middle(bytes: &[u8], at: usize, generation: u64) -> bool {
-    let Some(header) = bytes.get(at..at + HEADER) else {
+    let Some(header) = bytes.get(at..at + LEGACY_HEADER) else {
         return false;
     };
-    let body_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    at.checked_add(HEADER + body_len)
-        .is_some_and(|next| next < bytes.len() && record_at(bytes, next, generation).is_some())
+    let body_len = u32_at(header, 0) as usize;
+    at.checked_add(LEGACY_HEADER + body_len)
+        .is_some_and(|next| {
+            next < bytes.len() && legacy_record_at(bytes, next, generation).is_some()
+        })
 }
 
 #[cfg(test)]
@@ -348,7 +505,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data.redb");
         let path = {
-            let (mut wal, old) = Wal::open(&data).expect("open");
+            let (mut wal, old) = Wal::open(&data, false).expect("open");
             assert!(old.records.is_empty() && old.files.is_empty());
             for n in 0..3 {
                 append_synced(&mut wal, &record(n));
@@ -357,28 +514,46 @@ mod tests {
         };
         assert!(path.ends_with("data.redb-wal.1"));
         let full = std::fs::read(&path).expect("read");
-        let (two, _) = parse(&full[..full.len() - 1], 1);
+        let (two, _, _) = parse(&full[..full.len() - 1], 1);
         assert_eq!(two.len(), 2);
         // Every cut inside the last record keeps exactly the first two.
         for cut in [full.len() - 1, full.len() - 5, full.len() - 20] {
             std::fs::write(&path, &full[..cut]).expect("cut");
-            let (wal, replay) = Wal::open(&data).expect("reopen");
+            let (wal, replay) = Wal::open(&data, false).expect("reopen");
             assert_eq!(replay.records, vec![record(0), record(1)]);
             std::fs::remove_file(wal.path()).expect("drop the new log");
         }
-        // A flipped bit in the last record is a torn append: it goes.
-        let mut torn = full.clone();
-        let last = torn.len() - 2;
-        torn[last] ^= 0x40;
-        std::fs::write(&path, &torn).expect("tear");
-        let (wal, replay) = Wal::open(&data).expect("reopen torn");
+        // A flipped bit in the last, whole record is damage to an
+        // acknowledged write: refused, and dropped only when asked.
+        let mut damaged_last = full.clone();
+        let last = damaged_last.len() - 2;
+        damaged_last[last] ^= 0x40;
+        std::fs::write(&path, &damaged_last).expect("damage the last record");
+        let err = Wal::open(&data, false)
+            .err()
+            .expect("a damaged tail must not open");
+        assert!(
+            err.to_string().contains("--discard-damaged-log-tail"),
+            "{err}"
+        );
+        let (wal, replay) = Wal::open(&data, true).expect("reopen, dropping the tail");
         assert_eq!(replay.records, vec![record(0), record(1)]);
         std::fs::remove_file(wal.path()).expect("drop the new log");
-        // One in an earlier record is damage: refused, not silently dropped.
+        // Bytes after the last record that are no header of this generation
+        // (what a reused file holds) end the log quietly.
+        let mut stale = full.clone();
+        stale.extend_from_slice(&[0xA5; 40]);
+        std::fs::write(&path, &stale).expect("stale tail");
+        let (wal, replay) = Wal::open(&data, false).expect("reopen with a stale tail");
+        assert_eq!(replay.records, vec![record(0), record(1), record(2)]);
+        std::fs::remove_file(wal.path()).expect("drop the new log");
+        // Damage in an earlier record is refused, asked or not.
         let mut damaged = full.clone();
-        damaged[HEADER + 3] ^= 0x40;
+        damaged[FILE_HEADER + HEADER + 3] ^= 0x40;
         std::fs::write(&path, &damaged).expect("damage");
-        let err = Wal::open(&data).err().expect("a damaged log must not open");
+        let err = Wal::open(&data, false)
+            .err()
+            .expect("a damaged log must not open");
         assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
     }
 
@@ -396,14 +571,14 @@ mod tests {
         ];
         legacy.splice(0..0, header.concat());
         std::fs::write(dir.path().join("data.redb-wal"), legacy).expect("legacy log");
-        let (mut wal, replay) = Wal::open(&data).expect("open");
+        let (mut wal, replay) = Wal::open(&data, false).expect("open");
         assert_eq!(replay.records, vec![record(0)]);
         append_synced(&mut wal, &record(1));
         let old = wal.rotate().expect("rotate");
         append_synced(&mut wal, &record(2));
         Wal::retire(&data, &replay.files).expect("retire the replayed log");
         drop(wal);
-        let (wal, replay) = Wal::open(&data).expect("reopen");
+        let (wal, replay) = Wal::open(&data, false).expect("reopen");
         assert_eq!(replay.records, vec![record(1), record(2)]);
         assert_eq!(replay.files.first(), Some(&old));
         Wal::retire(&data, &replay.files).expect("retire");
@@ -415,7 +590,7 @@ mod tests {
     fn a_reused_file_reads_back_only_its_own_records() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data.redb");
-        let (mut wal, _) = Wal::open(&data).expect("open");
+        let (mut wal, _) = Wal::open(&data, false).expect("open");
         for n in 0..50 {
             append_synced(&mut wal, &record(n));
         }
@@ -433,7 +608,7 @@ mod tests {
         assert_eq!(wal.rotate().expect("rotate"), third);
         append_synced(&mut wal, &record(62));
         drop(wal);
-        let (_, replay) = Wal::open(&data).expect("reopen");
+        let (_, replay) = Wal::open(&data, false).expect("reopen");
         assert_eq!(replay.files.len(), 3);
         assert_eq!(replay.files[..2], [second, third]);
         assert_eq!(replay.records, vec![record(60), record(61), record(62)]);

@@ -97,6 +97,10 @@ pub struct OpenOptions {
     /// Cosmonaut (a bad disk, a stray write) is refused at start instead of
     /// being served. Reads the whole file once.
     pub verify: bool,
+    /// Drop a whole record at the end of the write-ahead log that fails
+    /// its checksum (and what follows it) instead of refusing to open: its
+    /// acknowledged writes are lost. For an operator who has decided so.
+    pub discard_damaged_log_tail: bool,
     /// Memory for B-tree pages. The flush fills it as it writes: under
     /// steady writes the process grows by this much in its first half
     /// minute, and reads of items no memtable holds find their pages here
@@ -108,6 +112,7 @@ impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             verify: false,
+            discard_damaged_log_tail: false,
             cache_bytes: RedbBackend::DEFAULT_CACHE_BYTES,
         }
     }
@@ -127,7 +132,7 @@ impl RedbBackend {
 
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<Self> {
         let db = open_database(path, options)?;
-        let (wal, replay) = Wal::open(path)?;
+        let (wal, replay) = Wal::open(path, options.discard_damaged_log_tail)?;
         // The logs' commits go into a memtable that the flusher moves into
         // the B-tree as it does any other, so opening writes nothing to the
         // data file: a store starts as fast as it reads its logs, and starts
@@ -213,6 +218,7 @@ fn open_database(path: &Path, options: OpenOptions) -> Result<Database> {
     let OpenOptions {
         verify,
         cache_bytes,
+        ..
     } = options;
     let corrupt = |reason: String| StorageError::Corrupt {
         path: path.display().to_string(),
@@ -569,7 +575,8 @@ mod tests {
         }
         let logs = Wal::files_of(&path).expect("logs");
         assert_eq!(logs.len(), 1, "{logs:?}");
-        assert_eq!(std::fs::metadata(&logs[0].1).expect("stat").len(), 0);
+        // The new log holds its 16-byte header and no record.
+        assert_eq!(std::fs::metadata(&logs[0].1).expect("stat").len(), 16);
         let snapshot = backend.snapshot().expect("snapshot");
         assert_eq!(snapshot.get(&key(1)).expect("get"), Some(b"a".to_vec()));
     }
@@ -582,8 +589,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("data.redb");
         let options = OpenOptions {
-            verify: false,
             cache_bytes: 64 << 10,
+            ..OpenOptions::default()
         };
         let value = |n: u32| vec![n as u8; 1_000];
         {
@@ -695,6 +702,7 @@ mod tests {
         }
         const VERIFIED: OpenOptions = OpenOptions {
             verify: true,
+            discard_damaged_log_tail: false,
             cache_bytes: RedbBackend::DEFAULT_CACHE_BYTES,
         };
         RedbBackend::open_with(&path, VERIFIED).expect("an intact file opens verified");
