@@ -1,5 +1,6 @@
 """Faults at the edges: clients that trickle their bodies, bodies over the
 size limit on HTTPS, and a damaged certificate file."""
+import signal
 import socket
 import ssl
 import subprocess
@@ -220,3 +221,41 @@ def test_a_flush_that_finds_the_disk_full_recovers_once_space_returns(small_disk
     finally:
         if server.process.poll() is None:
             server.kill()
+
+
+def test_shutdown_completes_while_the_flush_cannot_write(small_disk):
+    """SIGTERM while the disk is still full: the server exits promptly (the
+    last flush fails, the log stays), and once space is back a start
+    replays the log and finds every acknowledged write."""
+    import requests
+
+    data_dir = str(small_disk / "data")
+    server = Server(data_dir).start()
+    client = CosmosClient(server.endpoint, KEY, connection_verify=False,
+                          retry_total=0, retry_backoff_max=0)
+    c = client.create_database("stuck").create_container("c", PartitionKey("/pk"))
+    acknowledged = set()
+    for i in range(2000):
+        c.create_item({"id": f"s{i}", "pk": str(i % 10), "b": "w" * 2000})
+        acknowledged.add(f"s{i}")
+    filler = fill(small_disk)
+    deadline = time.time() + 30
+    while "flush" not in requests.get(server.endpoint + "health/ready", verify=False,
+                                      timeout=10).json().get("checks", {}).get("storage", ""):
+        assert time.time() < deadline, "the failing flush was never reported"
+        time.sleep(0.5)
+    started = time.time()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=30)
+    assert time.time() - started < 20
+    filler.unlink()
+    subprocess.run(["mount", "-o", "remount,size=96m", str(small_disk)], check=True)
+    server = Server(data_dir).start()
+    try:
+        c = CosmosClient(server.endpoint, KEY, connection_verify=False) \
+            .get_database_client("stuck").get_container_client("c")
+        ids = {item["id"] for item in c.query_items("SELECT c.id FROM c",
+                                                    enable_cross_partition_query=True)}
+        assert acknowledged <= ids, sorted(acknowledged - ids)[:10]
+    finally:
+        server.stop()
