@@ -177,6 +177,12 @@ test('creates a database and a container, with client and server errors shown', 
   await byTest('create-container').click();
   await page.locator('dialog [role=alert]').filter({ hasText: 'Invalid JSON' }).waitFor();
   assert.equal(await policy.inputValue(), '{"indexingMode": "consistent",, }');
+  // A policy the server refuses: its message is shown and the text kept.
+  const refusedPolicy = '{"includedPaths": [{"path": "/*"}], "excludedPaths": [{"path": "/total"}]}';
+  await policy.fill(refusedPolicy);
+  await byTest('create-container').click();
+  await page.locator('dialog [role=alert]').filter({ hasText: 'could not be accepted' }).waitFor();
+  assert.equal(await policy.inputValue(), refusedPolicy);
   await policy.fill('{"indexingMode": "consistent", "includedPaths": [{"path": "/*"}]}');
   await byTest('create-container').click();
   await page.locator('h1', { hasText: 'Items' }).waitFor();
