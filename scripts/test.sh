@@ -9,8 +9,8 @@
 #   4. the backup tests, against a folder, Azurite (Azure Blob) and moto (S3);
 #   5. the azure-cosmos Python SDK's own test files (fetched at test time) on
 #      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt;
-#   6. the Data Explorer (/_explorer/) in headless Chromium, against a server
-#      the test starts.
+#   6. the Data Explorer (/_explorer/) in headless Chromium and Firefox, against
+#      servers the tests start.
 # It installs the suites' own dependencies (a Python venv, npm packages) when
 # they are missing; system packages are .ci/run's business.
 set -euo pipefail
@@ -110,7 +110,7 @@ done
 step "Backup and restore (folder, Azurite, moto S3)"
 (cd tests/backup && "$ROOT/.venv/bin/python" -m pytest -q)
 
-step "Data Explorer in headless Chromium"
+step "Data Explorer in headless Chromium and Firefox"
 (cd tests/explorer && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" node --test)
 
 step "All tests passed"

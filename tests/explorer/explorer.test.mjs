@@ -130,7 +130,7 @@ after(async () => {
   if (server && server.exitCode === null) {
     const exited = new Promise((r) => server.once('exit', r));
     server.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     if (server.exitCode === null) server.kill('SIGKILL');
   }
   for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true });
