@@ -162,20 +162,16 @@ impl Wal {
             .create(true)
             .truncate(!reused)
             .open(&path)?;
-        // The header is durable before any record is appended after it, so
-        // a file without this generation's header holds no record of it.
-        let mut header = [0u8; FILE_HEADER];
-        header[..8].copy_from_slice(MAGIC);
-        header[8..].copy_from_slice(&generation.to_le_bytes());
-        write_all_at(&file, &header, 0)?;
-        file.sync_data()?;
         // The new name must survive a crash as surely as what is synced into it.
         sync_dir(data_file)?;
+        // The file header goes in with the first record (see `append`), so
+        // moving to a new file writes nothing: it works on a full disk, and
+        // a file without this generation's header holds no record of it.
         Ok(Self {
             data_file: data_file.to_path_buf(),
             generation,
             file: Arc::new(file),
-            len: FILE_HEADER as u64,
+            len: 0,
             buffer: Vec::new(),
         })
     }
@@ -183,15 +179,22 @@ impl Wal {
     /// Appends one record, not yet synced: [`Wal::sync_handle`] does that.
     pub(crate) fn append(&mut self, writes: &[Write]) -> Result<()> {
         self.buffer.clear();
+        if self.len == 0 {
+            self.buffer.extend_from_slice(MAGIC);
+            self.buffer
+                .extend_from_slice(&self.generation.to_le_bytes());
+        }
+        let at = self.buffer.len();
         self.buffer.extend_from_slice(&[0; HEADER]);
         put_writes(&mut self.buffer, writes);
-        let body_len = (self.buffer.len() - HEADER) as u32;
-        let crc = checksum(self.generation, &self.buffer[HEADER..]);
-        self.buffer[..4].copy_from_slice(&body_len.to_le_bytes());
-        self.buffer[4..8].copy_from_slice(&crc.to_le_bytes());
-        self.buffer[8..12].copy_from_slice(&(self.generation as u32).to_le_bytes());
-        let header_crc = crc32fast::hash(&self.buffer[..12]);
-        self.buffer[12..HEADER].copy_from_slice(&header_crc.to_le_bytes());
+        let body_len = (self.buffer.len() - at - HEADER) as u32;
+        let crc = checksum(self.generation, &self.buffer[at + HEADER..]);
+        let header = &mut self.buffer[at..at + HEADER];
+        header[..4].copy_from_slice(&body_len.to_le_bytes());
+        header[4..8].copy_from_slice(&crc.to_le_bytes());
+        header[8..12].copy_from_slice(&(self.generation as u32).to_le_bytes());
+        let header_crc = crc32fast::hash(&header[..12]);
+        header[12..].copy_from_slice(&header_crc.to_le_bytes());
         let appended = write_all_at(&self.file, &self.buffer, self.len);
         match appended {
             Ok(()) => {

@@ -108,6 +108,10 @@ impl Shared {
                     // only the writer's next commit would check otherwise.
                     if let Err(err) = self.freeze_if_due() {
                         tracing::error!(%err, "cannot freeze the idle memtable");
+                        // Its flush cannot start: the store says so until one succeeds.
+                        if let Ok(mut last) = self.flush_error.lock() {
+                            *last = Some(format!("cannot move to a new log file: {err}"));
+                        }
                     }
                 }
                 Task::Flush(table, old_logs) => {
