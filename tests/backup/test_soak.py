@@ -15,6 +15,7 @@ import requests
 from azure.cosmos import CosmosClient, PartitionKey
 
 from conftest import HERE, azure_target, free_port, stop, wait_for_port
+from disks import fill, tmpfs
 from server import BINARY, Server
 
 KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
@@ -100,26 +101,8 @@ def ids_of(endpoint):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs for the full-disk faults: {mounted.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
-
-
-def fill(directory):
-    filler = directory / "filler"
-    chunk = b"\0" * (1 << 20)
-    with open(filler, "wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(chunk)
-        except OSError:
-            pass
-    return filler
+    with tmpfs(tmp_path / "disk", "320m") as mount_point:
+        yield mount_point
 
 
 def test_soak_kill_9_full_disk_and_backup_outages_lose_nothing(tmp_path, small_disk):

@@ -5,73 +5,26 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { PRIMARY, repo, signedRequest, startServer } from './server.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const BIN = process.env.COSMONAUT_BIN || path.join(repo, 'target', 'debug', 'cosmonaut');
 const BROWSER = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const SHOTS = process.env.EXPLORER_SCREENSHOTS === '1' ? path.join(repo, 'docs', 'explorer') : null;
-const PRIMARY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
 const T = 15000; // the longest any one step may take
 
-let server;
+let stopServer;
 let endpoint;
-let dataDir;
 let profileDir;
 let context;
 let page;
 const pageErrors = [];
 
-function startServer() {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'cosmonaut-explorer-'));
-  // Two physical partitions, so cross-partition queries are merged by the page.
-  server = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--partitions', '2'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${out}\n${err}`)), 30000);
-    server.stderr.on('data', (d) => (err += d));
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (https:\/\/\S+?)\/?(\s|$)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    server.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}):\n${out}\n${err}`));
-    });
-  });
-}
-
 /** Signs a request in Node, as the page does in the browser. */
-async function rest(method, resourcePath, type, link, key = PRIMARY, body) {
-  const date = new Date().toUTCString();
-  const text = `${method.toLowerCase()}\n${type}\n${link}\n${date.toLowerCase()}\n\n`;
-  const sig = createHmac('sha256', Buffer.from(key, 'base64')).update(text).digest('base64');
-  const res = await fetch(endpoint + resourcePath, {
-    method,
-    headers: {
-      authorization: encodeURIComponent(`type=master&ver=1.0&sig=${sig}`),
-      'x-ms-date': date,
-      'x-ms-version': '2020-07-15',
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const rest = (method, resourcePath, type, link, key = PRIMARY, body) =>
+  signedRequest(endpoint, method, resourcePath, type, link, { key, body });
 
 async function shot(name) {
   if (!SHOTS) return;
@@ -97,7 +50,7 @@ async function signOut() {
 before(async () => {
   // The server's certificate is self-signed; only this process's own requests to it are made.
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-  endpoint = await startServer();
+  ({ endpoint, stop: stopServer } = await startServer());
   profileDir = mkdtempSync(path.join(tmpdir(), 'cosmonaut-explorer-profile-'));
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   context = await chromium.launchPersistentContext(profileDir, {
@@ -127,13 +80,8 @@ before(async () => {
 
 after(async () => {
   if (context) await context.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
-  for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  if (stopServer) await stopServer();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 });
 
 test('the page is served with its content security policy', async () => {

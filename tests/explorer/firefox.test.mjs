@@ -7,19 +7,13 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
+import { PRIMARY, delay, signedRequest, startServer } from './server.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const BIN = process.env.COSMONAUT_BIN || path.join(repo, 'target', 'debug', 'cosmonaut');
 const BROWSER = process.env.FIREFOX_BIN || '/usr/bin/firefox-esr';
-const PRIMARY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
 const T = 15000; // the longest any one step may take
 
 // Firefox must not reach out: no updates, telemetry, studies, captive portal
@@ -70,17 +64,14 @@ const OFFLINE_PREFS = {
   'toolkit.telemetry.unified': false,
 };
 
-let server;
+let stopServer;
 let endpoint;
-let dataDir;
 let profileDir;
 let browser;
 let page;
 let skipReason = null; // set when Firefox cannot be driven here
 const pageErrors = [];
 
-/** A pause that does not keep the process alive once everything else is done. */
-const delay = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
 /** Starts Firefox; returns null, or why it cannot be driven here. */
 async function launchFirefox() {
@@ -118,60 +109,9 @@ async function closeFirefox() {
   browser = null;
 }
 
-function startServer() {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'cosmonaut-explorer-ff-'));
-  // Two physical partitions, so the cross-partition query is merged by the page.
-  server = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', '0', '--partitions', '2'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${out}\n${err}`)), 30000);
-    server.stderr.on('data', (d) => (err += d));
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (https:\/\/\S+?)\/?(\s|$)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    server.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`the server could not be started from ${BIN}: ${e.message}`));
-    });
-    server.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}):\n${out}\n${err}`));
-    });
-  });
-}
-
-async function stopServer() {
-  if (!server || server.pid === undefined || server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  await Promise.race([exited, delay(5000)]);
-  if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-}
-
 /** Signs a request in Node, as the page does in the browser. */
-async function rest(method, resourcePath, type, link, headers = {}) {
-  const date = new Date().toUTCString();
-  const text = `${method.toLowerCase()}\n${type}\n${link}\n${date.toLowerCase()}\n\n`;
-  const sig = createHmac('sha256', Buffer.from(PRIMARY, 'base64')).update(text).digest('base64');
-  const res = await fetch(endpoint + resourcePath, {
-    method,
-    headers: {
-      authorization: encodeURIComponent(`type=master&ver=1.0&sig=${sig}`),
-      'x-ms-date': date,
-      'x-ms-version': '2020-07-15',
-      ...headers,
-    },
-  });
-  return { status: res.status, body: await res.json() };
-}
+const rest = (method, resourcePath, type, link, headers = {}) =>
+  signedRequest(endpoint, method, resourcePath, type, link, { headers });
 
 const sel = (id) => `[data-testid="${id}"]`;
 const click = (selector) => page.locator(selector).setTimeout(T).click();
@@ -236,13 +176,13 @@ describe('Data Explorer in Firefox', () => {
         console.error(`Content Security Policy violation: ${e.violatedDirective} refused ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`);
       });
     });
-    endpoint = await startServer();
+    ({ endpoint, stop: stopServer } = await startServer());
   });
 
   after(async () => {
     await closeFirefox();
-    await stopServer();
-    for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    if (stopServer) await stopServer();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
   ffTest('signs in with the account key (after refusing a wrong one)', async () => {

@@ -3,7 +3,6 @@ size limit on HTTPS, and a damaged certificate file."""
 import signal
 import socket
 import ssl
-import subprocess
 import time
 import urllib.parse
 
@@ -11,6 +10,7 @@ import pytest
 from azure.cosmos import CosmosClient, PartitionKey, exceptions
 
 from conftest import KEY, unique
+from disks import fill, grow, tmpfs
 from rest import RestClient, sign
 from server import Server
 
@@ -95,14 +95,8 @@ def test_server_files_are_replaced_whole(tmp_path):
 @pytest.fixture()
 def small_disk(tmp_path):
     """A 24 MiB tmpfs: a disk that fills up for real."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+    with tmpfs(tmp_path / "small", "24m") as mount_point:
+        yield mount_point
 
 
 def test_a_full_disk_refuses_writes_with_503_and_reads_go_on(small_disk):
@@ -131,24 +125,11 @@ def test_a_full_disk_refuses_writes_with_503_and_reads_go_on(small_disk):
         assert ready.status_code == 503 and "No space left" in ready.json()["checks"]["storage"]
         assert c.read_item("first", partition_key="p")["id"] == "first"
         # Space comes back: writes resume by themselves.
-        subprocess.run(["mount", "-o", "remount,size=96m", str(small_disk)], check=True)
+        grow(small_disk, "96m")
         c.create_item({"id": "after", "pk": "p"})
         assert c.read_item("after", partition_key="p")["id"] == "after"
     finally:
         server.kill()
-
-
-def fill(directory):
-    """Writes a file into `directory` until the disk is full; returns it."""
-    filler = directory / "filler"
-    chunk = b"\0" * (256 << 10)
-    with open(filler, "wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(chunk)
-        except OSError:
-            pass
-    return filler
 
 
 def test_a_flush_that_finds_the_disk_full_recovers_once_space_returns(small_disk):
@@ -193,7 +174,7 @@ def test_a_flush_that_finds_the_disk_full_recovers_once_space_returns(small_disk
         assert int(refused.response.headers["x-ms-retry-after-ms"]) > 0
         # Space comes back: the flush and writes resume by themselves.
         filler.unlink()
-        subprocess.run(["mount", "-o", "remount,size=96m", str(small_disk)], check=True)
+        grow(small_disk, "96m")
         deadline = time.time() + 30
         while True:
             try:
@@ -249,7 +230,7 @@ def test_shutdown_completes_while_the_flush_cannot_write(small_disk):
     server.process.wait(timeout=30)
     assert time.time() - started < 20
     filler.unlink()
-    subprocess.run(["mount", "-o", "remount,size=96m", str(small_disk)], check=True)
+    grow(small_disk, "96m")
     server = Server(data_dir).start()
     try:
         c = CosmosClient(server.endpoint, KEY, connection_verify=False) \

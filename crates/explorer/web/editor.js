@@ -52,6 +52,17 @@ export function codeEditor({ value = '', label, rows = 18, testid, readOnly = fa
       ta.scrollTop = Math.max(0, (line - 3) * lh);
       update();
     },
+    /**
+     * The text parsed as {value}; or null, when it is not JSON, after saying
+     * why in `status` (after `label`, if any) and putting the caret there.
+     */
+    json(status, label = '') {
+      const parsed = parseJson(ta.value);
+      if (!parsed.error) return parsed;
+      status.set('error', label ? `${label}: ${parsed.error}` : parsed.error);
+      if (parsed.pos !== null) this.focusAt(parsed.pos);
+      return null;
+    },
   };
 }
 

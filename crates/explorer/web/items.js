@@ -213,12 +213,8 @@ export async function renderItems(ctx, el, db, coll) {
   async function save() {
     if (!current || access.readOnly) return;
     editStatus.set();
-    const parsed = parseJson(editor.value);
-    if (parsed.error) {
-      editStatus.set('error', parsed.error);
-      if (parsed.pos !== null) editor.focusAt(parsed.pos);
-      return;
-    }
+    const parsed = editor.json(editStatus);
+    if (!parsed) return;
     const doc = parsed.value;
     if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
       editStatus.set('error', 'An item must be a JSON object.');

@@ -2,7 +2,7 @@
 // dialogs that create and delete them.
 
 import { h, clear, field, manageButton, confirmDialog, dialog, statusLine, toast, formatTs, uid } from './ui.js';
-import { codeEditor, parseJson } from './editor.js';
+import { codeEditor } from './editor.js';
 import { parsePairs } from './cosmos.js';
 
 const DEFAULT_POLICY = {
@@ -356,12 +356,8 @@ export function createContainerDialog(ctx, db) {
         if (!collId) return status.set('error', 'Enter an id.');
         const paths = [...pkInputs.querySelectorAll('input')].map((i) => i.value.trim()).filter(Boolean);
         if (paths.length === 0) return status.set('error', 'Enter a partition key path, such as /pk.');
-        const parsed = parseJson(policy.value);
-        if (parsed.error) {
-          status.set('error', `Indexing policy: ${parsed.error}`);
-          if (parsed.pos !== null) policy.focusAt(parsed.pos);
-          return;
-        }
+        const parsed = policy.json(status, 'Indexing policy');
+        if (!parsed) return;
         let ttlValue;
         try {
           ttlValue = ttl.value();

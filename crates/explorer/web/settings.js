@@ -3,7 +3,7 @@
 // replacing the container.
 
 import { h, facts, statusLine, manageButton, toast, formatTs, access } from './ui.js';
-import { codeEditor, parseJson } from './editor.js';
+import { codeEditor } from './editor.js';
 import { containerUsage, deleteContainer, pkText, ttlPicker, offersByRid, throughputText } from './resources.js';
 import { crumbs } from './items.js';
 
@@ -19,12 +19,8 @@ export async function renderSettings(ctx, el, db, coll) {
 
   save.addEventListener('click', async () => {
     status.set();
-    const parsed = parseJson(policy.value);
-    if (parsed.error) {
-      status.set('error', `Indexing policy: ${parsed.error}`);
-      if (parsed.pos !== null) policy.focusAt(parsed.pos);
-      return;
-    }
+    const parsed = policy.json(status, 'Indexing policy');
+    if (!parsed) return;
     let ttlValue;
     try {
       ttlValue = ttl.value();
