@@ -10,7 +10,11 @@
 #   5. the azure-cosmos Python SDK's own test files (fetched at test time) on
 #      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt;
 #   6. the Data Explorer (/_explorer/) in headless Chromium and Firefox, against
-#      servers the tests start.
+#      servers the tests start;
+#   7. the PostgreSQL store: the backend's own tests, the Python SDK suite
+#      spread over three gateways sharing one PostgreSQL (1 and 4 partitions),
+#      and the cluster tests (gateways agreeing, a gateway killed, PostgreSQL
+#      crashing), against PostgreSQL servers the tests start on loopback.
 # It installs the suites' own dependencies (a Python venv, npm packages) when
 # they are missing; system packages are .ci/run's business.
 set -euo pipefail
@@ -112,5 +116,53 @@ step "Backup and restore (folder, Azurite, moto S3)"
 
 step "Data Explorer in headless Chromium and Firefox"
 (cd tests/explorer && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" node --test)
+
+PG_DIR=$(mktemp -d)
+CLUSTER_PIDS=()
+stop_cluster() {
+  for pid in "${CLUSTER_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null && wait "$pid" || true
+  done
+  CLUSTER_PIDS=()
+}
+trap 'stop_server; stop_cluster; bash tests/postgres/pg.sh stop "$PG_DIR" 2>/dev/null || true' EXIT
+PG_URL=$(bash tests/postgres/pg.sh start "$PG_DIR")
+
+step "PostgreSQL store: the backend against a real server"
+COSMONAUT_TEST_POSTGRES=$PG_URL cargo test --quiet -p cosmonaut-storage-postgres
+
+# Three gateways over one new database; the suite's clients take turns.
+start_cluster() {
+  local partitions=$1 db data endpoints=()
+  db="suite$partitions"
+  psql "$PG_URL" -qc "CREATE DATABASE $db"
+  for gateway in 1 2 3; do
+    data=$(mktemp -d)
+    "$ROOT/target/debug/cosmonaut" serve --data-dir "$data" --port 0 --partitions "$partitions" \
+      --store "${PG_URL/\/postgres\?//$db?}" >"$data/server.log" 2>"$data/server.err" &
+    CLUSTER_PIDS+=($!)
+    for _ in $(seq 1 100); do
+      if grep -q "listening on https://" "$data/server.log"; then break; fi
+      sleep 0.1
+    done
+    endpoints+=("$(grep -o -m1 'https://[^ ]*' "$data/server.log")")
+  done
+  COSMONAUT_ENDPOINT=${endpoints[0]}
+  COSMONAUT_ENDPOINTS=$(IFS=,; echo "${endpoints[*]}")
+  export COSMONAUT_ENDPOINT COSMONAUT_ENDPOINTS COSMONAUT_PARTITIONS=$partitions
+  echo "gateways with $partitions partition(s) at $COSMONAUT_ENDPOINTS"
+}
+
+for partitions in 1 4; do
+  start_cluster "$partitions"
+  step "Python SDK suite on three gateways over PostgreSQL ($partitions partitions)"
+  # The crash and disk tests are about the embedded store, and run above.
+  (cd tests/sdk-python && "$ROOT/.venv/bin/python" -m pytest -q -k "not crash and not faults")
+  stop_cluster
+done
+unset COSMONAUT_ENDPOINTS
+
+step "PostgreSQL cluster: gateways agree, a gateway killed, PostgreSQL crashing"
+(cd tests/postgres && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" "$ROOT/.venv/bin/python" -m pytest -q)
 
 step "All tests passed"

@@ -13,7 +13,8 @@ WRONG_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 def test_account_describes_one_writable_region_at_the_endpoint_used(client, rest):
     account = client.get_database_account()
     assert account.WritableLocations and account.ReadableLocations
-    assert account.WritableLocations[0]["databaseAccountEndpoint"] == ENDPOINT
+    used = client.client_connection.url_connection
+    assert account.WritableLocations[0]["databaseAccountEndpoint"].rstrip("/") == used.rstrip("/")
     assert account.WritableLocations[0]["name"]
     assert account.ConsistencyPolicy["defaultConsistencyLevel"] == "Session"
     assert account._EnableMultipleWritableLocations is False

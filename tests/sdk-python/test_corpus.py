@@ -24,7 +24,8 @@ def canonical(value):
 
 
 @pytest.fixture(scope="module")
-def corpus_container(client):
+def corpus_container(clients):
+    client = next(iter(clients.values()))
     db = client.create_database(unique("corpus"))
     c = db.create_container(
         "c", PartitionKey(path=CORPUS["partitionKey"]), indexing_policy=CORPUS["indexingPolicy"]

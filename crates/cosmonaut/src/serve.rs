@@ -103,6 +103,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     observe: ObserveArgs,
     #[command(flatten)]
+    store: crate::store::StoreArgs,
+    #[command(flatten)]
     backup: BackupArgs,
     #[command(flatten)]
     aad: crate::aad::AadArgs,
@@ -154,6 +156,13 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     // With a backup location: take the writer lease, restore an empty data dir
     // (its keys, role assignments and certificate too, so they are read after).
     let backup = match &args.backup.backup {
+        Some(_) if args.store.is_postgres() => {
+            return Err(
+                "--backup is for the embedded store; back up PostgreSQL with its own \
+                        tools (see docs/operations.md)"
+                    .to_string(),
+            )
+        }
         Some(url) => Some(backup::prepare(&args.backup, url, &args.data_dir).await?),
         None => None,
     };
@@ -167,16 +176,19 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     let cannot_open = |e: &dyn std::fmt::Display| {
         format!("cannot open the data dir {}: {e}", args.data_dir.display())
     };
-    let file = args.data_dir.join(RedbBackend::FILE_NAME);
-    let opened = RedbBackend::open_with(
-        &file,
-        OpenOptions {
-            verify: !args.skip_verify,
-            discard_damaged_log_tail: args.discard_damaged_log_tail,
-            cache_bytes: usize::try_from(args.cache_mib << 20).unwrap_or(usize::MAX),
-        },
-    );
-    let backend: Arc<dyn Backend> = Arc::new(opened.map_err(|e| cannot_open(&e))?);
+    let backend: Arc<dyn Backend> = if args.store.is_postgres() {
+        crate::store::open_postgres(&args.store).await?
+    } else {
+        let opened = RedbBackend::open_with(
+            &args.data_dir.join(RedbBackend::FILE_NAME),
+            OpenOptions {
+                verify: !args.skip_verify,
+                discard_damaged_log_tail: args.discard_damaged_log_tail,
+                cache_bytes: usize::try_from(args.cache_mib << 20).unwrap_or(usize::MAX),
+            },
+        );
+        Arc::new(opened.map_err(|e| cannot_open(&e))?)
+    };
     let store = Store::with_observer(
         Arc::clone(&backend),
         backup.as_ref().map(backup::Prepared::observer),

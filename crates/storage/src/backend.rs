@@ -60,6 +60,10 @@ pub trait Backend: Send + Sync + 'static {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>>;
 
     /// What the writer sees: every commit applied, durable or not yet.
+    /// The writer keeps this view until it has applied the group it read it
+    /// for (or found nothing to apply), so a backend shared by several
+    /// processes can open its write transaction, and take its write lock,
+    /// here, and give both up when the view is dropped.
     fn latest(&self) -> Result<Box<dyn Snapshot + '_>>;
 
     /// Applies `writes` atomically as the next commit (`None` deletes the

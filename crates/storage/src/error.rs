@@ -25,4 +25,17 @@ impl StorageError {
     pub(crate) fn backend(err: impl std::fmt::Display) -> Self {
         StorageError::Backend(err.to_string())
     }
+
+    /// The same failure for another caller (one commit's error goes to
+    /// every closure in it), keeping whether it is worth a retry.
+    pub fn shared(&self) -> Self {
+        match self {
+            StorageError::Unavailable(why) => StorageError::Unavailable(why.clone()),
+            StorageError::WriterStopped => StorageError::WriterStopped,
+            StorageError::Io(err) => {
+                StorageError::Io(std::io::Error::new(err.kind(), err.to_string()))
+            }
+            other => StorageError::Backend(other.to_string()),
+        }
+    }
 }

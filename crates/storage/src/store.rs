@@ -5,7 +5,7 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use crate::backend::{Backend, Snapshot};
+use crate::backend::{Backend, KeyValue, KvRead, Snapshot};
 use crate::commit_log::{Commit, CommitObserver, CommitPosition};
 use crate::txn::{Staged, Txn};
 use crate::{Result, StorageError};
@@ -119,7 +119,7 @@ impl Store {
                 finish: Box::new(move |committed| {
                     let outcome = match committed {
                         Ok(()) => result,
-                        Err(err) => Err(E::from(StorageError::Backend(err.to_string()))),
+                        Err(err) => Err(E::from(err.as_ref().shared())),
                     };
                     let _ = reply.send(outcome);
                 }),
@@ -202,14 +202,23 @@ impl Writer {
             finishers: Vec::with_capacity(group.len()),
             failed: None,
         };
-        let snapshot = match self.backend.latest() {
+        // The view lives until the group is applied: a backend shared by
+        // several stores holds its write transaction (and lock) in it.
+        let backend = Arc::clone(&self.backend);
+        let snapshot = match backend.latest() {
             Ok(s) => s,
             Err(err) => {
                 tracing::error!(%err, "cannot open a snapshot for a write group");
-                // Dropping the jobs drops their reply channels: callers see WriterStopped.
-                return applied;
+                // The closures still run, on a view whose every read fails
+                // with this error, so each caller hears why.
+                Box::new(Unreadable(Arc::new(err)))
             }
         };
+        // Another store over the same backend may have committed since.
+        match CommitPosition::read(snapshot.as_ref()) {
+            Ok(position) if position > self.position => self.position = position,
+            Ok(_) | Err(_) => {}
+        }
         let mut batch = Staged::new();
         for job in group {
             let mut txn = Txn::new(snapshot.as_ref(), &batch);
@@ -226,7 +235,6 @@ impl Writer {
                 Err(_) => tracing::error!("a write transaction panicked; its writes were dropped"),
             }
         }
-        drop(snapshot);
         self.stats
             .transactions
             .fetch_add(applied.finishers.len() as u64, Ordering::Relaxed);
@@ -242,6 +250,7 @@ impl Writer {
                 }
             }
         }
+        drop(snapshot);
         applied
     }
 
@@ -303,6 +312,21 @@ impl Syncer {
         }
     }
 }
+
+/// The view a write group gets when the backend cannot open one.
+struct Unreadable(Arc<StorageError>);
+
+impl KvRead for Unreadable {
+    fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>> {
+        Err(self.0.shared())
+    }
+
+    fn scan_ordered(&self, _: &[u8], _: &[u8], _: usize, _: bool) -> Result<Vec<KeyValue>> {
+        Err(self.0.shared())
+    }
+}
+
+impl Snapshot for Unreadable {}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
