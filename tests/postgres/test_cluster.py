@@ -197,3 +197,49 @@ def test_postgres_crash_gives_503_then_recovers_without_losing_a_write(cluster, 
         assert requests.get(gateway.endpoint + "health/ready", verify=False).status_code == 200
     for item in acked:
         assert read(cluster.rests[2], link, item["id"], item["pk"]).status_code == 200, item
+
+
+def test_keys_rotated_and_tokens_issued_on_one_gateway_hold_on_every_gateway(cluster):
+    import subprocess
+    import urllib.parse
+    from server import BINARY
+    from rest import RestClient
+
+    first = cluster.gateways[0]
+
+    def key_list(gateway):
+        out = subprocess.run([BINARY, "keys", "list", "--data-dir", gateway.data_dir],
+                             capture_output=True, text=True, check=True).stdout
+        return dict(line.split() for line in out.splitlines())
+
+    old = key_list(first)["secondary"]
+    assert all(key_list(g)["secondary"] == old for g in cluster.gateways)
+    subprocess.run([BINARY, "keys", "rotate", "secondary", "--data-dir", first.data_dir],
+                   capture_output=True, text=True, check=True)
+    new = key_list(first)["secondary"]
+    assert new != old
+    last = cluster.gateways[-1]
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if RestClient(last.endpoint, new).request("GET", "/dbs", "dbs", "").status_code == 200:
+            break
+        time.sleep(0.2)
+    for gateway in cluster.gateways:
+        assert RestClient(gateway.endpoint, new).request("GET", "/dbs", "dbs", "").status_code == 200
+        assert RestClient(gateway.endpoint, old).request("GET", "/dbs", "dbs", "").status_code == 401
+
+    # A resource token one gateway hands out is honoured by the others.
+    rest = cluster.rests[0]
+    link = make_container(rest, "tokens")
+    assert create(rest, link, {"id": "t", "pk": "p"}).status_code == 201
+    user = f"dbs/{DB}/users/reader"
+    assert rest.request("POST", f"/dbs/{DB}/users", "users", f"dbs/{DB}", body={"id": "reader"}).status_code == 201
+    permission = rest.request("POST", f"/{user}/permissions", "permissions", user,
+                              body={"id": "read", "permissionMode": "Read", "resource": link})
+    assert permission.status_code == 201, permission.text
+    token = permission.json()["_token"]
+    doc = f"{link}/docs/t"
+    for other in cluster.rests[1:]:
+        r = other.request("GET", f"/{doc}", "docs", doc,
+                          headers={**pk_header("p"), "authorization": urllib.parse.quote(token, safe="")})
+        assert r.status_code == 200, r.text

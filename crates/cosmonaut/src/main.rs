@@ -20,6 +20,7 @@ mod observe;
 mod probe;
 mod reload;
 mod serve;
+mod shared_files;
 mod store;
 mod tls;
 mod traces;

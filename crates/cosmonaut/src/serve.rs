@@ -18,7 +18,7 @@ use cosmonaut_storage::{Backend, OpenOptions, RedbBackend, Store};
 
 use crate::backup::{self, BackupArgs};
 use crate::observe::ObserveArgs;
-use crate::{keys, observe, tls};
+use crate::{keys, observe, shared_files, tls};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -166,13 +166,6 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         Some(url) => Some(backup::prepare(&args.backup, url, &args.data_dir).await?),
         None => None,
     };
-    let account = keys::load_or_create(
-        &args.data_dir,
-        args.key.as_deref(),
-        args.secondary_key.as_deref(),
-    )?;
-    let primary_key = keys::primary(&account);
-    let key_ring = Arc::new(KeyRing::new(account));
     let cannot_open = |e: &dyn std::fmt::Display| {
         format!("cannot open the data dir {}: {e}", args.data_dir.display())
     };
@@ -211,6 +204,26 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
             "rebuilt indexes written by an older version"
         );
     }
+    // Gateways sharing a PostgreSQL store share the account's files too.
+    let shared = args.store.is_postgres();
+    let shared_keys = match shared {
+        true => shared_files::adopt(&engine, &args.data_dir, keys::FILE)?,
+        false => None,
+    };
+    let mut account = keys::load_or_create(
+        &args.data_dir,
+        args.key.as_deref(),
+        args.secondary_key.as_deref(),
+    )?;
+    if shared && shared_files::publish(&engine, &args.data_dir, keys::FILE, shared_keys).await? {
+        account = keys::load_or_create(&args.data_dir, None, None)?;
+    }
+    if shared {
+        let roles = shared_files::adopt(&engine, &args.data_dir, crate::aad::RBAC_FILE)?;
+        shared_files::publish(&engine, &args.data_dir, crate::aad::RBAC_FILE, roles).await?;
+    }
+    let primary_key = keys::primary(&account);
+    let key_ring = Arc::new(KeyRing::new(account));
     let storage = Arc::downgrade(&engine);
     let mut checks: Vec<(&'static str, ReadinessCheck)> = vec![(
         "storage",
@@ -330,6 +343,12 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         args.data_dir.clone(),
         Arc::downgrade(&key_ring),
     ));
+    if shared {
+        for name in [keys::FILE, crate::aad::RBAC_FILE] {
+            let dir = args.data_dir.clone();
+            tokio::spawn(shared_files::mirror(Arc::downgrade(&engine), dir, name));
+        }
+    }
     while let Some(result) = servers.join_next().await {
         match result {
             Ok(Ok(())) => {}

@@ -9,6 +9,7 @@ use crate::index::Segment;
 use crate::partition::Epk;
 
 const META: u8 = 0x01;
+const ACCOUNT_FILE: u8 = 0x02;
 const DATABASE: u8 = 0x10;
 const CONTAINER: u8 = 0x20;
 const COUNTERS: u8 = 0x30;
@@ -21,6 +22,11 @@ const SCRIPT: u8 = 0x80;
 
 pub fn meta() -> Vec<u8> {
     vec![META]
+}
+
+/// One of the account's own files (its keys, its role assignments), by name.
+pub fn account_file(name: &str) -> Vec<u8> {
+    with_prefix(ACCOUNT_FILE, name.as_bytes())
 }
 
 pub fn database(id: &str) -> Vec<u8> {

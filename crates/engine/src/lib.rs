@@ -3,6 +3,7 @@
 //! [`cosmonaut_storage`]. It speaks in JSON resources and typed errors; the
 //! HTTP gateway turns those into the wire protocol.
 
+mod account_files;
 mod changes;
 mod container_policies;
 mod containers;
