@@ -16,6 +16,7 @@ mod dev_issuer;
 mod files;
 mod keys;
 mod lock;
+mod migrate;
 mod observe;
 mod probe;
 mod reload;
@@ -92,6 +93,9 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// Copy an account between a data dir and PostgreSQL, either way
+    /// (resumable, verified at the end).
+    Migrate(migrate::MigrateArgs),
     /// Exit 0 when a server answers ready at /health/ready (for container
     /// health checks), 1 otherwise.
     Health(probe::HealthArgs),
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
             command: CertCommand::Export { data_dir, out },
         } => tls::export(&data_dir, out.as_deref()),
         Command::Health(args) => probe::run(&args),
+        Command::Migrate(args) => migrate::run(args),
     };
     if let Some(traces) = traces {
         traces.shutdown();

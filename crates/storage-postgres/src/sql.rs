@@ -11,7 +11,8 @@ const SCHEMA_LOCK: i64 = 0x436f_736d_6f6e_0001;
 /// Made or checked at every start; no statement changes an existing table.
 pub(crate) fn create_schema() -> String {
     format!(
-        "SELECT pg_advisory_lock({SCHEMA_LOCK});
+        "SET client_min_messages = warning;
+         SELECT pg_advisory_lock({SCHEMA_LOCK});
          CREATE TABLE IF NOT EXISTS cosmonaut_kv (k bytea PRIMARY KEY, v bytea NOT NULL);
          SELECT pg_advisory_unlock({SCHEMA_LOCK});"
     )
