@@ -176,10 +176,12 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
                 "{to} already holds data; migrate into an empty data dir or database"
             ))
         }
-        (Some(marker), _) if marker != from.as_bytes() => return Err(format!(
+        (Some(marker), _) if marker != from.as_bytes() => {
+            return Err(format!(
             "{to} holds an unfinished copy from {}; finish that one or start from an empty target",
             String::from_utf8_lossy(&marker)
-        )),
+        ))
+        }
         (_, Some(last)) => {
             copied = fingerprint(target.backend.snapshot().map_err(fail)?.as_ref(), batch)?.0;
             say(&format!("resuming: {copied} keys already copied"));

@@ -64,9 +64,16 @@ pub struct ServeArgs {
     /// Physical partitions per new container (more if its throughput needs them).
     #[arg(long, env = "COSMONAUT_PARTITIONS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     partitions: u32,
-    /// Region name the account reports.
+    /// Region name the account reports. Gateways over one PostgreSQL store
+    /// may each name their own: the account then lists every region with a
+    /// live gateway, and the SDKs route and fail over between them.
     #[arg(long, env = "COSMONAUT_REGION", default_value = "South Central US")]
     region: String,
+    /// The URL clients reach this server by (https://name:port/), when it is
+    /// not the address they connect to; other gateways list it for this
+    /// server's region. Default: the address each client used.
+    #[arg(long, env = "COSMONAUT_PUBLIC_ENDPOINT")]
+    public_endpoint: Option<String>,
     /// Answer 429 (with x-ms-retry-after-ms) when a container spends more
     /// request units per second than its provisioned throughput, as the service does.
     #[arg(long, env = "COSMONAUT_RATE_LIMIT")]
@@ -269,6 +276,8 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
             aad,
             max_concurrent_requests: args.max_concurrent_requests,
             region: args.region.clone(),
+            public_endpoint: args.public_endpoint.clone(),
+            regions_from_store: shared,
             rate_limit: args.rate_limit,
             metrics: Some(metrics),
             readiness: Arc::clone(&readiness),
@@ -343,17 +352,32 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         args.data_dir.clone(),
         Arc::downgrade(&key_ring),
     ));
-    if shared {
+    let presence = shared.then(|| Presence {
+        instance: uuid::Uuid::new_v4().to_string(),
+        region: args.region.clone(),
+        endpoint: args
+            .public_endpoint
+            .clone()
+            .unwrap_or_else(|| endpoints[0].clone()),
+    });
+    if let Some(presence) = &presence {
         for name in [keys::FILE, crate::aad::RBAC_FILE] {
             let dir = args.data_dir.clone();
             tokio::spawn(shared_files::mirror(Arc::downgrade(&engine), dir, name));
         }
+        tokio::spawn(presence.clone().keep_fresh(Arc::downgrade(&engine)));
     }
     while let Some(result) = servers.join_next().await {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(format!("a listener failed: {e}")),
             Err(e) => return Err(format!("a listener task failed: {e}")),
+        }
+    }
+    if let Some(presence) = presence {
+        // The other gateways stop listing this one's region at once.
+        if let Err(err) = engine.withdraw_gateway(&presence.instance).await {
+            tracing::warn!(%err, "cannot withdraw this gateway's region");
         }
     }
     drop(gateway);
@@ -401,6 +425,34 @@ fn limit_http(
         .timer(hyper_util::rt::TokioTimer::new())
         .max_header_list_size(64 * 1024)
         .max_concurrent_streams(100);
+}
+
+/// This gateway as the others list it.
+#[derive(Clone)]
+struct Presence {
+    instance: String,
+    region: String,
+    endpoint: String,
+}
+
+impl Presence {
+    /// Announces this gateway every two seconds, well within the time after
+    /// which the others stop listing it, for as long as the engine lives.
+    async fn keep_fresh(self, engine: std::sync::Weak<Engine>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            let announced = engine
+                .announce_gateway(&self.instance, &self.region, &self.endpoint)
+                .await;
+            if let Err(err) = announced {
+                tracing::warn!(%err, "cannot announce this gateway's region");
+            }
+        }
+    }
 }
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, String> {

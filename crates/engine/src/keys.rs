@@ -10,6 +10,7 @@ use crate::partition::Epk;
 
 const META: u8 = 0x01;
 const ACCOUNT_FILE: u8 = 0x02;
+const GATEWAY: u8 = 0x03;
 const DATABASE: u8 = 0x10;
 const CONTAINER: u8 = 0x20;
 const COUNTERS: u8 = 0x30;
@@ -27,6 +28,16 @@ pub fn meta() -> Vec<u8> {
 /// One of the account's own files (its keys, its role assignments), by name.
 pub fn account_file(name: &str) -> Vec<u8> {
     with_prefix(ACCOUNT_FILE, name.as_bytes())
+}
+
+/// A gateway's presence record, by instance id.
+pub fn gateway(instance: &str) -> Vec<u8> {
+    with_prefix(GATEWAY, instance.as_bytes())
+}
+
+/// Every gateway's presence record.
+pub fn gateways() -> (Vec<u8>, Vec<u8>) {
+    (vec![GATEWAY], vec![GATEWAY + 1])
 }
 
 pub fn database(id: &str) -> Vec<u8> {

@@ -11,6 +11,7 @@ mod databases;
 mod engine;
 pub mod error;
 mod feed;
+mod gateways;
 mod hex;
 mod index;
 mod indexing_policy;
@@ -36,6 +37,7 @@ pub use containers::{ContainerInfo, NewContainer};
 pub use engine::{Engine, EngineConfig, StorageCounters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use feed::{FeedPage, FeedRequest};
+pub use gateways::GatewayPresence;
 pub use items::{
     BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, StoredItem,
     WriteMode,

@@ -60,6 +60,12 @@ pub struct GatewayConfig {
     pub max_concurrent_requests: usize,
     /// The region name the account reports.
     pub region: String,
+    /// Where clients reach this gateway, when it is not the address they
+    /// used (a load balancer's name, say).
+    pub public_endpoint: Option<String>,
+    /// The gateways sharing this store announce their regions in it; the
+    /// account lists each region seen lately, not only this one.
+    pub regions_from_store: bool,
     /// Answer 429 when a container spends more than its RU/s.
     pub rate_limit: bool,
     /// More Prometheus text for `/metrics` (backup telemetry, from the binary).

@@ -139,6 +139,8 @@ fn server() -> Server {
             aad: None,
             max_concurrent_requests: 64,
             region: "Test".into(),
+            public_endpoint: None,
+            regions_from_store: false,
             rate_limit: false,
             metrics: None,
             readiness: Default::default(),

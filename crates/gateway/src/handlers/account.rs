@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
@@ -32,16 +34,52 @@ fn query_engine_configuration() -> String {
     .to_string()
 }
 
-/// `GET /`: the database account. Its one region's endpoint is the address the
-/// client used, so SDKs that follow the location lists come back here.
+/// How recently a gateway must have announced itself to be listed.
+pub const PRESENCE_FRESH: Duration = Duration::from_secs(10);
+
+/// The account's regions, this gateway's first: its endpoint is the address
+/// the client used (or `--public-endpoint`), so SDKs that follow the location
+/// lists come back here. Gateways sharing a store add the regions the others
+/// announced, one endpoint per region, in region order.
+fn regions(gateway: &Gateway, own_endpoint: String) -> Vec<(String, String)> {
+    let region = &gateway.config.region;
+    let mut regions = vec![(region.clone(), own_endpoint)];
+    if !gateway.config.regions_from_store {
+        return regions;
+    }
+    match gateway.engine.live_gateways(PRESENCE_FRESH) {
+        Ok(mut live) => {
+            live.sort_by(|a, b| (&a.region, &a.instance).cmp(&(&b.region, &b.instance)));
+            for other in live {
+                if !regions.iter().any(|(name, _)| *name == other.region) {
+                    regions.push((other.region, other.endpoint));
+                }
+            }
+        }
+        Err(err) => tracing::warn!(%err, "cannot read the other gateways' regions"),
+    }
+    regions
+}
+
+/// `GET /`: the database account.
 pub fn read(gateway: &Gateway, ctx: &RequestContext) -> Reply {
     let host = ctx.host.as_str();
     let account_id = host
         .rsplit_once(':')
         .map_or(host, |(h, _)| h)
         .trim_matches(['[', ']']);
-    let endpoint = format!("{}://{host}/", ctx.scheme);
-    let location = json!([{ "name": gateway.config.region, "databaseAccountEndpoint": endpoint }]);
+    let endpoint = gateway
+        .config
+        .public_endpoint
+        .clone()
+        .unwrap_or_else(|| format!("{}://{host}/", ctx.scheme));
+    let regions = regions(gateway, endpoint);
+    // Every gateway writes, so with several regions each is a write region.
+    let multiple_writes = regions.len() > 1;
+    let location: Vec<Value> = regions
+        .into_iter()
+        .map(|(name, endpoint)| json!({ "name": name, "databaseAccountEndpoint": endpoint }))
+        .collect();
     let body: Value = json!({
         "_self": "",
         "id": account_id,
@@ -51,7 +89,7 @@ pub fn read(gateway: &Gateway, ctx: &RequestContext) -> Reply {
         "_dbs": "//dbs/",
         "writableLocations": location,
         "readableLocations": location,
-        "enableMultipleWriteLocations": false,
+        "enableMultipleWriteLocations": multiple_writes,
         "continuousBackupEnabled": false,
         "enableNRegionSynchronousCommit": false,
         "userReplicationPolicy": {"asyncReplication": false, "minReplicaSetSize": 1, "maxReplicasetSize": 4},
