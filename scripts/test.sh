@@ -14,7 +14,8 @@
 #   7. the PostgreSQL store: the backend's own tests, the Python SDK suite
 #      spread over three gateways sharing one PostgreSQL (1 and 4 partitions),
 #      and the cluster tests (gateways agreeing, a gateway killed, PostgreSQL
-#      crashing), against PostgreSQL servers the tests start on loopback.
+#      crashing, a standby promoted, regions and SDK failover, migration),
+#      against PostgreSQL servers the tests start on loopback.
 # It installs the suites' own dependencies (a Python venv, npm packages) when
 # they are missing; system packages are .ci/run's business.
 set -euo pipefail
@@ -162,7 +163,7 @@ for partitions in 1 4; do
 done
 unset COSMONAUT_ENDPOINTS
 
-step "PostgreSQL cluster: gateways agree, a gateway killed, PostgreSQL crashing"
+step "PostgreSQL cluster: gateways agree, faults, failover to a standby, regions, migration"
 (cd tests/postgres && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" "$ROOT/.venv/bin/python" -m pytest -q)
 
 step "All tests passed"
