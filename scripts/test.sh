@@ -11,8 +11,9 @@
 #      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt;
 #   6. the Data Explorer (/_explorer/) in headless Chromium and Firefox, against
 #      servers the tests start;
-#   7. the PostgreSQL store: the backend's own tests, the Python SDK suite
-#      spread over three gateways sharing one PostgreSQL (1 and 4 partitions),
+#   7. the PostgreSQL store: the backend's own tests, the Python, JavaScript
+#      and Rust SDK suites spread over three gateways sharing one PostgreSQL
+#      (1 and 4 partitions),
 #      and the cluster tests (gateways agreeing, a gateway killed, PostgreSQL
 #      crashing, a standby promoted, regions and SDK failover, migration),
 #      against PostgreSQL servers the tests start on loopback.
@@ -147,6 +148,10 @@ start_cluster() {
       sleep 0.1
     done
     endpoints+=("$(grep -o -m1 'https://[^ ]*' "$data/server.log")")
+    if [ "$gateway" = 1 ]; then
+      "$ROOT/target/debug/cosmonaut" cert export --data-dir "$data" --out "$data/cert.pem"
+      export COSMONAUT_CERT="$data/cert.pem"
+    fi
   done
   COSMONAUT_ENDPOINT=${endpoints[0]}
   COSMONAUT_ENDPOINTS=$(IFS=,; echo "${endpoints[*]}")
@@ -159,6 +164,9 @@ for partitions in 1 4; do
   step "Python SDK suite on three gateways over PostgreSQL ($partitions partitions)"
   # The crash and disk tests are about the embedded store, and run above.
   (cd tests/sdk-python && "$ROOT/.venv/bin/python" -m pytest -q -k "not crash and not faults")
+  step "JavaScript and Rust SDK suites on three gateways over PostgreSQL ($partitions partitions)"
+  (cd tests/sdk-js && NODE_TLS_REJECT_UNAUTHORIZED=0 node --test --test-concurrency=1 --test-reporter=dot test/)
+  cargo test --quiet -p sdk-rust-conformance
   stop_cluster
 done
 unset COSMONAUT_ENDPOINTS

@@ -12,8 +12,14 @@ export function unique(prefix) {
   return `${prefix}-${randomUUID().slice(0, 12)}`;
 }
 
+// With several servers serving one account (gateways over one PostgreSQL),
+// COSMONAUT_ENDPOINTS lists them; each new client goes to the next in turn.
+const endpoints = (process.env.COSMONAUT_ENDPOINTS ?? endpoint).split(",").filter(Boolean);
+let turn = 0;
+
 export function client(options = {}) {
-  return new CosmosClient({ endpoint, key, ...options });
+  const next = endpoints[turn++ % endpoints.length];
+  return new CosmosClient({ endpoint: next, key, ...options });
 }
 
 /** A fresh database, deleted when the test ends. */

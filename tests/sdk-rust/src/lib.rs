@@ -9,10 +9,26 @@ use azure_data_cosmos::{AccountReference, CosmosClient, CosmosRuntime, RoutingSt
 const WELL_KNOWN_KEY: &str =
     "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 
+/// Clients made so far, to take turns over several servers.
+static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The server the next client talks to: with several serving one account
+/// (gateways over one PostgreSQL), COSMONAUT_ENDPOINTS lists them and
+/// clients take turns.
+fn next_endpoint() -> String {
+    let single =
+        std::env::var("COSMONAUT_ENDPOINT").unwrap_or_else(|_| "https://localhost:8081/".into());
+    let all = std::env::var("COSMONAUT_ENDPOINTS").unwrap_or(single);
+    let endpoints: Vec<&str> = all.split(',').filter(|e| !e.is_empty()).collect();
+    let turn = TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    endpoints
+        .get(turn % endpoints.len().max(1))
+        .map_or_else(|| "https://localhost:8081/".to_string(), |e| e.to_string())
+}
+
 /// A client for the server under test, accepting its self-signed certificate.
 pub async fn client() -> Result<CosmosClient, Box<dyn std::error::Error>> {
-    let endpoint =
-        std::env::var("COSMONAUT_ENDPOINT").unwrap_or_else(|_| "https://localhost:8081/".into());
+    let endpoint = next_endpoint();
     let key = std::env::var("COSMONAUT_KEY").unwrap_or_else(|_| WELL_KNOWN_KEY.into());
     let pool = ConnectionPoolOptions::builder()
         .with_server_certificate_validation(ServerCertificateValidation::RequiredUnlessEmulator)
