@@ -23,6 +23,10 @@ pub struct StoreArgs {
     /// system's (the URL's sslrootcert works too).
     #[arg(long, env = "COSMONAUT_STORE_CA_FILE")]
     pub store_ca_file: Option<PathBuf>,
+    /// How long a request waits for PostgreSQL (a statement, a connection,
+    /// the write lock) before it is answered 503.
+    #[arg(long, env = "COSMONAUT_STORE_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub store_timeout: Duration,
     /// How long to wait at start for PostgreSQL to accept connections.
     #[arg(long, env = "COSMONAUT_STORE_WAIT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub store_wait: Duration,
@@ -48,7 +52,8 @@ pub async fn open_postgres(args: &StoreArgs) -> Result<Arc<dyn Backend>, String>
     let options = PostgresOptions {
         pool_size: args.store_pool_size as usize,
         ca_file: args.store_ca_file.clone(),
-        ..PostgresOptions::default()
+        timeout: args.store_timeout,
+        connect_timeout: args.store_timeout.min(Duration::from_secs(5)),
     };
     let wait = args.store_wait;
     let opened =

@@ -21,6 +21,9 @@ pub struct PostgresOptions {
     /// How long to wait for a connection (new or free) before a request
     /// is answered 503.
     pub connect_timeout: Duration,
+    /// How long one statement (or connection, or lock wait) may take before
+    /// the request is answered 503.
+    pub timeout: Duration,
 }
 
 impl Default for PostgresOptions {
@@ -29,6 +32,7 @@ impl Default for PostgresOptions {
             pool_size: 16,
             ca_file: None,
             connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
         }
     }
 }

@@ -48,8 +48,19 @@ pub(crate) struct Shared {
     commits: AtomicU64,
     /// Why the last statement could not reach PostgreSQL, until one does.
     trouble: Mutex<Option<String>>,
+    /// How long a wait for the write lock may last.
+    lock_wait: Duration,
     /// Dropped last: the connections run on it.
     bridge: Bridge,
+}
+
+/// Closes `conn` instead of handing it back to the pool: after a failure
+/// (a timeout above all) it may still be inside a transaction, or waiting
+/// for an answer that will come later.
+pub(crate) fn discard(conn: Conn) {
+    if let Ok(object) = Arc::try_unwrap(conn) {
+        drop(deadpool_postgres::Object::take(object));
+    }
 }
 
 impl PostgresBackend {
@@ -58,7 +69,7 @@ impl PostgresBackend {
     /// trying, for `wait` at most; a refusal (a wrong password, a missing
     /// database) fails at once.
     pub fn connect(url: &str, options: &PostgresOptions, wait: Duration) -> Result<Self> {
-        let bridge = Bridge::new()?;
+        let bridge = Bridge::new(options.timeout)?;
         let pool = connect::pool(url, options)?;
         let backend = Self {
             shared: Shared {
@@ -66,6 +77,7 @@ impl PostgresBackend {
                 pool,
                 commits: AtomicU64::new(0),
                 trouble: Mutex::new(None),
+                lock_wait: options.timeout * 2 / 3,
                 bridge,
             },
         };
@@ -119,17 +131,16 @@ impl Shared {
     fn begin_write(&self) -> Result<()> {
         self.abandon_write();
         let conn = self.connection()?;
+        let begin = sql::begin_write(self.lock_wait);
         let begun = {
             let conn = Arc::clone(&conn);
-            self.bridge.run(async move {
-                let begun = conn.batch_execute(&sql::begin_write()).await;
-                if begun.is_err() {
-                    let _ = conn.batch_execute("ROLLBACK").await;
-                }
-                begun.map_err(from_postgres)
-            })
+            self.bridge
+                .run(async move { conn.batch_execute(&begin).await.map_err(from_postgres) })
         };
-        self.note(begun)?;
+        if let Err(err) = self.note(begun) {
+            discard(conn);
+            return Err(err);
+        }
         if let Ok(mut writer) = self.writer.lock() {
             *writer = Some(conn);
         }
@@ -149,7 +160,9 @@ impl Shared {
         let open = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(conn) = open {
             self.bridge.spawn(async move {
-                let _ = conn.batch_execute("ROLLBACK").await;
+                if conn.batch_execute("ROLLBACK").await.is_err() {
+                    discard(conn);
+                }
             });
         }
     }
@@ -178,25 +191,28 @@ impl Shared {
                 None => deleted.push(key.clone()),
             }
         }
-        let committed = self.bridge.run(async move {
-            let outcome = async {
-                if !keys.is_empty() {
-                    let upsert = conn.prepare_cached(sql::UPSERT).await?;
-                    conn.execute(&upsert, &[&keys, &values]).await?;
+        let committed = self.bridge.run({
+            let conn = Arc::clone(&conn);
+            async move {
+                let outcome: Result<(), tokio_postgres::Error> = async {
+                    if !keys.is_empty() {
+                        let upsert = conn.prepare_cached(sql::UPSERT).await?;
+                        conn.execute(&upsert, &[&keys, &values]).await?;
+                    }
+                    if !deleted.is_empty() {
+                        let delete = conn.prepare_cached(sql::DELETE).await?;
+                        conn.execute(&delete, &[&deleted]).await?;
+                    }
+                    conn.batch_execute("COMMIT").await
                 }
-                if !deleted.is_empty() {
-                    let delete = conn.prepare_cached(sql::DELETE).await?;
-                    conn.execute(&delete, &[&deleted]).await?;
-                }
-                conn.batch_execute("COMMIT").await
+                .await;
+                outcome.map_err(from_postgres)
             }
-            .await;
-            if outcome.is_err() {
-                let _ = conn.batch_execute("ROLLBACK").await;
-            }
-            outcome.map_err(from_postgres)
         });
-        self.note(committed)?;
+        if let Err(err) = self.note(committed) {
+            discard(conn);
+            return Err(err);
+        }
         Ok(self.commits.fetch_add(1, Ordering::AcqRel) + 1)
     }
 }
@@ -205,8 +221,9 @@ impl Backend for PostgresBackend {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
         Ok(Box::new(ReadView {
             shared: &self.shared,
-            conn: self.shared.connection()?,
+            conn: Some(self.shared.connection()?),
             begun: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
         }))
     }
 

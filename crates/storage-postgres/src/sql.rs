@@ -26,11 +26,13 @@ const WRITE_LOCK: i64 = 0x436f_736d_6f6e_0002;
 
 /// Opens a write transaction. READ COMMITTED is enough under the write
 /// lock: each statement sees every commit made before the lock was given.
-/// A lock wait, or a transaction left idle by a stuck process, is bounded.
-pub(crate) fn begin_write() -> String {
+/// A lock wait ends (as a retryable error) before the caller stops
+/// waiting, and a transaction left idle by a stuck process is bounded.
+pub(crate) fn begin_write(lock_wait: std::time::Duration) -> String {
+    let lock_ms = lock_wait.as_millis().max(1);
     format!(
         "BEGIN ISOLATION LEVEL READ COMMITTED;
-         SET LOCAL lock_timeout = '10s';
+         SET LOCAL lock_timeout = '{lock_ms}ms';
          SET LOCAL idle_in_transaction_session_timeout = '30s';
          SELECT pg_advisory_xact_lock({WRITE_LOCK});"
     )

@@ -89,16 +89,29 @@ fn run_read(shared: &Shared, conn: &Conn, begin: bool, read: Read) -> Result<Vec
 /// A read-only snapshot: a REPEATABLE READ transaction, begun with its first read.
 pub(crate) struct ReadView<'a> {
     pub(crate) shared: &'a Shared,
-    pub(crate) conn: Conn,
+    pub(crate) conn: Option<Conn>,
     pub(crate) begun: AtomicBool,
+    /// A read failed: the connection is closed rather than reused.
+    pub(crate) failed: AtomicBool,
 }
 
 impl ReadView<'_> {
     fn read(&self, read: Read) -> Result<Vec<Row>> {
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| StorageError::Backend("the snapshot is closed".into()))?;
         let begin = !self.begun.load(Ordering::Acquire);
-        let rows = run_read(self.shared, &self.conn, begin, read)?;
-        self.begun.store(true, Ordering::Release);
-        Ok(rows)
+        match run_read(self.shared, conn, begin, read) {
+            Ok(rows) => {
+                self.begun.store(true, Ordering::Release);
+                Ok(rows)
+            }
+            Err(err) => {
+                self.failed.store(true, Ordering::Release);
+                Err(err)
+            }
+        }
     }
 }
 
@@ -125,10 +138,14 @@ impl Drop for ReadView<'_> {
     /// Ends the transaction without waiting; the connection goes back to
     /// the pool once it has.
     fn drop(&mut self) {
-        if self.begun.load(Ordering::Acquire) {
-            let conn = Arc::clone(&self.conn);
+        let Some(conn) = self.conn.take() else { return };
+        if self.failed.load(Ordering::Acquire) {
+            crate::discard(conn);
+        } else if self.begun.load(Ordering::Acquire) {
             self.shared.bridge.spawn(async move {
-                let _ = conn.batch_execute("COMMIT").await;
+                if conn.batch_execute("COMMIT").await.is_err() {
+                    crate::discard(conn);
+                }
             });
         }
     }
