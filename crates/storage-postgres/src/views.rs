@@ -1,5 +1,6 @@
 //! Snapshots: a read transaction of its own, or the writer's transaction.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub(crate) type Conn = Arc<Object>;
 /// client's runtime.
 enum Read {
     Get(Vec<u8>),
+    GetMany(Vec<Vec<u8>>),
     Scan {
         start: Vec<u8>,
         end: Vec<u8>,
@@ -40,6 +42,10 @@ impl Read {
             Read::Get(key) => {
                 let statement = conn.prepare_cached(sql::GET).await?;
                 conn.query(&statement, &[key]).await
+            }
+            Read::GetMany(keys) => {
+                let statement = conn.prepare_cached(sql::GET_MANY).await?;
+                conn.query(&statement, &[keys]).await
             }
             Read::Scan {
                 start,
@@ -68,6 +74,12 @@ fn entries(rows: &[Row]) -> Result<Vec<KeyValue>> {
     rows.iter()
         .map(|row| Ok((value(row, 0)?, value(row, 1)?)))
         .collect()
+}
+
+/// The values of `keys` in their order, from rows that came in any order.
+fn in_order(keys: &[Vec<u8>], rows: &[Row]) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut found: HashMap<Vec<u8>, Vec<u8>> = entries(rows)?.into_iter().collect();
+    Ok(keys.iter().map(|key| found.remove(key)).collect())
 }
 
 /// Runs `read` on `conn`, opening a read transaction first if `begin`; the
@@ -121,6 +133,10 @@ impl KvRead for ReadView<'_> {
         rows.first().map(|row| value(row, 0)).transpose()
     }
 
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        in_order(keys, &self.read(Read::GetMany(keys.to_vec()))?)
+    }
+
     fn scan_ordered(
         &self,
         start: &[u8],
@@ -169,6 +185,10 @@ impl KvRead for WriteView<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let rows = self.read(Read::Get(key.to_vec()))?;
         rows.first().map(|row| value(row, 0)).transpose()
+    }
+
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        in_order(keys, &self.read(Read::GetMany(keys.to_vec()))?)
     }
 
     fn scan_ordered(

@@ -83,6 +83,10 @@ async fn reads_see_commits_in_key_order() {
     assert_eq!(keys, vec![key(1), key(2), key(3)]);
     let last = snapshot.scan_rev(&key(0), &key(9), 1).expect("scan");
     assert_eq!(last, vec![(key(3), vec![3])]);
+    let many = snapshot
+        .get_many(&[key(3), key(5), key(1)])
+        .expect("get_many");
+    assert_eq!(many, vec![Some(vec![3]), None, Some(vec![1])]);
 }
 
 #[tokio::test]

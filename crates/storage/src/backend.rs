@@ -10,6 +10,12 @@ pub type Write = (Vec<u8>, Option<Vec<u8>>);
 pub trait KvRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// The values of `keys`, in their order. A backend across a network
+    /// answers them in one request rather than one each.
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
     /// Entries with `start <= key < end`, at most `limit` of them, in key
     /// order or, if `descending`, the reverse.
     fn scan_ordered(

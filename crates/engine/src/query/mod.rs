@@ -349,20 +349,21 @@ impl QueryRun<'_> {
     fn documents(&self) -> Result<Input> {
         let documents: Vec<Value> = match (&self.lookup, self.query.from.is_some()) {
             (_, false) => Vec::new(),
-            (Some(l), true) => self
-                .candidates(l)?
-                .iter()
-                .map(|k| {
+            (Some(l), true) => {
+                let keys: Vec<Vec<u8>> = self.candidates(l)?.into_iter().collect();
+                let mut documents = Vec::with_capacity(keys.len());
+                // In batches: one request each to a store across a network.
+                for batch in keys.chunks(FETCH_BATCH) {
                     let started = self.check_time()?;
-                    let Some(bytes) = self.reader.get(k)? else {
-                        return Ok(None);
-                    };
-                    let document = decode::<Value>(&bytes)?;
-                    self.meter.document(bytes.len(), started);
-                    Ok(Some(document))
-                })
-                .filter_map(Result::transpose)
-                .collect::<Result<_>>()?,
+                    let mut bytes_read = 0;
+                    for bytes in self.reader.get_many(batch)?.into_iter().flatten() {
+                        documents.push(decode::<Value>(&bytes)?);
+                        bytes_read += bytes.len();
+                    }
+                    self.meter.document(bytes_read, started);
+                }
+                documents
+            }
             (None, true) => self
                 .reader
                 .scan(&self.start, &self.end, usize::MAX)?
@@ -391,6 +392,9 @@ impl QueryRun<'_> {
         keys
     }
 }
+
+/// Items fetched per request when an index names them.
+const FETCH_BATCH: usize = 256;
 
 /// Whether walking an index in order answers the query row by row:
 /// nothing groups, aggregates or de-duplicates its rows.
