@@ -62,6 +62,16 @@ def test_a_write_through_one_gateway_is_read_through_every_other(cluster):
             break
     assert ids == ["a", "q0", "q1", "q2", "q3", "q4"]
     assert turn >= 3
+    # The change feed has one order whichever gateway reads it.
+    feeds = []
+    for rest in cluster.rests:
+        r = rest.request("GET", f"/{link}/docs", "docs", link,
+                         headers={"a-im": "Incremental feed", "x-ms-documentdb-partitionkeyrangeid": "0",
+                                  "x-ms-max-item-count": "100"})
+        assert r.status_code == 200, r.text
+        feeds.append([(d["id"], d["_lsn"]) for d in r.json()["Documents"]])
+    assert feeds[0] == feeds[1] == feeds[2]
+    assert [i for i, _ in feeds[0]] == ["a", "q0", "q1", "q2", "q3", "q4"]
 
 
 def test_etag_checks_and_patches_agree_across_gateways(cluster):
