@@ -49,17 +49,22 @@ def check(endpoint, written):
     assert r.status_code == 200 and r.json() == 42, r.text
 
 
+def account_in_a_data_dir(tmp_path, items):
+    """A data dir holding an account with its own key, and what was written."""
+    origin = str(tmp_path / "origin")
+    server = Server(origin, extra_args=["--key", OWN_KEY]).start()
+    written = fill(server.endpoint, items)
+    assert server.stop() == 0
+    return origin, written
+
+
 def migrate(source, target, *extra):
     return subprocess.run([BINARY, "migrate", "--from", source, "--to", target, *extra],
                           capture_output=True, text=True)
 
 
 def test_an_account_moves_to_postgres_and_back(postgres, tmp_path):
-    origin = str(tmp_path / "origin")
-    server = Server(origin, extra_args=["--key", OWN_KEY]).start()
-    written = fill(server.endpoint, 60)
-    assert server.stop() == 0
-
+    origin, written = account_in_a_data_dir(tmp_path, 60)
     url = postgres.database()
     done = migrate(origin, url)
     assert done.returncode == 0, done.stderr
@@ -87,10 +92,7 @@ def test_an_account_moves_to_postgres_and_back(postgres, tmp_path):
 
 
 def test_an_interrupted_copy_resumes(postgres, tmp_path):
-    origin = str(tmp_path / "origin")
-    server = Server(origin, extra_args=["--key", OWN_KEY]).start()
-    written = fill(server.endpoint, 150)
-    assert server.stop() == 0
+    origin, written = account_in_a_data_dir(tmp_path, 150)
     url = postgres.database()
     # One key per transaction, killed part-way.
     copy = subprocess.Popen([BINARY, "migrate", "--from", origin, "--to", url, "--batch", "1"],

@@ -22,7 +22,7 @@ mod error;
 mod sql;
 mod views;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ use deadpool_postgres::Pool;
 use crate::bridge::Bridge;
 pub use crate::connect::PostgresOptions;
 use crate::error::{from_pool, from_postgres};
-use crate::views::{Conn, ReadView, WriteView};
+use crate::views::{Conn, View};
 
 /// The key space in one PostgreSQL table, shared by every process that
 /// opens it.
@@ -219,19 +219,13 @@ impl Shared {
 
 impl Backend for PostgresBackend {
     fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
-        Ok(Box::new(ReadView {
-            shared: &self.shared,
-            conn: Some(self.shared.connection()?),
-            begun: AtomicBool::new(false),
-            failed: AtomicBool::new(false),
-        }))
+        let conn = self.shared.connection()?;
+        Ok(Box::new(View::read_only(&self.shared, conn)))
     }
 
     fn latest(&self) -> Result<Box<dyn Snapshot + '_>> {
         self.shared.begin_write()?;
-        Ok(Box::new(WriteView {
-            shared: &self.shared,
-        }))
+        Ok(Box::new(View::writer(&self.shared)))
     }
 
     fn apply(&self, writes: &[Write]) -> Result<u64> {

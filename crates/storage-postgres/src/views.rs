@@ -98,36 +98,72 @@ fn run_read(shared: &Shared, conn: &Conn, begin: bool, read: Read) -> Result<Vec
     shared.note(rows)
 }
 
-/// A read-only snapshot: a REPEATABLE READ transaction, begun with its first read.
-pub(crate) struct ReadView<'a> {
-    pub(crate) shared: &'a Shared,
-    pub(crate) conn: Option<Conn>,
-    pub(crate) begun: AtomicBool,
-    /// A read failed: the connection is closed rather than reused.
-    pub(crate) failed: AtomicBool,
+/// A snapshot: its own read transaction, or the writer's.
+pub(crate) struct View<'a> {
+    shared: &'a Shared,
+    kind: Kind,
 }
 
-impl ReadView<'_> {
+enum Kind {
+    /// A REPEATABLE READ transaction of its own, begun with its first read.
+    Read {
+        /// `None` once dropped.
+        conn: Option<Conn>,
+        begun: AtomicBool,
+        /// A read failed: the connection is closed rather than reused.
+        failed: AtomicBool,
+    },
+    /// Reads inside the open write transaction, which
+    /// [`crate::PostgresBackend`]'s `apply` commits. Dropped without an
+    /// apply, the transaction is rolled back and the write lock given up.
+    Write,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn read_only(shared: &'a Shared, conn: Conn) -> Self {
+        let kind = Kind::Read {
+            conn: Some(conn),
+            begun: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+        };
+        Self { shared, kind }
+    }
+
+    pub(crate) fn writer(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            kind: Kind::Write,
+        }
+    }
+
     fn read(&self, read: Read) -> Result<Vec<Row>> {
-        let conn = self
-            .conn
+        let Kind::Read {
+            conn,
+            begun,
+            failed,
+        } = &self.kind
+        else {
+            let conn = self.shared.write_conn()?;
+            return run_read(self.shared, &conn, false, read);
+        };
+        let conn = conn
             .as_ref()
             .ok_or_else(|| StorageError::Backend("the snapshot is closed".into()))?;
-        let begin = !self.begun.load(Ordering::Acquire);
+        let begin = !begun.load(Ordering::Acquire);
         match run_read(self.shared, conn, begin, read) {
             Ok(rows) => {
-                self.begun.store(true, Ordering::Release);
+                begun.store(true, Ordering::Release);
                 Ok(rows)
             }
             Err(err) => {
-                self.failed.store(true, Ordering::Release);
+                failed.store(true, Ordering::Release);
                 Err(err)
             }
         }
     }
 }
 
-impl KvRead for ReadView<'_> {
+impl KvRead for View<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let rows = self.read(Read::Get(key.to_vec()))?;
         rows.first().map(|row| value(row, 0)).transpose()
@@ -148,64 +184,30 @@ impl KvRead for ReadView<'_> {
     }
 }
 
-impl Snapshot for ReadView<'_> {}
+impl Snapshot for View<'_> {}
 
-impl Drop for ReadView<'_> {
-    /// Ends the transaction without waiting; the connection goes back to
-    /// the pool once it has.
+impl Drop for View<'_> {
+    /// A read transaction ends without waiting (its connection goes back to
+    /// the pool once it has); the writer's is rolled back unless applied.
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        if self.failed.load(Ordering::Acquire) {
+        let Kind::Read {
+            conn,
+            begun,
+            failed,
+        } = &mut self.kind
+        else {
+            self.shared.abandon_write();
+            return;
+        };
+        let Some(conn) = conn.take() else { return };
+        if failed.load(Ordering::Acquire) {
             crate::discard(conn);
-        } else if self.begun.load(Ordering::Acquire) {
+        } else if begun.load(Ordering::Acquire) {
             self.shared.bridge.spawn(async move {
                 if conn.batch_execute("COMMIT").await.is_err() {
                     crate::discard(conn);
                 }
             });
         }
-    }
-}
-
-/// The writer's view: reads inside the open write transaction, which
-/// [`crate::PostgresBackend`]'s `apply` commits. Dropped without an apply,
-/// the transaction is rolled back and the write lock given up.
-pub(crate) struct WriteView<'a> {
-    pub(crate) shared: &'a Shared,
-}
-
-impl WriteView<'_> {
-    fn read(&self, read: Read) -> Result<Vec<Row>> {
-        let conn = self.shared.write_conn()?;
-        run_read(self.shared, &conn, false, read)
-    }
-}
-
-impl KvRead for WriteView<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let rows = self.read(Read::Get(key.to_vec()))?;
-        rows.first().map(|row| value(row, 0)).transpose()
-    }
-
-    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        in_order(keys, &self.read(Read::GetMany(keys.to_vec()))?)
-    }
-
-    fn scan_ordered(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-        descending: bool,
-    ) -> Result<Vec<KeyValue>> {
-        entries(&self.read(Read::scan(start, end, limit, descending))?)
-    }
-}
-
-impl Snapshot for WriteView<'_> {}
-
-impl Drop for WriteView<'_> {
-    fn drop(&mut self) {
-        self.shared.abandon_write();
     }
 }
