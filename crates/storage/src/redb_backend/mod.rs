@@ -29,7 +29,7 @@ const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 /// How often the memtable is flushed to the B-tree at the latest, so the
 /// log stays short to replay. A flush costs about one copy of every leaf
 /// touched since the last, so longer intervals share each page write among
-/// more commits (docs/performance.md measured 2 s against 10 s).
+/// more commits (10 s wrote less per commit than 2 s when both were measured).
 const FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 /// A memtable this large is flushed whatever the time.
 const FLUSH_BYTES: usize = 64 << 20;
@@ -41,7 +41,7 @@ const STALL_BYTES: usize = 4 * FLUSH_BYTES;
 /// Each commit's fsync still delays the log syncs behind it, for less time
 /// the smaller the commit, but every commit costs one: at 512 KiB, p99.9 of
 /// writes fell from 80-250 ms to about 20 ms for a rise of a third in p99 of
-/// 1 KB writes. docs/performance.md (eighth round) has the sizes tried.
+/// 1 KB writes (commit d9b5b07 has the sizes tried).
 const FLUSH_COMMIT_BYTES: usize = 512 << 10;
 
 /// The embedded backend: a redb B-tree, a write-ahead log and a memtable.
@@ -262,7 +262,7 @@ fn open_database(path: &Path, options: OpenOptions) -> Result<Database> {
 /// redb writes a transaction's pages only when it commits, so one commit for
 /// a whole memtable made its fsync write a hundred megabytes or more at once,
 /// and every log sync issued meanwhile waited behind it: stalls of 80-250 ms
-/// (docs/performance.md, eighth round). Small commits spread those writes.
+/// (commit d9b5b07 has the measurements). Small commits spread those writes.
 /// A crash between two of them is harmless: the memtable's log file is
 /// retired only after the last one, and replaying it writes every key again.
 ///
