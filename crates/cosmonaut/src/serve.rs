@@ -347,7 +347,6 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         ));
     }
 
-    tokio::spawn(purge_expired_items(Arc::downgrade(&engine)));
     tokio::spawn(keys::watch(
         args.data_dir.clone(),
         Arc::downgrade(&key_ring),
@@ -360,6 +359,10 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
             .clone()
             .unwrap_or_else(|| endpoints[0].clone()),
     });
+    tokio::spawn(purge_expired_items(
+        Arc::downgrade(&engine),
+        presence.as_ref().map(|p| p.instance.clone()),
+    ));
     if let Some(presence) = &presence {
         for name in [keys::FILE, crate::aad::RBAC_FILE] {
             let dir = args.data_dir.clone();
@@ -393,13 +396,26 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
 }
 
 /// Removes expired items every second, for as long as the engine is open.
-async fn purge_expired_items(engine: std::sync::Weak<Engine>) {
+/// Removes expired items every second. Gateways sharing a store leave it
+/// to one of them (the live one with the lowest instance id), so the purge
+/// does not take the store's write lock once a second per gateway.
+async fn purge_expired_items(engine: std::sync::Weak<Engine>, me: Option<String>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
         let Some(engine) = engine.upgrade() else {
             return;
         };
+        if let Some(me) = &me {
+            let fresh = cosmonaut_engine::PRESENCE_FRESH;
+            let first = engine
+                .live_gateways(fresh)
+                .ok()
+                .and_then(|live| live.into_iter().map(|g| g.instance).min());
+            if first.is_some_and(|first| first != *me) {
+                continue;
+            }
+        }
         match engine.purge_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(purged = n, "expired items removed"),

@@ -11,6 +11,9 @@ use crate::error::Result;
 use crate::records::{decode, encode};
 use crate::{keys, Engine};
 
+/// How recently a gateway must have announced itself to count as live.
+pub const PRESENCE_FRESH: Duration = Duration::from_secs(10);
+
 /// One gateway, as it last announced itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GatewayPresence {

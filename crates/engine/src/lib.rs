@@ -37,7 +37,7 @@ pub use containers::{ContainerInfo, NewContainer};
 pub use engine::{Engine, EngineConfig, StorageCounters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use feed::{FeedPage, FeedRequest};
-pub use gateways::GatewayPresence;
+pub use gateways::{GatewayPresence, PRESENCE_FRESH};
 pub use items::{
     BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, StoredItem,
     WriteMode,

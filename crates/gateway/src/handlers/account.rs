@@ -1,6 +1,5 @@
-use std::time::Duration;
-
 use axum::http::StatusCode;
+use cosmonaut_engine::PRESENCE_FRESH;
 use serde_json::{json, Value};
 
 use crate::reply::Reply;
@@ -33,9 +32,6 @@ fn query_engine_configuration() -> String {
     })
     .to_string()
 }
-
-/// How recently a gateway must have announced itself to be listed.
-pub const PRESENCE_FRESH: Duration = Duration::from_secs(10);
 
 /// The account's regions, this gateway's first: its endpoint is the address
 /// the client used (or `--public-endpoint`), so SDKs that follow the location
