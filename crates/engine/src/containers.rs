@@ -266,7 +266,12 @@ impl ContainerRecord {
 }
 
 pub(crate) fn read_counters(reader: &dyn KvRead, rid: &[u8; 8]) -> Result<Counters> {
-    match reader.get(&keys::counters(rid))? {
+    counters_from(reader.get(&keys::counters(rid))?)
+}
+
+/// A container's counters from their stored bytes (none before its first write).
+pub(crate) fn counters_from(stored: Option<Vec<u8>>) -> Result<Counters> {
+    match stored {
         Some(bytes) => Counters::from_bytes(&bytes),
         None => Ok(Counters::default()),
     }

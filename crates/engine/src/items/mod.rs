@@ -251,15 +251,21 @@ impl Engine {
         let snapshot = self.snapshot()?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (_, epk) = point_key(&container, key)?;
-        let text = snapshot
-            .get(&keys::item(&container.rid, &epk, id))?
-            .ok_or_else(EngineError::not_found)?;
+        // The item and the container's counters (for the LSN) in one read:
+        // one round trip to a store across a network.
+        let wanted = [
+            keys::item(&container.rid, &epk, id),
+            keys::counters(&container.rid),
+        ];
+        let [text, counters] = <[_; 2]>::try_from(snapshot.get_many(&wanted)?)
+            .map_err(|_| EngineError::internal("the store answered a read of two keys wrongly"))?;
+        let text = text.ok_or_else(EngineError::not_found)?;
         let ttl = container.ttl();
         if ttl != Ttl::Off && ttl.is_expired(&decode(&text)?, now_seconds()) {
             return Err(EngineError::not_found());
         }
         let etag = stored_etag(&text)?;
-        let counters = read_counters(snapshot.as_ref(), &container.rid)?;
+        let counters = crate::containers::counters_from(counters)?;
         Ok(StoredItem {
             text,
             etag,
