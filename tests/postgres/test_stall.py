@@ -22,6 +22,12 @@ def postgres_pids(postgres):
     return [postmaster, *map(int, children)]
 
 
+def metrics(gateway):
+    text = requests.get(gateway.endpoint + "metrics", verify=False, timeout=5).text
+    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+            if line.startswith("cosmonaut_storage_")}
+
+
 def test_a_frozen_postgres_is_503_after_the_timeout_and_recovers(postgres, tmp_path):
     url = postgres.database()
     gateway = Server(str(tmp_path / "gw"), extra_args=["--store", url, "--store-timeout", "2s"]).start()
@@ -29,6 +35,10 @@ def test_a_frozen_postgres_is_503_after_the_timeout_and_recovers(postgres, tmp_p
         rest = RestClient(gateway.endpoint, KEY)
         link = make_container(rest, "frozen")
         assert create(rest, link, {"id": "a", "pk": "p"}).status_code == 201
+        before = metrics(gateway)
+        assert before["cosmonaut_storage_connections_open"] >= 1
+        assert before["cosmonaut_storage_connections_limit"] == 16
+        assert before["cosmonaut_storage_degraded"] == 0
         pids = postgres_pids(postgres)
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
@@ -44,6 +54,8 @@ def test_a_frozen_postgres_is_503_after_the_timeout_and_recovers(postgres, tmp_p
             assert live.status_code == 200 and time.time() - started < 1
             w = create(rest, link, {"id": "b", "pk": "p"})
             assert w.status_code == 503, w.text
+            during = metrics(gateway)
+            assert during["cosmonaut_storage_unreachable_total"] > before["cosmonaut_storage_unreachable_total"]
         finally:
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
@@ -57,5 +69,6 @@ def test_a_frozen_postgres_is_503_after_the_timeout_and_recovers(postgres, tmp_p
         assert r.status_code == 201
         assert read(rest, link, "a", "p").status_code == 200
         assert read(rest, link, "c", "p").status_code == 200
+        assert metrics(gateway)["cosmonaut_storage_degraded"] == 0
     finally:
         gateway.stop()

@@ -110,6 +110,32 @@ pub(crate) fn render(gateway: &Gateway) -> String {
         "1 while the store is not working as it should (see /health/ready for why).",
         u64::from(status.degraded.is_some()),
     );
+    if let Some(connections) = &status.connections {
+        metric(
+            "cosmonaut_storage_connections_open",
+            "gauge",
+            "Connections to the database server (PostgreSQL) open, in use or idle.",
+            connections.open,
+        );
+        metric(
+            "cosmonaut_storage_connections_idle",
+            "gauge",
+            "Open connections to the database server not in use.",
+            connections.idle,
+        );
+        metric(
+            "cosmonaut_storage_connections_limit",
+            "gauge",
+            "Connections to the database server this server opens at most.",
+            connections.limit,
+        );
+        metric(
+            "cosmonaut_storage_unreachable_total",
+            "counter",
+            "Calls that could not reach the database server (refused, broken or timed out).",
+            connections.unreachable,
+        );
+    }
     render_container_usage(gateway, &mut out);
     if let Some(extra) = &gateway.config.metrics {
         out.push_str(&extra());

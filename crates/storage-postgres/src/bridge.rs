@@ -74,6 +74,11 @@ impl Bridge {
         }
     }
 
+    /// How long one call may wait for PostgreSQL.
+    pub(crate) fn limit(&self) -> Duration {
+        self.limit
+    }
+
     /// Runs `work` on the client's runtime without waiting for it.
     pub(crate) fn spawn<F>(&self, work: F)
     where

@@ -22,11 +22,13 @@ mod error;
 mod sql;
 mod views;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cosmonaut_storage::{Backend, BackendStatus, Result, Snapshot, StorageError, Write};
+use cosmonaut_storage::{
+    Backend, BackendStatus, ConnectionStatus, Result, Snapshot, StorageError, Write,
+};
 use deadpool_postgres::Pool;
 
 use crate::bridge::Bridge;
@@ -47,7 +49,11 @@ pub(crate) struct Shared {
     /// Commits this process has made.
     commits: AtomicU64,
     /// Why the last statement could not reach PostgreSQL, until one does.
-    trouble: Mutex<Option<String>>,
+    trouble: Arc<Mutex<Option<String>>>,
+    /// A probe of a troubled server is under way.
+    probing: Arc<AtomicBool>,
+    /// Calls that could not reach PostgreSQL.
+    unreachable: AtomicU64,
     /// How long a wait for the write lock may last.
     lock_wait: Duration,
     /// Dropped last: the connections run on it.
@@ -76,7 +82,9 @@ impl PostgresBackend {
                 writer: Mutex::new(None),
                 pool,
                 commits: AtomicU64::new(0),
-                trouble: Mutex::new(None),
+                trouble: Arc::new(Mutex::new(None)),
+                probing: Arc::new(AtomicBool::new(false)),
+                unreachable: AtomicU64::new(0),
                 lock_wait: options.timeout * 2 / 3,
                 bridge,
             },
@@ -103,7 +111,10 @@ impl Shared {
         if let Ok(mut trouble) = self.trouble.lock() {
             match &outcome {
                 Ok(_) => *trouble = None,
-                Err(StorageError::Unavailable(why)) => *trouble = Some(why.clone()),
+                Err(StorageError::Unavailable(why)) => {
+                    self.unreachable.fetch_add(1, Ordering::Relaxed);
+                    *trouble = Some(why.clone());
+                }
                 Err(_) => {}
             }
         }
@@ -237,8 +248,9 @@ impl Backend for PostgresBackend {
         Ok(self.shared.commits.load(Ordering::Acquire))
     }
 
-    /// Healthy unless the last attempt to reach PostgreSQL failed; then it
-    /// tries again, so readiness comes back without waiting for traffic.
+    /// Healthy unless the last attempt to reach PostgreSQL failed. Then a
+    /// probe goes out in the background (one at a time), so readiness
+    /// comes back without waiting for traffic and a scrape never waits.
     fn status(&self) -> BackendStatus {
         let troubled = self
             .shared
@@ -246,11 +258,34 @@ impl Backend for PostgresBackend {
             .lock()
             .map(|t| t.is_some())
             .unwrap_or(false);
-        if troubled {
-            let _ = self.shared.execute("SELECT 1".into());
+        if troubled && !self.shared.probing.swap(true, Ordering::AcqRel) {
+            let pool = self.shared.pool.clone();
+            let trouble = Arc::clone(&self.shared.trouble);
+            let probing = Arc::clone(&self.shared.probing);
+            let limit = self.shared.bridge.limit();
+            self.shared.bridge.spawn(async move {
+                if let Ok(Ok(conn)) = tokio::time::timeout(limit, pool.get()).await {
+                    match tokio::time::timeout(limit, conn.batch_execute("SELECT 1")).await {
+                        Ok(Ok(())) => {
+                            if let Ok(mut trouble) = trouble.lock() {
+                                *trouble = None;
+                            }
+                        }
+                        _ => drop(deadpool_postgres::Object::take(conn)),
+                    }
+                }
+                probing.store(false, Ordering::Release);
+            });
         }
+        let pool = self.shared.pool.status();
         BackendStatus {
             degraded: self.shared.trouble.lock().ok().and_then(|t| t.clone()),
+            connections: Some(ConnectionStatus {
+                open: pool.size as u64,
+                idle: pool.available as u64,
+                limit: pool.max_size as u64,
+                unreachable: self.shared.unreachable.load(Ordering::Relaxed),
+            }),
             ..BackendStatus::default()
         }
     }

@@ -54,6 +54,21 @@ pub struct BackendStatus {
     pub flush_failures: u64,
     /// Why the backend is not working as it should, while it is not.
     pub degraded: Option<String>,
+    /// Connections to the database server, for a backend that has one.
+    pub connections: Option<ConnectionStatus>,
+}
+
+/// A backend's connections to its database server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionStatus {
+    /// Connections open, in use or idle.
+    pub open: u64,
+    /// Open connections not in use.
+    pub idle: u64,
+    /// Connections the backend opens at most.
+    pub limit: u64,
+    /// Calls that could not reach the server (refused, broken, timed out).
+    pub unreachable: u64,
 }
 
 /// A storage engine: an ordered key space with snapshot reads and atomic,

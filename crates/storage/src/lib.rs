@@ -26,7 +26,7 @@ mod store;
 mod txn;
 mod wal;
 
-pub use backend::{Backend, BackendStatus, KeyValue, KvRead, Snapshot, Write};
+pub use backend::{Backend, BackendStatus, ConnectionStatus, KeyValue, KvRead, Snapshot, Write};
 pub use commit_log::{
     Commit, CommitObserver, CommitPosition, DATA_END, DATA_START, RESERVED_PREFIX,
 };

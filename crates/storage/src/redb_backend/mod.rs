@@ -405,6 +405,7 @@ impl Backend for RedbBackend {
             flushes: shared.flushes.load(Ordering::Relaxed),
             flush_failures: shared.flush_failures.load(Ordering::Relaxed),
             degraded,
+            connections: None,
         }
     }
 
