@@ -303,6 +303,29 @@ def test_the_shipper_notices_a_lost_segment_and_covers_it(tmp_path, folder_targe
     assert restored.stop() == 0
 
 
+def test_chunks_the_target_lost_are_uploaded_again(tmp_path, folder_target):
+    """A target that drops objects it had accepted (a store that restarted)
+    must not leave the newest snapshot naming chunks it no longer holds:
+    they are found missing and uploaded again, at the latest at shutdown."""
+    url, _ = folder_target
+    server = backup_server(tmp_path / "a", folder_target, "--backup-interval", "1s").start()
+    container = create_container(server)
+    for i in range(20):
+        container.create_item({"id": f"i{i}", "pk": "p", "payload": "x" * 200})
+    time.sleep(1.5)
+    chunks = tmp_path / "backup" / "chunks"
+    for chunk in chunks.iterdir():
+        chunk.unlink()  # the target loses every chunk of the base snapshot
+    container.create_item({"id": "last", "pk": "p"})
+    assert server.stop() == 0
+    assert any(chunks.iterdir())
+    result = cli("restore", "--from", url, "--data-dir", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    restored = backup_server(tmp_path / "r", folder_target).start()
+    assert len(dump(container_of(restored))) == 21
+    assert restored.stop() == 0
+
+
 def test_a_missing_bucket_or_container_is_named_in_one_line(tmp_path, azurite, moto):
     env = {"AZURE_STORAGE_USE_EMULATOR": "true", "AZURITE_BLOB_STORAGE_URL": azurite}
     result = cli("backup", "list", "--from", "az://no-such-container/x", env=env)

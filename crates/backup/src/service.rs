@@ -80,6 +80,10 @@ struct Worker {
     last_snapshot: Option<Instant>,
     last_snapshot_seq: u64,
     last_verified: Instant,
+    /// Something failed since the last check: the location may have been
+    /// away, and a store that restarts may have dropped recent writes, so
+    /// the next round checks it at once.
+    verify_soon: bool,
     /// The digest of the account files last uploaded.
     account_digest: Option<String>,
 }
@@ -118,6 +122,7 @@ impl BackupService {
             last_snapshot: None,
             last_snapshot_seq: 0,
             last_verified: Instant::now(),
+            verify_soon: false,
             account_digest: None,
         };
         // The account goes up before serving too: a restore of this epoch
@@ -177,12 +182,18 @@ impl Worker {
             if let Err(err) = self.back_up_account().await {
                 self.failed("backing up the account's keys and certificate", &err);
             }
-            if self.last_verified.elapsed() >= self.config.verify_every {
+            if self.verify_soon || self.last_verified.elapsed() >= self.config.verify_every {
                 self.last_verified = Instant::now();
-                if let Err(err) = self.verify().await {
-                    self.failed("checking the uploaded log", &err);
+                match self.verify().await {
+                    Ok(()) => self.verify_soon = false,
+                    Err(err) => self.failed("checking the uploaded log", &err),
                 }
             }
+        }
+        // The newest snapshot must be restorable: a location that lost
+        // chunks since the last check gets them again before the end.
+        if let Err(err) = self.verify_chunks().await {
+            self.failed("checking the snapshot chunks at shutdown", &err);
         }
         // Final upload: the store is closed, so the buffer holds everything.
         for attempt in 1..=3 {
@@ -207,6 +218,9 @@ impl Worker {
     /// newest state. A loss is reported and a snapshot taken at once, which
     /// makes the lost segments unnecessary for restoring the newest state.
     async fn verify(&mut self) -> Result<()> {
+        if self.verify_chunks().await? {
+            return Ok(());
+        }
         let since = self.last_snapshot_seq;
         if self.covered_seq <= since {
             return Ok(());
@@ -242,6 +256,43 @@ impl Worker {
         self.snapshot().await
     }
 
+    /// Checks that the location still holds every chunk this worker counts
+    /// on: a store that dropped acknowledged writes (one that restarted)
+    /// would leave the snapshots naming them unrestorable, and later
+    /// snapshots would name them again. Lost chunks are forgotten and a
+    /// snapshot taken at once, which uploads them again; returns whether
+    /// that happened.
+    async fn verify_chunks(&mut self) -> Result<bool> {
+        let held: HashSet<String> = self
+            .target
+            .list(layout::CHUNKS)
+            .await?
+            .into_iter()
+            .filter_map(|l| layout::chunk_hash(&l.name).map(str::to_string))
+            .collect();
+        let lost: Vec<String> = self
+            .chunks
+            .iter()
+            .filter(|hash| !held.contains(*hash))
+            .cloned()
+            .collect();
+        if lost.is_empty() {
+            return Ok(false);
+        }
+        for hash in &lost {
+            self.chunks.remove(hash);
+        }
+        let message = format!(
+            "the backup location lost {} snapshot chunks; taking a snapshot to upload them again",
+            lost.len()
+        );
+        tracing::error!("{message}");
+        self.stats.failed(&message);
+        self.snapshot_due = true;
+        self.snapshot().await?;
+        Ok(true)
+    }
+
     /// Uploads the account's files if they changed since the last upload.
     async fn back_up_account(&mut self) -> Result<()> {
         let Some(source) = &self.config.account else {
@@ -257,7 +308,8 @@ impl Worker {
         Ok(())
     }
 
-    fn failed(&self, what: &str, err: &BackupError) {
+    fn failed(&mut self, what: &str, err: &BackupError) {
+        self.verify_soon = true;
         tracing::warn!(%err, "backup: {what} failed; will retry");
         self.stats.failed(&format!("{what}: {err}"));
     }
