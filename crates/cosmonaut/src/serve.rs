@@ -213,9 +213,10 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     }
     // Gateways sharing a PostgreSQL store share the account's files too.
     let shared = args.store.is_postgres();
-    let shared_keys = match shared {
-        true => shared_files::adopt(&engine, &args.data_dir, keys::FILE)?,
-        false => None,
+    let shared_keys = if shared {
+        shared_files::adopt(&engine, &args.data_dir, keys::FILE)?
+    } else {
+        None
     };
     let mut account = keys::load_or_create(
         &args.data_dir,
@@ -396,7 +397,7 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
 }
 
 /// Removes expired items every second, for as long as the engine is open.
-/// Removes expired items every second. Gateways sharing a store leave it
+/// Gateways sharing a store leave it
 /// to one of them (the live one with the lowest instance id), so the purge
 /// does not take the store's write lock once a second per gateway.
 async fn purge_expired_items(engine: std::sync::Weak<Engine>, me: Option<String>) {
