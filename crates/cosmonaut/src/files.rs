@@ -67,6 +67,15 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The contents of `path`, or `None` when there is no such file.
+pub fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

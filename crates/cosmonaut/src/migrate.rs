@@ -265,11 +265,7 @@ fn say(line: &str) {
 /// it beside the data, PostgreSQL in the store (where gateways adopt it).
 async fn copy_account_file(source: &Opened, target: &Opened, name: &str) -> Result<(), String> {
     let bytes = match &source.place {
-        Place::Dir(dir) => match std::fs::read(dir.join(name)) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("cannot read {}: {e}", dir.join(name).display())),
-        },
+        Place::Dir(dir) => files::read_if_present(&dir.join(name))?,
         Place::Postgres(_) => source
             .engine
             .account_file(name)

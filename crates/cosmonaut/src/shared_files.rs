@@ -13,12 +13,7 @@ use cosmonaut_engine::Engine;
 use crate::files::{self, Access};
 
 fn local(dir: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
-    let path = dir.join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
+    files::read_if_present(&dir.join(name))
 }
 
 fn stored(engine: &Engine, name: &str) -> Result<Option<Vec<u8>>, String> {
