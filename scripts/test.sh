@@ -10,7 +10,7 @@
 #   5. the azure-cosmos Python SDK's own test files (fetched at test time) on
 #      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt;
 #   6. the Data Explorer (/_explorer/) in headless Chromium and Firefox, against
-#      servers the tests start;
+#      servers the tests start, and the MongoDB endpoint through pymongo;
 #   7. the PostgreSQL store: the backend's own tests, the Python, JavaScript
 #      and Rust SDK suites spread over three gateways sharing one PostgreSQL
 #      (1 and 4 partitions),
@@ -29,7 +29,7 @@ step "Test dependencies"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk-python/requirements.txt \
   -r tests/backup/requirements.txt -r tests/sdk-python-official/requirements.txt \
-  -r tests/packaging/requirements.txt
+  -r tests/packaging/requirements.txt -r tests/mongo/requirements.txt
 (cd tests/sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/backup && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/explorer && npm ci --no-audit --no-fund --loglevel=error)
@@ -118,6 +118,9 @@ step "Backup and restore (folder, Azurite, moto S3)"
 
 step "Data Explorer in headless Chromium and Firefox"
 (cd tests/explorer && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" node --test)
+
+step "MongoDB wire protocol (pymongo against servers the tests start)"
+(cd tests/mongo && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" "$ROOT/.venv/bin/python" -m pytest -q)
 
 PG_DIR=$(mktemp -d)
 CLUSTER_PIDS=()

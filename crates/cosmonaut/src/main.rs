@@ -17,6 +17,7 @@ mod files;
 mod keys;
 mod lock;
 mod migrate;
+mod mongo;
 mod observe;
 mod probe;
 mod reload;

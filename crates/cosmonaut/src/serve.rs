@@ -108,6 +108,8 @@ pub struct ServeArgs {
     #[arg(long, env = "COSMONAUT_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     max_concurrent_requests: usize,
     #[command(flatten)]
+    mongo: crate::mongo::MongoArgs,
+    #[command(flatten)]
     observe: ObserveArgs,
     #[command(flatten)]
     store: crate::store::StoreArgs,
@@ -145,6 +147,7 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         .http_port
         .map(|p| bind(SocketAddr::new(args.bind, p)))
         .transpose()?;
+    let mongo = args.mongo.bind(args.bind)?;
     std::fs::create_dir_all(&args.data_dir).map_err(|e| {
         format!(
             "cannot create the data dir {}: {e}",
@@ -273,7 +276,7 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         Arc::clone(&engine),
         GatewayConfig {
             keys: Arc::clone(&key_ring),
-            firewall,
+            firewall: firewall.clone(),
             aad,
             max_concurrent_requests: args.max_concurrent_requests,
             region: args.region.clone(),
@@ -297,7 +300,7 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     let acceptor = crate::connections::LimitedAcceptor::new(args.max_connections);
     let limited = acceptor.clone();
     let mut https_server =
-        axum_server::from_tcp_rustls(https, RustlsConfig::from_config(tls_config))
+        axum_server::from_tcp_rustls(https, RustlsConfig::from_config(Arc::clone(&tls_config)))
             .map(|tls| tls.acceptor(limited));
     limit_http(https_server.http_builder());
     let explorer = (!args.no_explorer).then(|| Explorer {
@@ -331,8 +334,27 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
         servers.spawn(server);
     }
 
+    let mut mongo_tasks = tokio::task::JoinSet::new();
+    let mongo_banner = mongo.start(
+        crate::mongo::MongoContext {
+            engine: Arc::clone(&engine),
+            keys: Arc::clone(&key_ring),
+            firewall,
+            tls: Arc::clone(&tls_config),
+            max_connections: args.max_connections,
+        },
+        &primary_key,
+        &mut mongo_tasks,
+    )?;
+
     tokio::spawn(shutdown_on_signal(handle, readiness)?);
-    announce(started, &endpoints, &primary_key, explorer.is_some());
+    announce(
+        started,
+        &endpoints,
+        &primary_key,
+        explorer.is_some(),
+        &mongo_banner,
+    );
     if let Some(issuer) = &dev_issuer {
         // Plain HTTP when there is a listener for it: Azure's identity
         // clients then need not trust the server's certificate.
@@ -378,6 +400,8 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
             Err(e) => return Err(format!("a listener task failed: {e}")),
         }
     }
+    // MongoDB connections end with the HTTP listeners, before the store closes.
+    mongo_tasks.shutdown().await;
     if let Some(presence) = presence {
         // The other gateways stop listing this one's region at once.
         if let Err(err) = engine.withdraw_gateway(&presence.instance).await {
@@ -472,7 +496,7 @@ impl Presence {
     }
 }
 
-fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     listener
         .set_nonblocking(true)
@@ -482,7 +506,7 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 
 /// Loopback and wildcard addresses are printed as `localhost`, the name the
 /// certificate and the SDKs' emulator detection expect.
-fn display_host(addr: SocketAddr) -> String {
+pub(crate) fn display_host(addr: SocketAddr) -> String {
     if addr.ip().is_loopback() || addr.ip().is_unspecified() {
         format!("localhost:{}", addr.port())
     } else {
@@ -526,13 +550,23 @@ fn shutdown_on_signal(
 }
 
 /// Prints the ready banner: the endpoints and their connection strings.
-fn announce(started: Instant, endpoints: &[String], primary_key: &str, explorer: bool) {
+fn announce(
+    started: Instant,
+    endpoints: &[String],
+    primary_key: &str,
+    explorer: bool,
+    mongo: &[String],
+) {
     let mut banner = format!("Cosmonaut ready in {} ms\n", started.elapsed().as_millis());
     for endpoint in endpoints {
         banner.push_str(&format!("  listening on {endpoint}\n"));
         banner.push_str(&format!(
             "  AccountEndpoint={endpoint};AccountKey={primary_key};\n"
         ));
+    }
+    for line in mongo {
+        banner.push_str(line);
+        banner.push('\n');
     }
     if let (true, Some(endpoint)) = (explorer, endpoints.first()) {
         banner.push_str(&format!(

@@ -1,0 +1,308 @@
+//! MongoDB databases and collections on the engine: a database is an engine
+//! database, a collection a container partitioned on `/id` (each document
+//! its own logical partition, so a collection has no partition size limit),
+//! a document an item (see [`crate::stored`]).
+
+use std::sync::Arc;
+
+use bson::{Bson, Document};
+use cosmonaut_engine::partition::PartitionKeyValue;
+use cosmonaut_engine::{Engine, ErrorKind, FeedRequest, ItemScope, NewContainer, WriteMode};
+use serde_json::json;
+
+use crate::error::{MongoError, Result};
+use crate::stored;
+
+/// A stored document with the etag it was read at.
+pub struct Stored {
+    pub document: Document,
+    pub etag: String,
+}
+
+#[derive(Clone)]
+pub struct Collections {
+    engine: Arc<Engine>,
+}
+
+fn key(id: &str) -> Option<Vec<PartitionKeyValue>> {
+    Some(vec![PartitionKeyValue::String(id.to_string())])
+}
+
+fn etag_of(item: &serde_json::Value) -> String {
+    item.get("_etag")
+        .and_then(|e| e.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Database and collection names MongoDB refuses.
+pub fn check_names(db: &str, coll: Option<&str>) -> Result<()> {
+    if db.is_empty()
+        || db.len() > 63
+        || db.contains(['/', '\\', '.', ' ', '"', '$', '\0', '?', '#'])
+    {
+        return Err(MongoError::invalid_namespace(format!(
+            "Invalid database name: '{db}'"
+        )));
+    }
+    if let Some(coll) = coll {
+        if coll.is_empty()
+            || coll.starts_with('$')
+            || coll.contains(['\0', '/', '\\', '?', '#'])
+            || coll.len() > 255
+        {
+            return Err(MongoError::invalid_namespace(format!(
+                "Invalid collection name: {db}.{coll}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Collections {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+
+    pub fn databases(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut request = FeedRequest {
+            max_items: Some(-1),
+            continuation: None,
+        };
+        loop {
+            let page = self.engine.list_databases(&request)?;
+            names.extend(
+                page.items
+                    .iter()
+                    .filter_map(|d| d.get("id")?.as_str().map(String::from)),
+            );
+            match page.continuation {
+                Some(c) => request.continuation = Some(c),
+                None => return Ok(names),
+            }
+        }
+    }
+
+    pub fn collections(&self, db: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut request = FeedRequest {
+            max_items: Some(-1),
+            continuation: None,
+        };
+        loop {
+            let (page, _) = match self.engine.list_containers(db, &request) {
+                Ok(found) => found,
+                Err(e) if e.kind == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            names.extend(
+                page.items
+                    .iter()
+                    .filter_map(|d| d.get("id")?.as_str().map(String::from)),
+            );
+            match page.continuation {
+                Some(c) => request.continuation = Some(c),
+                None => return Ok(names),
+            }
+        }
+    }
+
+    pub fn exists(&self, db: &str, coll: &str) -> Result<bool> {
+        match self.engine.read_container(db, coll) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the collection (and its database) if missing; true if it did.
+    pub async fn ensure(&self, db: &str, coll: &str) -> Result<bool> {
+        check_names(db, Some(coll))?;
+        if self.exists(db, coll)? {
+            return Ok(false);
+        }
+        match self.engine.create_database(json!({"id": db})).await {
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::Conflict => {}
+            Err(e) => return Err(e.into()),
+        }
+        match self
+            .engine
+            .create_container(db, NewContainer::hashed(coll, "/id"))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind == ErrorKind::Conflict => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn drop_collection(&self, db: &str, coll: &str) -> Result<bool> {
+        match self.engine.delete_container(db, coll).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn drop_database(&self, db: &str) -> Result<bool> {
+        match self.engine.delete_database(db).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn count(&self, db: &str, coll: &str) -> Result<u64> {
+        match self.engine.read_container(db, coll) {
+            Ok(info) => Ok(info.document_count),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every document of a collection (none if it does not exist).
+    pub fn scan(&self, db: &str, coll: &str) -> Result<Vec<Stored>> {
+        let mut out = Vec::new();
+        let mut request = FeedRequest {
+            max_items: Some(-1),
+            continuation: None,
+        };
+        loop {
+            let page = match self.engine.read_items(db, coll, &ItemScope::All, &request) {
+                Ok(page) => page,
+                Err(e) if e.kind == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            for item in &page.page.items {
+                out.push(Stored {
+                    document: stored::from_item(item)?,
+                    etag: etag_of(item),
+                });
+            }
+            match page.page.continuation {
+                Some(c) => request.continuation = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The document with this `_id`, if any.
+    pub fn get(&self, db: &str, coll: &str, id: &Bson) -> Result<Option<Stored>> {
+        let item_id = stored::item_id(id)?;
+        match self.engine.read_item(db, coll, &item_id, &key(&item_id)) {
+            Ok(outcome) => Ok(Some(Stored {
+                document: stored::from_item(&outcome.document)?,
+                etag: etag_of(&outcome.document),
+            })),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Inserts a new document; a duplicate `_id` is error 11000.
+    pub async fn insert(&self, db: &str, coll: &str, document: &Document) -> Result<()> {
+        let item = stored::to_item(document)?;
+        let id = item["id"].as_str().unwrap_or_default().to_string();
+        match self
+            .engine
+            .write_item(db, coll, WriteMode::Create, item, key(&id), None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                Err(duplicate(db, coll, document.get("_id")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces a document read at `etag`; `Ok(false)` when it changed
+    /// since (the caller reads it again and retries).
+    pub async fn replace(
+        &self,
+        db: &str,
+        coll: &str,
+        document: &Document,
+        etag: &str,
+    ) -> Result<bool> {
+        let item = stored::to_item(document)?;
+        let id = item["id"].as_str().unwrap_or_default().to_string();
+        let mode = WriteMode::Replace { id: id.clone() };
+        match self
+            .engine
+            .write_item(db, coll, mode, item, key(&id), Some(etag.to_string()))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound) => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes a document read at `etag`; `Ok(false)` when it changed or went.
+    pub async fn delete(&self, db: &str, coll: &str, id: &Bson, etag: &str) -> Result<bool> {
+        let item_id = stored::item_id(id)?;
+        match self
+            .engine
+            .delete_item(db, coll, &item_id, &key(&item_id), Some(etag.to_string()))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound) => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// MongoDB's duplicate key error for an `_id`.
+pub fn duplicate(db: &str, coll: &str, id: Option<&Bson>) -> MongoError {
+    MongoError::duplicate_key(format!(
+        "E11000 duplicate key error collection: {db}.{coll} index: _id_ dup key: {{ _id: {} }}",
+        id.cloned().unwrap_or(Bson::Null)
+    ))
+}
+
+/// The property of a container's settings that keeps its MongoDB index
+/// specifications (the `_id` index is implicit).
+const INDEXES: &str = "mongoIndexes";
+
+impl Collections {
+    /// The index specifications created on a collection, besides `_id_`.
+    pub fn indexes(&self, db: &str, coll: &str) -> Result<Vec<Document>> {
+        let info = self.engine.read_container(db, coll)?;
+        let Some(list) = info.body.get(INDEXES) else {
+            return Ok(Vec::new());
+        };
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .map(stored::from_json)
+            .collect()
+    }
+
+    /// Writes the collection's index specifications; `Ok(false)` when the
+    /// settings changed meanwhile (the caller reads them again).
+    pub async fn set_indexes(&self, db: &str, coll: &str, indexes: &[Document]) -> Result<bool> {
+        let info = self.engine.read_container(db, coll)?;
+        let mut body = info.body.clone();
+        let etag = body.get("_etag").and_then(|e| e.as_str()).map(String::from);
+        if let Some(map) = body.as_object_mut() {
+            map.retain(|k, _| !k.starts_with('_'));
+            map.insert(
+                INDEXES.into(),
+                serde_json::Value::Array(indexes.iter().map(stored::to_json).collect()),
+            );
+        }
+        match self.engine.replace_container(db, coll, body, etag).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind == ErrorKind::PreconditionFailed => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

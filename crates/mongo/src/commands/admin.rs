@@ -1,0 +1,341 @@
+//! Databases, collections and indexes: `listDatabases`, `listCollections`,
+//! `create`, `drop`, `dropDatabase`, `renameCollection`, `listIndexes`,
+//! `createIndexes`, `dropIndexes`, `collStats`, `dbStats`.
+
+use bson::{doc, Bson, Document};
+
+use super::Call;
+use crate::error::{MongoError, Result};
+use crate::filter::Filter;
+
+pub fn list_databases(call: &Call<'_>) -> Result<Document> {
+    let filter = Filter::parse(&call.document("filter")?)?;
+    let mut databases = Vec::new();
+    let mut total = 0i64;
+    for name in call.server.collections.databases()? {
+        let mut size = 0i64;
+        let mut empty = true;
+        for coll in call.server.collections.collections(&name)? {
+            let count = call.server.collections.count(&name, &coll)?;
+            empty &= count == 0;
+            size += count as i64 * 1024;
+        }
+        let entry = doc! {"name": name, "sizeOnDisk": size, "empty": empty};
+        if filter.matches(&entry)? {
+            total += size;
+            databases.push(if call.flag("nameOnly") {
+                doc! {"name": entry.get_str("name").unwrap_or_default()}
+            } else {
+                entry
+            });
+        }
+    }
+    Ok(doc! {"databases": databases, "totalSize": total, "totalSizeMb": total >> 20, "ok": 1.0})
+}
+
+fn id_index() -> Document {
+    doc! {"v": 2, "key": {"_id": 1}, "name": "_id_"}
+}
+
+pub fn list_collections(call: &Call<'_>) -> Result<Document> {
+    let filter = Filter::parse(&call.document("filter")?)?;
+    let mut entries = Vec::new();
+    for name in call.server.collections.collections(&call.db)? {
+        let entry = doc! {
+            "name": &name,
+            "type": "collection",
+            "options": {},
+            "info": {"readOnly": false},
+            "idIndex": id_index(),
+        };
+        if filter.matches(&entry)? {
+            entries.push(if call.flag("nameOnly") {
+                doc! {"name": name, "type": "collection"}
+            } else {
+                entry
+            });
+        }
+    }
+    let batch = call
+        .optional_document("cursor")?
+        .and_then(|c| c.get_i32("batchSize").ok())
+        .map(|b| b.max(0) as usize);
+    Ok(call.server.cursors.first_batch(
+        &format!("{}.$cmd.listCollections", call.db),
+        entries,
+        batch.or(Some(usize::MAX)),
+        false,
+    ))
+}
+
+pub async fn create(call: &Call<'_>) -> Result<Document> {
+    let coll = call.collection()?;
+    for unsupported in ["capped", "viewOn", "timeseries", "clusteredIndex"] {
+        if call.body.contains_key(unsupported) && call.flag(unsupported) {
+            return Err(MongoError::invalid_options(format!(
+                "{unsupported} collections are not supported"
+            )));
+        }
+    }
+    if !call.server.collections.ensure(&call.db, &coll).await? {
+        return Err(MongoError::namespace_exists(format!(
+            "Collection {}.{coll} already exists.",
+            call.db
+        )));
+    }
+    Ok(doc! {"ok": 1.0})
+}
+
+pub async fn drop(call: &Call<'_>) -> Result<Document> {
+    let coll = call.collection()?;
+    if !call
+        .server
+        .collections
+        .drop_collection(&call.db, &coll)
+        .await?
+    {
+        return Err(MongoError::namespace_not_found("ns not found"));
+    }
+    Ok(doc! {"ns": call.namespace(&coll), "nIndexesWas": 1, "ok": 1.0})
+}
+
+pub async fn drop_database(call: &Call<'_>) -> Result<Document> {
+    call.server.collections.drop_database(&call.db).await?;
+    Ok(doc! {"dropped": &call.db, "ok": 1.0})
+}
+
+/// Renames by copying every document and dropping the source: the engine
+/// has no rename, and Cosmos DB's MongoDB API does not promise atomicity
+/// here either.
+pub async fn rename_collection(call: &Call<'_>) -> Result<Document> {
+    let split = |ns: &str| -> Result<(String, String)> {
+        ns.split_once('.')
+            .map(|(d, c)| (d.to_string(), c.to_string()))
+            .ok_or_else(|| {
+                MongoError::invalid_namespace(format!("Invalid namespace specified '{ns}'"))
+            })
+    };
+    let (from_db, from) = split(call.body.get_str(&call.name).unwrap_or(""))?;
+    let (to_db, to) = split(
+        call.body
+            .get_str("to")
+            .map_err(|_| MongoError::wrong_type("renameCollection.to", "string"))?,
+    )?;
+    let collections = &call.server.collections;
+    if !collections.exists(&from_db, &from)? {
+        return Err(MongoError::namespace_not_found(
+            "source namespace does not exist",
+        ));
+    }
+    if collections.exists(&to_db, &to)? {
+        if !call.flag("dropTarget") {
+            return Err(MongoError::namespace_exists("target namespace exists"));
+        }
+        collections.drop_collection(&to_db, &to).await?;
+    }
+    collections.ensure(&to_db, &to).await?;
+    for stored in collections.scan(&from_db, &from)? {
+        collections.insert(&to_db, &to, &stored.document).await?;
+    }
+    let indexes = collections.indexes(&from_db, &from)?;
+    if !indexes.is_empty() {
+        collections.set_indexes(&to_db, &to, &indexes).await?;
+    }
+    collections.drop_collection(&from_db, &from).await?;
+    Ok(doc! {"ok": 1.0})
+}
+
+pub fn list_indexes(call: &Call<'_>) -> Result<Document> {
+    let coll = call.collection()?;
+    if !call.server.collections.exists(&call.db, &coll)? {
+        return Err(MongoError::namespace_not_found(format!(
+            "ns does not exist: {}",
+            call.namespace(&coll)
+        )));
+    }
+    let mut all = vec![id_index()];
+    all.extend(call.server.collections.indexes(&call.db, &coll)?);
+    Ok(call
+        .server
+        .cursors
+        .first_batch(&call.namespace(&coll), all, Some(usize::MAX), false))
+}
+
+/// An index name as MongoDB makes it: `a_1_b_-1`.
+fn index_name(key: &Document) -> String {
+    key.iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}_{}",
+                match v {
+                    Bson::String(s) => s.clone(),
+                    other => crate::compare::as_f64(other)
+                        .map_or_else(|| other.to_string(), |f| (f as i64).to_string()),
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
+    let coll = call.collection()?;
+    let created_collection = call.server.collections.ensure(&call.db, &coll).await?;
+    let mut wanted = Vec::new();
+    for spec in call.array("indexes")? {
+        let Bson::Document(mut spec) = spec else {
+            return Err(MongoError::wrong_type("createIndexes.indexes", "object"));
+        };
+        let key = spec
+            .get_document("key")
+            .map_err(|_| {
+                MongoError::failed_to_parse(
+                    "The 'key' field is a required property of an index specification",
+                )
+            })?
+            .clone();
+        if key.is_empty() {
+            return Err(MongoError::failed_to_parse("Index keys cannot be empty."));
+        }
+        // Uniqueness and expiry are promises the server must keep on every
+        // write; until it does, it says so rather than accept them.
+        for unkept in ["unique", "expireAfterSeconds", "partialFilterExpression"] {
+            let asked = match spec.get(unkept) {
+                None => false,
+                Some(value) => unkept != "unique" || crate::expr::truthy(value),
+            };
+            if asked {
+                return Err(MongoError::invalid_options(format!(
+                    "Index option '{unkept}' is not supported by this server yet"
+                )));
+            }
+        }
+        if !spec.contains_key("name") {
+            spec.insert("name", index_name(&key));
+        }
+        spec.insert("v", 2);
+        wanted.push(spec);
+    }
+    loop {
+        let mut current = call.server.collections.indexes(&call.db, &coll)?;
+        let before = current.len() + 1;
+        for spec in &wanted {
+            let name = spec.get_str("name").unwrap_or_default();
+            match current
+                .iter()
+                .find(|i| i.get_str("name").ok() == Some(name))
+            {
+                Some(existing) if existing.get("key") != spec.get("key") => {
+                    return Err(MongoError {
+                        code: 86,
+                        name: "IndexKeySpecsConflict",
+                        message: format!(
+                            "An existing index has the same name as the requested index: {name}"
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => current.push(spec.clone()),
+            }
+        }
+        let after = current.len() + 1;
+        if after == before
+            || call
+                .server
+                .collections
+                .set_indexes(&call.db, &coll, &current)
+                .await?
+        {
+            return Ok(doc! {
+                "numIndexesBefore": before as i32,
+                "numIndexesAfter": after as i32,
+                "createdCollectionAutomatically": created_collection,
+                "ok": 1.0,
+            });
+        }
+    }
+}
+
+pub async fn drop_indexes(call: &Call<'_>) -> Result<Document> {
+    let coll = call.collection()?;
+    if !call.server.collections.exists(&call.db, &coll)? {
+        return Err(MongoError::namespace_not_found(format!(
+            "ns not found {}",
+            call.namespace(&coll)
+        )));
+    }
+    let target = call.body.get("index").cloned().unwrap_or(Bson::Null);
+    loop {
+        let current = call.server.collections.indexes(&call.db, &coll)?;
+        let before = current.len() as i32 + 1;
+        let keep: Vec<Document> = match &target {
+            Bson::String(s) if s == "*" => Vec::new(),
+            Bson::String(s) if s == "_id_" => {
+                return Err(MongoError::invalid_options("cannot drop _id index"));
+            }
+            Bson::String(name) => {
+                if !current
+                    .iter()
+                    .any(|i| i.get_str("name").ok() == Some(name.as_str()))
+                {
+                    return Err(MongoError::index_not_found(format!(
+                        "index not found with name [{name}]"
+                    )));
+                }
+                current
+                    .iter()
+                    .filter(|i| i.get_str("name").ok() != Some(name.as_str()))
+                    .cloned()
+                    .collect()
+            }
+            Bson::Document(key) => {
+                if !current
+                    .iter()
+                    .any(|i| i.get_document("key").ok() == Some(key))
+                {
+                    return Err(MongoError::index_not_found(format!(
+                        "can't find index with key: {key}"
+                    )));
+                }
+                current
+                    .iter()
+                    .filter(|i| i.get_document("key").ok() != Some(key))
+                    .cloned()
+                    .collect()
+            }
+            Bson::Array(names) => current
+                .iter()
+                .filter(|i| !names.iter().any(|n| n.as_str() == i.get_str("name").ok()))
+                .cloned()
+                .collect(),
+            _ => return Err(MongoError::wrong_type("dropIndexes.index", "string")),
+        };
+        if call
+            .server
+            .collections
+            .set_indexes(&call.db, &coll, &keep)
+            .await?
+        {
+            return Ok(doc! {"nIndexesWas": before, "ok": 1.0});
+        }
+    }
+}
+
+pub fn stats(call: &Call<'_>, which: &str) -> Result<Document> {
+    let collections = &call.server.collections;
+    if which == "dbstats" {
+        let names = collections.collections(&call.db)?;
+        let mut objects = 0u64;
+        for name in &names {
+            objects += collections.count(&call.db, name)?;
+        }
+        return Ok(
+            doc! {"db": &call.db, "collections": names.len() as i32, "objects": objects as i64, "ok": 1.0},
+        );
+    }
+    let coll = call.collection()?;
+    let count = collections.count(&call.db, &coll)?;
+    Ok(
+        doc! {"ns": call.namespace(&coll), "count": count as i64, "nindexes": 1 + collections.indexes(&call.db, &coll).map_or(0, |i| i.len()) as i32, "ok": 1.0},
+    )
+}

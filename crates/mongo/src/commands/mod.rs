@@ -1,0 +1,250 @@
+//! The commands, one module per group: [`handshake`] (hello, buildInfo,
+//! authentication), [`admin`] (databases, collections, indexes), [`read`]
+//! (find, getMore, aggregate, count, distinct) and [`write`] (insert,
+//! update, delete, findAndModify).
+
+mod admin;
+mod handshake;
+mod read;
+mod write;
+
+use bson::{Bson, Document};
+
+use crate::compare::as_f64;
+use crate::error::{MongoError, Result};
+use crate::scram::Conversation;
+use crate::MongoServer;
+
+/// What a connection remembers between commands.
+pub struct Session {
+    pub connection_id: i64,
+    /// `Some(read_only)` once authenticated.
+    pub authenticated: Option<bool>,
+    pub conversation: Option<Conversation>,
+}
+
+impl Session {
+    pub fn new(connection_id: i64) -> Self {
+        Self {
+            connection_id,
+            authenticated: None,
+            conversation: None,
+        }
+    }
+}
+
+/// A command being run: its document and the database it addresses.
+pub struct Call<'a> {
+    pub server: &'a MongoServer,
+    pub db: String,
+    pub body: Document,
+    pub name: String,
+}
+
+impl Call<'_> {
+    /// The collection a command names in its first field.
+    pub fn collection(&self) -> Result<String> {
+        match self.body.get(&self.name) {
+            Some(Bson::String(c)) => {
+                crate::collections::check_names(&self.db, Some(c))?;
+                Ok(c.clone())
+            }
+            _ => Err(MongoError::invalid_namespace(format!(
+                "collection name has invalid type {}",
+                self.body
+                    .get(&self.name)
+                    .map_or("missing", crate::expr::type_name)
+            ))),
+        }
+    }
+
+    pub fn namespace(&self, coll: &str) -> String {
+        format!("{}.{coll}", self.db)
+    }
+
+    pub fn document(&self, field: &str) -> Result<Document> {
+        match self.body.get(field) {
+            None | Some(Bson::Null) => Ok(Document::new()),
+            Some(Bson::Document(d)) => Ok(d.clone()),
+            Some(_) => Err(MongoError::wrong_type(
+                &format!("{}.{field}", self.name),
+                "object",
+            )),
+        }
+    }
+
+    pub fn optional_document(&self, field: &str) -> Result<Option<Document>> {
+        match self.body.get(field) {
+            None | Some(Bson::Null) => Ok(None),
+            Some(Bson::Document(d)) => Ok(Some(d.clone())),
+            Some(_) => Err(MongoError::wrong_type(
+                &format!("{}.{field}", self.name),
+                "object",
+            )),
+        }
+    }
+
+    /// A non-negative whole number option.
+    pub fn count(&self, field: &str) -> Result<Option<i64>> {
+        match self.body.get(field) {
+            None | Some(Bson::Null) => Ok(None),
+            Some(v) => match as_f64(v) {
+                Some(n) if n.fract() == 0.0 => Ok(Some(n as i64)),
+                _ => Err(MongoError::wrong_type(
+                    &format!("{}.{field}", self.name),
+                    "long",
+                )),
+            },
+        }
+    }
+
+    pub fn flag(&self, field: &str) -> bool {
+        self.body.get(field).is_some_and(crate::expr::truthy)
+    }
+
+    pub fn array(&self, field: &str) -> Result<Vec<Bson>> {
+        match self.body.get(field) {
+            None => Ok(Vec::new()),
+            Some(Bson::Array(items)) => Ok(items.clone()),
+            Some(_) => Err(MongoError::wrong_type(
+                &format!("{}.{field}", self.name),
+                "array",
+            )),
+        }
+    }
+}
+
+/// Commands a client may run before it authenticates.
+const OPEN: [&str; 11] = [
+    "hello",
+    "ismaster",
+    "ping",
+    "buildinfo",
+    "saslstart",
+    "saslcontinue",
+    "endsessions",
+    "logout",
+    "whatsmyuri",
+    "connectionstatus",
+    "getlasterror",
+];
+
+/// Commands that change data or metadata: refused with a read-only key.
+const WRITES: [&str; 11] = [
+    "insert",
+    "update",
+    "delete",
+    "findandmodify",
+    "create",
+    "drop",
+    "dropdatabase",
+    "renamecollection",
+    "createindexes",
+    "dropindexes",
+    "collmod",
+];
+
+/// Runs one command and returns its reply (errors as `{ok: 0}` replies).
+pub async fn run(
+    server: &MongoServer,
+    session: &mut Session,
+    body: Document,
+    database: Option<String>,
+) -> Document {
+    match dispatch(server, session, body, database).await {
+        Ok(reply) => reply,
+        Err(error) => error.reply(),
+    }
+}
+
+async fn dispatch(
+    server: &MongoServer,
+    session: &mut Session,
+    body: Document,
+    database: Option<String>,
+) -> Result<Document> {
+    let name = body
+        .keys()
+        .next()
+        .cloned()
+        .ok_or_else(|| MongoError::failed_to_parse("Command document is empty"))?;
+    let db = match database {
+        Some(db) => db,
+        None => body
+            .get_str("$db")
+            .map(String::from)
+            .map_err(|_| MongoError::failed_to_parse("OP_MSG requests require a $db argument"))?,
+    };
+    let lower = name.to_ascii_lowercase();
+    let call = Call {
+        server,
+        db,
+        body,
+        name,
+    };
+    match session.authenticated {
+        None if !OPEN.contains(&lower.as_str()) => {
+            return Err(MongoError::unauthorized(format!(
+                "Command {} requires authentication",
+                call.name
+            )))
+        }
+        Some(true) if WRITES.contains(&lower.as_str()) => {
+            return Err(MongoError::unauthorized(format!(
+                "not authorized on {} to execute command {{ {}: ... }}: the key is read-only",
+                call.db, call.name
+            )))
+        }
+        _ => {}
+    }
+    if call.body.contains_key("startTransaction") || call.body.contains_key("autocommit") {
+        return Err(MongoError::illegal_operation(
+            "Multi-document transactions are not supported by this server yet",
+        ));
+    }
+    match lower.as_str() {
+        "hello" | "ismaster" => handshake::hello(&call, session, lower == "hello"),
+        "ping" => Ok(bson::doc! {"ok": 1.0}),
+        "buildinfo" => Ok(handshake::build_info()),
+        "saslstart" => handshake::sasl_start(&call, session),
+        "saslcontinue" => handshake::sasl_continue(&call, session),
+        "logout" => {
+            session.authenticated = None;
+            Ok(bson::doc! {"ok": 1.0})
+        }
+        "endsessions" | "killallsessions" | "refreshsessions" => Ok(bson::doc! {"ok": 1.0}),
+        "whatsmyuri" => Ok(bson::doc! {"you": "", "ok": 1.0}),
+        "connectionstatus" => Ok(handshake::connection_status(session)),
+        "getlasterror" => Ok(bson::doc! {"err": Bson::Null, "n": 0, "ok": 1.0}),
+        "serverstatus" => Ok(handshake::server_status(&call)),
+        "hostinfo" => Ok(handshake::host_info()),
+        "getcmdlineopts" => Ok(bson::doc! {"argv": [], "parsed": {}, "ok": 1.0}),
+        "getparameter" => {
+            Ok(bson::doc! {"featureCompatibilityVersion": {"version": "6.0"}, "ok": 1.0})
+        }
+        "listdatabases" => admin::list_databases(&call),
+        "listcollections" => admin::list_collections(&call),
+        "create" => admin::create(&call).await,
+        "drop" => admin::drop(&call).await,
+        "dropdatabase" => admin::drop_database(&call).await,
+        "renamecollection" => admin::rename_collection(&call).await,
+        "listindexes" => admin::list_indexes(&call),
+        "createindexes" => admin::create_indexes(&call).await,
+        "dropindexes" | "deleteindexes" => admin::drop_indexes(&call).await,
+        "collstats" | "dbstats" => admin::stats(&call, &lower),
+        "find" => read::find(&call),
+        "getmore" => read::get_more(&call),
+        "killcursors" => read::kill_cursors(&call),
+        "aggregate" => read::aggregate(&call),
+        "count" => read::count(&call),
+        "distinct" => read::distinct(&call),
+        "insert" => write::insert(&call).await,
+        "update" => write::update(&call).await,
+        "delete" => write::delete(&call).await,
+        "findandmodify" => write::find_and_modify(&call).await,
+        _ => Err(MongoError::command_not_found(format!(
+            "no such command: '{}'",
+            call.name
+        ))),
+    }
+}

@@ -1,0 +1,78 @@
+"""Databases, collections, indexes and aggregation pipelines."""
+import pytest
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import CollectionInvalid, OperationFailure
+
+
+def test_databases_and_collections(client, db):
+    db.create_collection("a")
+    db["b"].insert_one({"x": 1})
+    assert db.name in client.list_database_names()
+    assert sorted(db.list_collection_names()) == ["a", "b"]
+    assert [c["name"] for c in db.list_collections(filter={"name": "a"})] == ["a"]
+    with pytest.raises(CollectionInvalid):
+        db.create_collection("a")
+    db["b"].rename("c")
+    assert sorted(db.list_collection_names()) == ["a", "c"]
+    assert db["c"].find_one({}, {"_id": 0}) == {"x": 1}
+    db.drop_collection("a")
+    db.drop_collection("never-there")
+    assert db.list_collection_names() == ["c"]
+    client.drop_database(db.name)
+    assert db.name not in client.list_database_names()
+
+
+def test_indexes(coll):
+    coll.insert_one({"a": 1})
+    assert coll.create_index([("a", ASCENDING), ("b", DESCENDING)]) == "a_1_b_-1"
+    assert coll.create_index("c", name="by_c") == "by_c"
+    names = [i["name"] for i in coll.list_indexes()]
+    assert names == ["_id_", "a_1_b_-1", "by_c"]
+    coll.drop_index("by_c")
+    assert list(coll.index_information()) == ["_id_", "a_1_b_-1"]
+    with pytest.raises(OperationFailure):
+        coll.drop_index("nope")
+    with pytest.raises(OperationFailure) as err:
+        coll.create_index("u", unique=True)
+    assert "unique" in str(err.value)
+
+
+def test_aggregation_pipelines(db):
+    orders = db.orders
+    orders.insert_many([
+        {"_id": i, "cust": f"c{i % 3}", "amount": i * 10, "items": ["x", "y"][: 1 + i % 2]}
+        for i in range(1, 10)
+    ])
+    db.customers.insert_many([{"_id": "c0", "name": "Zero"}, {"_id": "c1", "name": "One"}])
+    got = list(orders.aggregate([
+        {"$match": {"amount": {"$gte": 20}}},
+        {"$group": {"_id": "$cust", "total": {"$sum": "$amount"}, "n": {"$sum": 1},
+                    "avg": {"$avg": "$amount"}, "max": {"$max": "$amount"}, "ids": {"$push": "$_id"}}},
+        {"$sort": {"total": -1}},
+    ]))
+    assert sorted((g["_id"], g["total"], g["n"]) for g in got) == [("c0", 180, 3), ("c1", 110, 2), ("c2", 150, 3)]
+    assert [g["_id"] for g in got] == ["c0", "c2", "c1"]
+    assert list(orders.aggregate([{"$unwind": "$items"}, {"$count": "n"}])) == [{"n": 14}]
+    assert list(orders.aggregate([{"$sortByCount": "$cust"}, {"$limit": 1}]))[0]["count"] == 3
+    joined = list(orders.aggregate([
+        {"$match": {"_id": 3}},
+        {"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "who"}},
+        {"$project": {"_id": 0, "name": {"$arrayElemAt": ["$who.name", 0]}, "double": {"$multiply": ["$amount", 2]}}},
+    ]))
+    assert joined == [{"name": "Zero", "double": 60}]
+    facets = list(orders.aggregate([{"$facet": {
+        "small": [{"$match": {"amount": {"$lt": 30}}}, {"$count": "n"}],
+        "big": [{"$match": {"amount": {"$gte": 30}}}, {"$count": "n"}],
+    }}]))
+    assert facets == [{"small": [{"n": 2}], "big": [{"n": 7}]}]
+    buckets = list(orders.aggregate([{"$bucket": {"groupBy": "$amount", "boundaries": [0, 50, 100]}}]))
+    assert buckets == [{"_id": 0, "count": 4}, {"_id": 50, "count": 5}]
+    shaped = list(orders.aggregate([
+        {"$match": {"_id": 1}}, {"$addFields": {"tag": {"$concat": ["$cust", "-", {"$toString": "$amount"}]}}},
+        {"$unset": ["items"]}, {"$replaceRoot": {"newRoot": {"t": "$tag"}}},
+    ]))
+    assert shaped == [{"t": "c1-10"}]
+    many = list(orders.aggregate([{"$sort": {"_id": 1}}], batchSize=2))
+    assert [d["_id"] for d in many] == list(range(1, 10))
+    with pytest.raises(OperationFailure):
+        list(orders.aggregate([{"$bogus": {}}]))
