@@ -19,6 +19,7 @@ mod cursors;
 pub mod error;
 pub mod expr;
 pub mod filter;
+pub mod indexes;
 pub mod path;
 pub mod projection;
 pub mod scram;

@@ -58,13 +58,16 @@ pub fn from_json(value: &Value) -> Result<Document> {
 }
 
 /// The engine item for `document`, which has an `_id`.
-pub fn to_item(document: &Document) -> Result<Value> {
+pub fn to_item(document: &Document, ttl: Option<i64>) -> Result<Value> {
     let id = document
         .get("_id")
         .ok_or_else(|| MongoError::internal("a document to store has no _id"))?;
     let mut item = Map::new();
     item.insert("id".into(), Value::String(item_id(id)?));
     item.insert(DOC.into(), to_json(document));
+    if let Some(ttl) = ttl {
+        item.insert("ttl".into(), Value::from(ttl));
+    }
     Ok(Value::Object(item))
 }
 
@@ -116,6 +119,11 @@ fn is_plain(s: &str) -> bool {
     !refused
 }
 
+/// A value with numbers reduced to one form (others as they are).
+pub fn normal_number_or_self(value: &Bson) -> Bson {
+    normal_number(value).unwrap_or_else(|| value.clone())
+}
+
 /// Numbers as one type, so equal numbers give equal ids.
 fn normal_number(value: &Bson) -> Option<Bson> {
     let f = match value {
@@ -149,7 +157,7 @@ mod tests {
             "min": Bson::MinKey, "max": Bson::MaxKey, "null": Bson::Null,
             "nested": {"z": [1, [2, {"a": "b"}]], "a": true},
         };
-        let json = serde_json::to_string(&to_item(&document).unwrap()).unwrap();
+        let json = serde_json::to_string(&to_item(&document, None).unwrap()).unwrap();
         let back = from_item(&serde_json::from_str(&json).unwrap()).unwrap();
         assert_eq!(
             format!("{:?}", back).replace("NaN", "n"),

@@ -134,12 +134,17 @@ pub async fn rename_collection(call: &Call<'_>) -> Result<Document> {
         collections.drop_collection(&to_db, &to).await?;
     }
     collections.ensure(&to_db, &to).await?;
-    for stored in collections.scan(&from_db, &from)? {
-        collections.insert(&to_db, &to, &stored.document).await?;
+    // The index specifications first, so the copies claim their unique
+    // keys and get their expiry.
+    let specs = collections.indexes(&from_db, &from)?;
+    if !specs.is_empty() {
+        collections.set_indexes(&to_db, &to, &specs).await?;
     }
-    let indexes = collections.indexes(&from_db, &from)?;
-    if !indexes.is_empty() {
-        collections.set_indexes(&to_db, &to, &indexes).await?;
+    let indexes = collections.index_set(&to_db, &to)?;
+    for stored in collections.scan(&from_db, &from)? {
+        collections
+            .insert(&to_db, &to, &indexes, &stored.document)
+            .await?;
     }
     collections.drop_collection(&from_db, &from).await?;
     Ok(doc! {"ok": 1.0})
@@ -199,15 +204,18 @@ pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
         }
         // Uniqueness and expiry are promises the server must keep on every
         // write; until it does, it says so rather than accept them.
-        for unkept in ["unique", "expireAfterSeconds", "partialFilterExpression"] {
-            let asked = match spec.get(unkept) {
-                None => false,
-                Some(value) => unkept != "unique" || crate::expr::truthy(value),
-            };
-            if asked {
-                return Err(MongoError::invalid_options(format!(
-                    "Index option '{unkept}' is not supported by this server yet"
-                )));
+        if spec.contains_key("partialFilterExpression") {
+            return Err(MongoError::invalid_options(
+                "Index option 'partialFilterExpression' is not supported by this server yet",
+            ));
+        }
+        if let Some(seconds) = spec.get("expireAfterSeconds") {
+            let valid =
+                crate::compare::as_f64(seconds).is_some_and(|s| s >= 0.0 && s <= i32::MAX as f64);
+            if !valid || key.len() != 1 {
+                return Err(MongoError::invalid_options(
+                    "TTL index 'expireAfterSeconds' must be a non-negative number of seconds, on one field",
+                ));
             }
         }
         if !spec.contains_key("name") {
@@ -246,12 +254,58 @@ pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
                 .set_indexes(&call.db, &coll, &current)
                 .await?
         {
+            let added: Vec<&Document> = current.iter().skip(before - 1).collect();
+            finish_new_indexes(call, &coll, &added).await?;
             return Ok(doc! {
                 "numIndexesBefore": before as i32,
                 "numIndexesAfter": after as i32,
                 "createdCollectionAutomatically": created_collection,
                 "ok": 1.0,
             });
+        }
+    }
+}
+
+/// Makes new indexes hold for the documents already stored: markers for
+/// a unique index (removing the index again if two documents share a key),
+/// expiry for a TTL index.
+async fn finish_new_indexes(call: &Call<'_>, coll: &str, added: &[&Document]) -> Result<()> {
+    let collections = &call.server.collections;
+    let indexes = collections.index_set(&call.db, coll)?;
+    for spec in added {
+        let name = spec.get_str("name").unwrap_or_default();
+        if spec.get("unique").is_some_and(crate::expr::truthy) {
+            if let Err(e) = collections
+                .build_unique(&call.db, coll, &indexes, name)
+                .await
+            {
+                remove_index(call, coll, name).await?;
+                return Err(e);
+            }
+        }
+    }
+    if added.iter().any(|s| s.contains_key("expireAfterSeconds")) {
+        collections.refresh_expiry(&call.db, coll, &indexes).await?;
+    }
+    Ok(())
+}
+
+async fn remove_index(call: &Call<'_>, coll: &str, name: &str) -> Result<()> {
+    loop {
+        let keep: Vec<Document> = call
+            .server
+            .collections
+            .indexes(&call.db, coll)?
+            .into_iter()
+            .filter(|i| i.get_str("name").ok() != Some(name))
+            .collect();
+        if call
+            .server
+            .collections
+            .set_indexes(&call.db, coll, &keep)
+            .await?
+        {
+            return Ok(());
         }
     }
 }

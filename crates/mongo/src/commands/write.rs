@@ -68,6 +68,7 @@ pub async fn insert(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
     let documents = call.array("documents")?;
     call.server.collections.ensure(&call.db, &coll).await?;
+    let indexes = call.server.collections.index_set(&call.db, &coll)?;
     let mut n = 0;
     let mut errors = Vec::new();
     for (index, document) in documents.into_iter().enumerate() {
@@ -75,7 +76,12 @@ pub async fn insert(call: &Call<'_>) -> Result<Document> {
             Bson::Document(d) => {
                 let d = with_id(d);
                 match check_fields(&d) {
-                    Ok(()) => call.server.collections.insert(&call.db, &coll, &d).await,
+                    Ok(()) => {
+                        call.server
+                            .collections
+                            .insert(&call.db, &coll, &indexes, &d)
+                            .await
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -272,6 +278,7 @@ async fn run_statement(
     if !statement.multi {
         candidates.truncate(1);
     }
+    let indexes = collections.index_set(&call.db, coll)?;
     let mut applied = Applied::default();
     for mut current in candidates {
         loop {
@@ -283,7 +290,7 @@ async fn run_statement(
                 break;
             }
             if collections
-                .replace(&call.db, coll, &new, &current.etag)
+                .replace(&call.db, coll, &indexes, &current, &new)
                 .await?
             {
                 applied.matched += 1;
@@ -303,7 +310,8 @@ async fn run_statement(
     if applied.matched == 0 && statement.upsert {
         collections.ensure(&call.db, coll).await?;
         let new = statement.new_document()?;
-        collections.insert(&call.db, coll, &new).await?;
+        let indexes = collections.index_set(&call.db, coll)?;
+        collections.insert(&call.db, coll, &indexes, &new).await?;
         applied.upserted = new.get("_id").cloned();
         applied.after = Some(new);
     }
@@ -361,10 +369,10 @@ pub async fn delete(call: &Call<'_>) -> Result<Document> {
             let filter = Filter::parse(&spec.get_document("q").cloned().unwrap_or_default())?;
             let one = spec.get("limit").is_some_and(crate::expr::truthy);
             let mut deleted = 0;
+            let indexes = collections.index_set(&call.db, &coll)?;
             for stored in select(call, &coll, &filter)? {
-                let id = stored.document.get("_id").cloned().unwrap_or(Bson::Null);
                 if collections
-                    .delete(&call.db, &coll, &id, &stored.etag)
+                    .delete(&call.db, &coll, &indexes, &stored)
                     .await?
                 {
                     deleted += 1;
@@ -416,6 +424,7 @@ pub async fn find_and_modify(call: &Call<'_>) -> Result<Document> {
         if let Some(sort) = &sort {
             crate::aggregate::sort(&mut candidates, sort)?;
         }
+        let indexes = call.server.collections.index_set(&call.db, &coll)?;
         for document in candidates {
             let id = document.get("_id").cloned().unwrap_or(Bson::Null);
             if let Some(current) = call.server.collections.get(&call.db, &coll, &id)? {
@@ -423,7 +432,7 @@ pub async fn find_and_modify(call: &Call<'_>) -> Result<Document> {
                     && call
                         .server
                         .collections
-                        .delete(&call.db, &coll, &id, &current.etag)
+                        .delete(&call.db, &coll, &indexes, &current)
                         .await?
                 {
                     return Ok(

@@ -1,17 +1,21 @@
 //! MongoDB databases and collections on the engine: a database is an engine
 //! database, a collection a container partitioned on `/id` (each document
 //! its own logical partition, so a collection has no partition size limit),
-//! a document an item (see [`crate::stored`]).
+//! a document an item (see [`crate::stored`]). Writes are in [`write`],
+//! index specifications and what they oblige in [`index_specs`].
 
 use std::sync::Arc;
 
 use bson::{Bson, Document};
 use cosmonaut_engine::partition::PartitionKeyValue;
-use cosmonaut_engine::{Engine, ErrorKind, FeedRequest, ItemScope, NewContainer, WriteMode};
+use cosmonaut_engine::{Engine, ErrorKind, FeedRequest, ItemScope, NewContainer};
 use serde_json::json;
 
 use crate::error::{MongoError, Result};
 use crate::stored;
+
+mod index_specs;
+mod write;
 
 /// A stored document with the etag it was read at.
 pub struct Stored {
@@ -24,11 +28,11 @@ pub struct Collections {
     engine: Arc<Engine>,
 }
 
-fn key(id: &str) -> Option<Vec<PartitionKeyValue>> {
+pub(crate) fn key(id: &str) -> Option<Vec<PartitionKeyValue>> {
     Some(vec![PartitionKeyValue::String(id.to_string())])
 }
 
-fn etag_of(item: &serde_json::Value) -> String {
+pub(crate) fn etag_of(item: &serde_json::Value) -> String {
     item.get("_etag")
         .and_then(|e| e.as_str())
         .unwrap_or_default()
@@ -119,6 +123,10 @@ impl Collections {
     /// Creates the collection (and its database) if missing; true if it did.
     pub async fn ensure(&self, db: &str, coll: &str) -> Result<bool> {
         check_names(db, Some(coll))?;
+        self.ensure_container(db, coll).await
+    }
+
+    async fn ensure_container(&self, db: &str, coll: &str) -> Result<bool> {
         if self.exists(db, coll)? {
             return Ok(false);
         }
@@ -139,6 +147,15 @@ impl Collections {
     }
 
     pub async fn drop_collection(&self, db: &str, coll: &str) -> Result<bool> {
+        match self
+            .engine
+            .delete_container(db, &write::markers_of(coll))
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         match self.engine.delete_container(db, coll).await {
             Ok(()) => Ok(true),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
@@ -200,64 +217,6 @@ impl Collections {
             Err(e) => Err(e.into()),
         }
     }
-
-    /// Inserts a new document; a duplicate `_id` is error 11000.
-    pub async fn insert(&self, db: &str, coll: &str, document: &Document) -> Result<()> {
-        let item = stored::to_item(document)?;
-        let id = item["id"].as_str().unwrap_or_default().to_string();
-        match self
-            .engine
-            .write_item(db, coll, WriteMode::Create, item, key(&id), None)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind == ErrorKind::Conflict => {
-                Err(duplicate(db, coll, document.get("_id")))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Replaces a document read at `etag`; `Ok(false)` when it changed
-    /// since (the caller reads it again and retries).
-    pub async fn replace(
-        &self,
-        db: &str,
-        coll: &str,
-        document: &Document,
-        etag: &str,
-    ) -> Result<bool> {
-        let item = stored::to_item(document)?;
-        let id = item["id"].as_str().unwrap_or_default().to_string();
-        let mode = WriteMode::Replace { id: id.clone() };
-        match self
-            .engine
-            .write_item(db, coll, mode, item, key(&id), Some(etag.to_string()))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound) => {
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Deletes a document read at `etag`; `Ok(false)` when it changed or went.
-    pub async fn delete(&self, db: &str, coll: &str, id: &Bson, etag: &str) -> Result<bool> {
-        let item_id = stored::item_id(id)?;
-        match self
-            .engine
-            .delete_item(db, coll, &item_id, &key(&item_id), Some(etag.to_string()))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.kind, ErrorKind::PreconditionFailed | ErrorKind::NotFound) => {
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 /// MongoDB's duplicate key error for an `_id`.
@@ -266,43 +225,4 @@ pub fn duplicate(db: &str, coll: &str, id: Option<&Bson>) -> MongoError {
         "E11000 duplicate key error collection: {db}.{coll} index: _id_ dup key: {{ _id: {} }}",
         id.cloned().unwrap_or(Bson::Null)
     ))
-}
-
-/// The property of a container's settings that keeps its MongoDB index
-/// specifications (the `_id` index is implicit).
-const INDEXES: &str = "mongoIndexes";
-
-impl Collections {
-    /// The index specifications created on a collection, besides `_id_`.
-    pub fn indexes(&self, db: &str, coll: &str) -> Result<Vec<Document>> {
-        let info = self.engine.read_container(db, coll)?;
-        let Some(list) = info.body.get(INDEXES) else {
-            return Ok(Vec::new());
-        };
-        list.as_array()
-            .into_iter()
-            .flatten()
-            .map(stored::from_json)
-            .collect()
-    }
-
-    /// Writes the collection's index specifications; `Ok(false)` when the
-    /// settings changed meanwhile (the caller reads them again).
-    pub async fn set_indexes(&self, db: &str, coll: &str, indexes: &[Document]) -> Result<bool> {
-        let info = self.engine.read_container(db, coll)?;
-        let mut body = info.body.clone();
-        let etag = body.get("_etag").and_then(|e| e.as_str()).map(String::from);
-        if let Some(map) = body.as_object_mut() {
-            map.retain(|k, _| !k.starts_with('_'));
-            map.insert(
-                INDEXES.into(),
-                serde_json::Value::Array(indexes.iter().map(stored::to_json).collect()),
-            );
-        }
-        match self.engine.replace_container(db, coll, body, etag).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind == ErrorKind::PreconditionFailed => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
 }

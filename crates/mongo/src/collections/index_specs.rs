@@ -1,0 +1,65 @@
+//! A collection's MongoDB index specifications, kept in its container's
+//! settings (`mongoIndexes`; the `_id` index is implicit). A TTL index turns
+//! the container's per-item expiry on (`defaultTtl: -1`).
+
+use bson::Document;
+use cosmonaut_engine::ErrorKind;
+use serde_json::Value;
+
+use super::Collections;
+use crate::error::Result;
+use crate::indexes::IndexSet;
+use crate::stored;
+
+const INDEXES: &str = "mongoIndexes";
+
+impl Collections {
+    /// The index specifications created on a collection, besides `_id_`.
+    pub fn indexes(&self, db: &str, coll: &str) -> Result<Vec<Document>> {
+        let info = self.engine.read_container(db, coll)?;
+        let Some(list) = info.body.get(INDEXES) else {
+            return Ok(Vec::new());
+        };
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .map(stored::from_json)
+            .collect()
+    }
+
+    /// What the collection's indexes oblige its writes to do (nothing for
+    /// a collection that does not exist yet).
+    pub fn index_set(&self, db: &str, coll: &str) -> Result<IndexSet> {
+        match self.indexes(db, coll) {
+            Ok(specs) => Ok(IndexSet::from_specs(&specs)),
+            Err(e) if e.code == crate::MongoError::namespace_not_found("").code => {
+                Ok(IndexSet::default())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the collection's index specifications; `Ok(false)` when the
+    /// settings changed meanwhile (the caller reads them again).
+    pub async fn set_indexes(&self, db: &str, coll: &str, indexes: &[Document]) -> Result<bool> {
+        let info = self.engine.read_container(db, coll)?;
+        let mut body = info.body.clone();
+        let etag = body.get("_etag").and_then(|e| e.as_str()).map(String::from);
+        let expires = !IndexSet::from_specs(indexes).ttl.is_empty();
+        if let Some(map) = body.as_object_mut() {
+            map.retain(|k, _| !k.starts_with('_'));
+            map.insert(
+                INDEXES.into(),
+                Value::Array(indexes.iter().map(stored::to_json).collect()),
+            );
+            if expires && map.get("defaultTtl").is_none_or(Value::is_null) {
+                map.insert("defaultTtl".into(), Value::from(-1));
+            }
+        }
+        match self.engine.replace_container(db, coll, body, etag).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind == ErrorKind::PreconditionFailed => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

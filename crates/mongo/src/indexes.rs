@@ -1,0 +1,204 @@
+//! What a collection's index specifications oblige writes to do: TTL
+//! indexes give each document its expiry (the engine's per-item `ttl`),
+//! unique indexes give each document the keys it must hold alone (see
+//! `collections::unique`).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use bson::{Bson, Document};
+use sha2::{Digest, Sha256};
+
+use crate::compare::as_f64;
+use crate::error::{MongoError, Result};
+
+/// The engine's largest per-item `ttl` (seconds).
+const MAX_TTL: i64 = i32::MAX as i64;
+
+/// A unique index: its name and key paths.
+#[derive(Debug, Clone)]
+pub struct UniqueIndex {
+    pub name: String,
+    pub paths: Vec<String>,
+    pub sparse: bool,
+}
+
+/// The index specifications of one collection, as writes need them.
+#[derive(Debug, Clone, Default)]
+pub struct IndexSet {
+    /// TTL indexes: the date path and seconds after it.
+    pub ttl: Vec<(String, i64)>,
+    pub unique: Vec<UniqueIndex>,
+}
+
+impl IndexSet {
+    pub fn from_specs(specs: &[Document]) -> IndexSet {
+        let mut set = IndexSet::default();
+        for spec in specs {
+            let Ok(key) = spec.get_document("key") else {
+                continue;
+            };
+            let paths: Vec<String> = key.keys().cloned().collect();
+            if let Some(seconds) = spec.get("expireAfterSeconds").and_then(as_f64) {
+                if let [path] = paths.as_slice() {
+                    set.ttl.push((path.clone(), seconds as i64));
+                }
+            }
+            if spec.get("unique").is_some_and(crate::expr::truthy) {
+                set.unique.push(UniqueIndex {
+                    name: spec.get_str("name").unwrap_or_default().to_string(),
+                    paths,
+                    sparse: spec.get("sparse").is_some_and(crate::expr::truthy),
+                });
+            }
+        }
+        set
+    }
+
+    /// The engine `ttl` (seconds from now) for `document`: the earliest
+    /// date any TTL index finds, plus its seconds. `None` when no TTL index
+    /// applies (the document does not expire).
+    pub fn ttl_for(&self, document: &Document, now_ms: i64) -> Option<i64> {
+        let mut earliest: Option<i64> = None;
+        for (path, seconds) in &self.ttl {
+            let dates: Vec<i64> = crate::path::lookup(document, path)
+                .into_iter()
+                .flat_map(|v| match v {
+                    Bson::Array(items) => items.iter().collect::<Vec<_>>(),
+                    one => vec![one],
+                })
+                .filter_map(|v| match v {
+                    Bson::DateTime(d) => Some(d.timestamp_millis()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(first) = dates.into_iter().min() {
+                let at = first / 1000 + seconds;
+                earliest = Some(earliest.map_or(at, |e: i64| e.min(at)));
+            }
+        }
+        earliest.map(|at| (at - now_ms / 1000).clamp(1, MAX_TTL))
+    }
+
+    /// The unique keys `document` holds: (index, marker id, key shown in
+    /// errors) for each unique index and each key value it has there.
+    pub fn unique_keys(&self, document: &Document) -> Result<Vec<UniqueKey>> {
+        let mut out = Vec::new();
+        for index in &self.unique {
+            let mut combos: Vec<Vec<Bson>> = vec![Vec::new()];
+            let mut missing = true;
+            for path in &index.paths {
+                let found = crate::path::lookup(document, path);
+                missing &= found.is_empty();
+                let mut values: Vec<Bson> = Vec::new();
+                for v in found {
+                    match v {
+                        Bson::Array(items) if !items.is_empty() => {
+                            values.extend(items.iter().cloned())
+                        }
+                        other => values.push(other.clone()),
+                    }
+                }
+                if values.is_empty() {
+                    values.push(Bson::Null);
+                }
+                values.dedup_by(|a, b| crate::compare::equal(a, b));
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        values.iter().map(move |v| {
+                            let mut c = c.clone();
+                            c.push(v.clone());
+                            c
+                        })
+                    })
+                    .collect();
+                if combos.len() > 1000 {
+                    return Err(MongoError::bad_value(format!(
+                        "too many keys for unique index {}",
+                        index.name
+                    )));
+                }
+            }
+            if index.sparse && missing {
+                continue;
+            }
+            for values in combos {
+                out.push(UniqueKey::new(index, &values)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One unique key a document claims.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UniqueKey {
+    pub index: String,
+    /// The marker's item id: a hash of the index name and normalised values.
+    pub marker: String,
+    /// `{ field: value, ... }` as duplicate key errors show it.
+    pub shown: String,
+}
+
+impl UniqueKey {
+    fn new(index: &UniqueIndex, values: &[Bson]) -> Result<Self> {
+        let normal: Vec<Bson> = values
+            .iter()
+            .map(crate::stored::normal_number_or_self)
+            .collect();
+        let encoded = bson::doc! {"i": &index.name, "v": normal}
+            .to_vec()
+            .map_err(|e| MongoError::bad_value(format!("index key cannot be encoded: {e}")))?;
+        let marker = URL_SAFE_NO_PAD.encode(Sha256::digest(&encoded));
+        let shown = index
+            .paths
+            .iter()
+            .zip(values)
+            .map(|(p, v)| format!("{p}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(UniqueKey {
+            index: index.name.clone(),
+            marker,
+            shown: format!("{{ {shown} }}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn ttl_counts_from_the_earliest_date() {
+        let set = IndexSet::from_specs(&[
+            doc! {"key": {"at": 1}, "name": "at_1", "expireAfterSeconds": 60},
+        ]);
+        let now = 1_000_000_000;
+        let d = doc! {"at": [bson::DateTime::from_millis(now + 30_000), bson::DateTime::from_millis(now)]};
+        assert_eq!(set.ttl_for(&d, now), Some(60));
+        assert_eq!(set.ttl_for(&doc! {"at": "not a date"}, now), None);
+        assert_eq!(
+            set.ttl_for(&doc! {"at": bson::DateTime::from_millis(0)}, now),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn unique_keys_treat_equal_numbers_as_one_and_arrays_per_element() {
+        let set = IndexSet::from_specs(&[doc! {"key": {"e": 1}, "name": "e_1", "unique": true}]);
+        let a = set.unique_keys(&doc! {"e": 1}).unwrap();
+        let b = set.unique_keys(&doc! {"e": 1.0}).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(set.unique_keys(&doc! {"e": [1, 2]}).unwrap().len(), 2);
+        assert_eq!(
+            set.unique_keys(&doc! {}).unwrap(),
+            set.unique_keys(&doc! {"e": null}).unwrap()
+        );
+        let sparse = IndexSet::from_specs(&[
+            doc! {"key": {"e": 1}, "name": "e_1", "unique": true, "sparse": true},
+        ]);
+        assert!(sparse.unique_keys(&doc! {}).unwrap().is_empty());
+    }
+}

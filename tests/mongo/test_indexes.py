@@ -1,0 +1,91 @@
+"""Unique and TTL indexes hold on every write."""
+import datetime
+import threading
+import time
+
+import pytest
+from pymongo.errors import DuplicateKeyError, OperationFailure, WriteError
+
+
+def test_unique_index_refuses_a_second_holder(coll):
+    coll.insert_many([{"_id": 1, "email": "a"}, {"_id": 2, "email": "b"}])
+    assert coll.create_index("email", unique=True) == "email_1"
+    with pytest.raises(DuplicateKeyError) as err:
+        coll.insert_one({"email": "a"})
+    assert err.value.code == 11000 and "email_1" in str(err.value) and "dup key" in str(err.value)
+    with pytest.raises(WriteError) as err:
+        coll.update_one({"_id": 2}, {"$set": {"email": "a"}})
+    assert err.value.code == 11000
+    assert coll.find_one({"_id": 2})["email"] == "b", "a refused update changes nothing"
+    # A key given up is free again: by update, by delete.
+    coll.update_one({"_id": 2}, {"$set": {"email": "c"}})
+    coll.insert_one({"_id": 3, "email": "b"})
+    coll.delete_one({"_id": 1})
+    coll.insert_one({"_id": 4, "email": "a"})
+    coll.replace_one({"_id": 4}, {"email": "a", "again": True})
+    assert sorted(d["email"] for d in coll.find()) == ["a", "b", "c"]
+    # Missing counts as null: one document may lack the field.
+    coll.insert_one({"_id": 5})
+    with pytest.raises(DuplicateKeyError):
+        coll.insert_one({"_id": 6})
+    coll.drop_index("email_1")
+    coll.insert_one({"_id": 7, "email": "a"})
+    assert coll.count_documents({"email": "a"}) == 2
+
+
+def test_unique_numbers_compound_and_sparse(coll):
+    coll.create_index("n", unique=True)
+    coll.insert_one({"n": 1})
+    with pytest.raises(DuplicateKeyError):
+        coll.insert_one({"n": 1.0})
+    coll.create_index([("a", 1), ("b", 1)], unique=True, sparse=True)
+    coll.insert_many([{"n": 2, "a": 1, "b": 1}, {"n": 3, "a": 1, "b": 2}, {"n": 4}, {"n": 5}])
+    with pytest.raises(DuplicateKeyError):
+        coll.insert_one({"n": 6, "a": 1, "b": 2})
+
+
+def test_a_unique_index_over_duplicates_is_refused(coll):
+    coll.insert_many([{"k": 1}, {"k": 2}, {"k": 1}])
+    with pytest.raises(OperationFailure) as err:
+        coll.create_index("k", unique=True)
+    assert err.value.code == 11000
+    assert [i["name"] for i in coll.list_indexes()] == ["_id_"]
+    coll.insert_one({"k": 2})
+
+
+def test_concurrent_inserts_of_one_key_admit_one(coll):
+    coll.create_index("slot", unique=True)
+    outcomes = []
+
+    def take(i):
+        try:
+            coll.insert_one({"_id": i, "slot": "x"})
+            outcomes.append("ok")
+        except DuplicateKeyError:
+            outcomes.append("dup")
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("ok") == 1 and coll.count_documents({"slot": "x"}) == 1
+
+
+def test_ttl_index_expires_documents(coll):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    coll.insert_one({"_id": "before-index", "at": now - datetime.timedelta(hours=1)})
+    coll.create_index("at", expireAfterSeconds=2)
+    coll.insert_many([
+        {"_id": "past", "at": now - datetime.timedelta(seconds=60)},
+        {"_id": "soon", "at": [now + datetime.timedelta(hours=9), now]},
+        {"_id": "future", "at": now + datetime.timedelta(hours=1)},
+        {"_id": "no-date", "at": "yesterday"},
+        {"_id": "missing"},
+    ])
+    index = [i for i in coll.list_indexes() if i["name"] == "at_1"][0]
+    assert index["expireAfterSeconds"] == 2
+    deadline = time.time() + 15
+    while sorted(d["_id"] for d in coll.find()) != ["future", "missing", "no-date"]:
+        assert time.time() < deadline, sorted(d["_id"] for d in coll.find())
+        time.sleep(0.3)
