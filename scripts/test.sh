@@ -10,7 +10,8 @@
 #   5. the azure-cosmos Python SDK's own test files (fetched at test time) on
 #      1 and 4 physical partitions, less tests/sdk-python-official/excluded.txt;
 #   6. the Data Explorer (/_explorer/) in headless Chromium and Firefox, against
-#      servers the tests start, and the MongoDB endpoint through pymongo;
+#      servers the tests start, and the MongoDB endpoint through pymongo and the
+#      Node.js driver;
 #   7. the PostgreSQL store: the backend's own tests, the Python, JavaScript
 #      and Rust SDK suites spread over three gateways sharing one PostgreSQL
 #      (1 and 4 partitions),
@@ -33,6 +34,7 @@ step "Test dependencies"
 (cd tests/sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/backup && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/explorer && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/mongo/js && npm ci --no-audit --no-fund --loglevel=error)
 
 step "Format and lint"
 cargo fmt --all --check
@@ -119,8 +121,9 @@ step "Backup and restore (folder, Azurite, moto S3)"
 step "Data Explorer in headless Chromium and Firefox"
 (cd tests/explorer && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" node --test)
 
-step "MongoDB wire protocol (pymongo against servers the tests start)"
+step "MongoDB wire protocol (pymongo and the Node.js driver against servers the tests start)"
 (cd tests/mongo && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" "$ROOT/.venv/bin/python" -m pytest -q)
+(cd tests/mongo/js && COSMONAUT_BIN="$ROOT/target/debug/cosmonaut" node --test)
 
 PG_DIR=$(mktemp -d)
 CLUSTER_PIDS=()

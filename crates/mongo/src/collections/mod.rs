@@ -100,10 +100,13 @@ impl Collections {
                 Err(e) if e.kind == ErrorKind::NotFound => return Ok(Vec::new()),
                 Err(e) => return Err(e.into()),
             };
+            // Containers with a `$` in their name keep a collection's unique
+            // keys; MongoDB collection names cannot hold one.
             names.extend(
                 page.items
                     .iter()
-                    .filter_map(|d| d.get("id")?.as_str().map(String::from)),
+                    .filter_map(|d| d.get("id")?.as_str().map(String::from))
+                    .filter(|name| !name.contains('$')),
             );
             match page.continuation {
                 Some(c) => request.continuation = Some(c),
