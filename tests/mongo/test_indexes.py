@@ -89,3 +89,32 @@ def test_ttl_index_expires_documents(coll):
     while sorted(d["_id"] for d in coll.find()) != ["future", "missing", "no-date"]:
         assert time.time() < deadline, sorted(d["_id"] for d in coll.find())
         time.sleep(0.3)
+
+
+def test_equality_filters_use_an_index_and_find_what_a_scan_finds(coll):
+    from bson import Int64
+    coll.insert_many([{"_id": i, "g": i % 30, "tags": [f"t{i % 7}", "all"]} for i in range(300)])
+    coll.insert_many([{"_id": "long", "g": Int64(7)}, {"_id": "double", "g": 7.0}, {"_id": "no-g"}])
+    scan = coll.find({"g": 7}).explain()
+    assert scan["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"
+    assert scan["executionStats"]["totalDocsExamined"] == 303
+    expected = sorted(map(str, (d["_id"] for d in coll.find({"g": 7}))))
+    coll.create_index("g")
+    coll.create_index([("tags", 1), ("g", -1)])
+    plan = coll.find({"g": 7}).explain()
+    assert plan["queryPlanner"]["winningPlan"]["inputStage"]["indexName"] == "g_1"
+    assert plan["executionStats"]["totalDocsExamined"] == 12
+    assert sorted(map(str, (d["_id"] for d in coll.find({"g": 7})))) == expected
+    assert len(expected) == 12
+    assert coll.count_documents({"g": {"$in": [1, 2]}, "tags": "t1"}) == len(
+        [i for i in range(300) if i % 30 in (1, 2) and i % 7 == 1])
+    assert [d["_id"] for d in coll.find({"g": None})] == ["no-g"]
+    tagged = coll.find({"tags": "t3", "g": {"$gt": 20}}).explain()
+    assert tagged["queryPlanner"]["winningPlan"]["inputStage"]["indexName"] == "tags_1_g_-1"
+    assert tagged["executionStats"]["nReturned"] == len([i for i in range(300) if i % 7 == 3 and i % 30 > 20])
+    # Writes after the index keep it: a changed value is found under its new key only.
+    coll.update_one({"_id": 0}, {"$set": {"g": 999}})
+    assert [d["_id"] for d in coll.find({"g": 999})] == [0]
+    assert 0 not in [d["_id"] for d in coll.find({"g": 0})]
+    coll.delete_one({"_id": 30})
+    assert sorted(d["_id"] for d in coll.find({"g": 0})) == list(range(60, 300, 30))

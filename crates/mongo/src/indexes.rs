@@ -22,12 +22,53 @@ pub struct UniqueIndex {
     pub sparse: bool,
 }
 
+/// A path an index leads with: its documents carry that path's keys in an
+/// item property the engine indexes, so equality filters on the path are
+/// engine index lookups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupPath {
+    pub path: String,
+    /// The index (the first to lead with the path), as `explain` names it.
+    pub index: String,
+    /// The item property (under `keys`) holding the path's keys.
+    pub property: String,
+}
+
 /// The index specifications of one collection, as writes need them.
 #[derive(Debug, Clone, Default)]
 pub struct IndexSet {
     /// TTL indexes: the date path and seconds after it.
     pub ttl: Vec<(String, i64)>,
     pub unique: Vec<UniqueIndex>,
+    pub lookup: Vec<LookupPath>,
+}
+
+/// The item property holding the keys of `path`: a name the query
+/// language takes as an identifier whatever the path holds.
+fn property_for(path: &str) -> String {
+    let digest = Sha256::digest(path.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("p{hex}")
+}
+
+/// The key an index keeps for a value, as JSON the engine compares exactly:
+/// numbers as one number type (so `5`, `5.0` and `NumberLong(5)` meet),
+/// strings, booleans and null as they are, ObjectIds and dates as tagged
+/// strings. Documents and arrays have none: filters on them read the
+/// collection.
+pub fn key_of(value: &Bson) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    Some(match value {
+        Bson::Null | Bson::Undefined => Value::Null,
+        Bson::Boolean(b) => Value::Bool(*b),
+        Bson::String(s) => Value::String(s.clone()),
+        Bson::ObjectId(o) => Value::String(format!("\u{1}oid:{}", o.to_hex())),
+        Bson::DateTime(d) => Value::String(format!("\u{1}date:{}", d.timestamp_millis())),
+        v => match as_f64(v) {
+            Some(f) if f.is_finite() => serde_json::Number::from_f64(f).map(Value::Number)?,
+            _ => return None,
+        },
+    })
 }
 
 impl IndexSet {
@@ -38,6 +79,16 @@ impl IndexSet {
                 continue;
             };
             let paths: Vec<String> = key.keys().cloned().collect();
+            let ordered = key.values().next().is_some_and(|v| as_f64(v).is_some());
+            if let (Some(first), true) = (paths.first(), ordered) {
+                if first != "_id" && !set.lookup.iter().any(|l| &l.path == first) {
+                    set.lookup.push(LookupPath {
+                        path: first.clone(),
+                        index: spec.get_str("name").unwrap_or_default().to_string(),
+                        property: property_for(first),
+                    });
+                }
+            }
             if let Some(seconds) = spec.get("expireAfterSeconds").and_then(as_f64) {
                 if let [path] = paths.as_slice() {
                     set.ttl.push((path.clone(), seconds as i64));
@@ -77,6 +128,32 @@ impl IndexSet {
             }
         }
         earliest.map(|at| (at - now_ms / 1000).clamp(1, MAX_TTL))
+    }
+
+    /// The keys of every lookup path, as the item property `keys` holds
+    /// them (`None` when the collection has no such index).
+    pub fn lookup_keys(&self, document: &Document) -> Option<serde_json::Value> {
+        if self.lookup.is_empty() {
+            return None;
+        }
+        let mut keys = serde_json::Map::new();
+        for lookup in &self.lookup {
+            let found = crate::path::lookup(document, &lookup.path);
+            let mut values: Vec<serde_json::Value> = Vec::new();
+            if found.is_empty() {
+                values.push(serde_json::Value::Null);
+            }
+            for v in found {
+                match v {
+                    Bson::Array(items) if items.is_empty() => values.push(serde_json::Value::Null),
+                    Bson::Array(items) => values.extend(items.iter().filter_map(key_of)),
+                    one => values.extend(key_of(one)),
+                }
+            }
+            values.dedup();
+            keys.insert(lookup.property.clone(), serde_json::Value::Array(values));
+        }
+        Some(serde_json::Value::Object(keys))
     }
 
     /// The unique keys `document` holds: (index, marker id, key shown in

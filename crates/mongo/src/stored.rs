@@ -20,6 +20,8 @@ use crate::error::{MongoError, Result};
 
 /// The property of an item holding the document.
 pub const DOC: &str = "doc";
+/// The property of an item holding the keys of its collection's indexes.
+pub const KEYS: &str = "keys";
 
 /// The JSON form of a document for storage.
 pub fn to_json(document: &Document) -> Value {
@@ -58,7 +60,7 @@ pub fn from_json(value: &Value) -> Result<Document> {
 }
 
 /// The engine item for `document`, which has an `_id`.
-pub fn to_item(document: &Document, ttl: Option<i64>) -> Result<Value> {
+pub fn to_item(document: &Document, ttl: Option<i64>, keys: Option<Value>) -> Result<Value> {
     let id = document
         .get("_id")
         .ok_or_else(|| MongoError::internal("a document to store has no _id"))?;
@@ -67,6 +69,9 @@ pub fn to_item(document: &Document, ttl: Option<i64>) -> Result<Value> {
     item.insert(DOC.into(), to_json(document));
     if let Some(ttl) = ttl {
         item.insert("ttl".into(), Value::from(ttl));
+    }
+    if let Some(keys) = keys {
+        item.insert(KEYS.into(), keys);
     }
     Ok(Value::Object(item))
 }
@@ -157,7 +162,7 @@ mod tests {
             "min": Bson::MinKey, "max": Bson::MaxKey, "null": Bson::Null,
             "nested": {"z": [1, [2, {"a": "b"}]], "a": true},
         };
-        let json = serde_json::to_string(&to_item(&document, None).unwrap()).unwrap();
+        let json = serde_json::to_string(&to_item(&document, None, None).unwrap()).unwrap();
         let back = from_item(&serde_json::from_str(&json).unwrap()).unwrap();
         assert_eq!(
             format!("{:?}", back).replace("NaN", "n"),

@@ -208,6 +208,53 @@ impl Collections {
         }
     }
 
+    /// The documents whose index keys (the item property `keys.<property>`)
+    /// hold `key`: an index lookup in the engine.
+    pub fn lookup(
+        &self,
+        db: &str,
+        coll: &str,
+        property: &str,
+        key: &serde_json::Value,
+    ) -> Result<Vec<Stored>> {
+        let text = format!(
+            "SELECT * FROM c WHERE ARRAY_CONTAINS(c.{}.{property}, @key)",
+            stored::KEYS
+        );
+        let query =
+            cosmonaut_query::parse(&text).map_err(|e| MongoError::internal(e.to_string()))?;
+        let parameters = cosmonaut_query::Parameters::from([("@key".to_string(), key.clone())]);
+        let mut out = Vec::new();
+        let mut request = FeedRequest {
+            max_items: Some(-1),
+            continuation: None,
+        };
+        loop {
+            let page = match self.engine.query_items(
+                db,
+                coll,
+                &ItemScope::All,
+                &query,
+                &parameters,
+                &request,
+            ) {
+                Ok(page) => page.page,
+                Err(e) if e.kind == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            for item in &page.items {
+                out.push(Stored {
+                    document: stored::from_item(item)?,
+                    etag: etag_of(item),
+                });
+            }
+            match page.continuation {
+                Some(c) => request.continuation = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// The document with this `_id`, if any.
     pub fn get(&self, db: &str, coll: &str, id: &Bson) -> Result<Option<Stored>> {
         let item_id = stored::item_id(id)?;

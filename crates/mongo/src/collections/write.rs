@@ -43,7 +43,11 @@ fn duplicate_key(db: &str, coll: &str, key: &UniqueKey) -> MongoError {
 
 impl Collections {
     fn item(&self, document: &Document, indexes: &IndexSet) -> Result<(serde_json::Value, String)> {
-        let item = stored::to_item(document, indexes.ttl_for(document, now_ms()))?;
+        let item = stored::to_item(
+            document,
+            indexes.ttl_for(document, now_ms()),
+            indexes.lookup_keys(document),
+        )?;
         let id = item["id"].as_str().unwrap_or_default().to_string();
         Ok((item, id))
     }
@@ -294,13 +298,13 @@ impl Collections {
         name: &str,
     ) -> Result<()> {
         let only = IndexSet {
-            ttl: Vec::new(),
             unique: indexes
                 .unique
                 .iter()
                 .filter(|u| u.name == name)
                 .cloned()
                 .collect(),
+            ..IndexSet::default()
         };
         for stored in self.scan(db, coll)? {
             let id = stored::item_id(stored.document.get("_id").unwrap_or(&Bson::Null))?;
@@ -354,9 +358,9 @@ impl Collections {
         }
     }
 
-    /// Writes every document again so that each carries the expiry the
-    /// collection's TTL indexes give it now.
-    pub async fn refresh_expiry(&self, db: &str, coll: &str, indexes: &IndexSet) -> Result<()> {
+    /// Writes every document again so that each carries the expiry and
+    /// the index keys the collection's indexes give it now.
+    pub async fn rewrite_all(&self, db: &str, coll: &str, indexes: &IndexSet) -> Result<()> {
         for stored in self.scan(db, coll)? {
             let mut current = stored;
             // Lost races mean someone else wrote it, with the new settings.

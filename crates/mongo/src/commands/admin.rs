@@ -284,8 +284,9 @@ async fn finish_new_indexes(call: &Call<'_>, coll: &str, added: &[&Document]) ->
             }
         }
     }
-    if added.iter().any(|s| s.contains_key("expireAfterSeconds")) {
-        collections.refresh_expiry(&call.db, coll, &indexes).await?;
+    // Expiry and lookup keys for what is already stored.
+    if !added.is_empty() {
+        collections.rewrite_all(&call.db, coll, &indexes).await?;
     }
     Ok(())
 }

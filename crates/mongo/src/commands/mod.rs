@@ -233,6 +233,7 @@ async fn dispatch(
         "dropindexes" | "deleteindexes" => admin::drop_indexes(&call).await,
         "collstats" | "dbstats" => admin::stats(&call, &lower),
         "find" => read::find(&call),
+        "explain" => read::explain(&call),
         "getmore" => read::get_more(&call),
         "killcursors" => read::kill_cursors(&call),
         "aggregate" => read::aggregate(&call),

@@ -6,31 +6,136 @@ use bson::{doc, Bson, Document};
 use super::Call;
 use crate::collections::Stored;
 use crate::error::{MongoError, Result};
-use crate::filter::Filter;
+use crate::filter::{Condition, Filter};
 use crate::projection::Projection;
 
-/// The documents of `coll` that `filter` matches. An equality on `_id` is a
-/// point read; anything else reads the collection.
-pub fn select(call: &Call<'_>, coll: &str, filter: &Filter) -> Result<Vec<Stored>> {
-    let by_id = filter.equalities().into_iter().find(|(path, v)| {
-        *path == "_id" && !matches!(v, Bson::Null | Bson::Array(_) | Bson::Document(_))
-    });
-    let candidates = match by_id {
-        Some((_, id)) => call
-            .server
-            .collections
-            .get(&call.db, coll, id)?
+/// How a filter's candidates are found, as `explain` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// A point read by `_id`.
+    IdLookup,
+    /// Engine index lookups of these keys on an index's leading path.
+    Index {
+        name: String,
+        /// The item property holding the path's keys.
+        property: String,
+        keys: usize,
+    },
+    /// Every document of the collection.
+    Scan,
+}
+
+impl Plan {
+    pub fn describe(&self) -> Document {
+        match self {
+            Plan::IdLookup => doc! {"stage": "IDHACK"},
+            Plan::Index { name, keys, .. } => doc! {
+                "stage": "FETCH",
+                "inputStage": {"stage": "IXSCAN", "indexName": name, "keysExamined": *keys as i64},
+            },
+            Plan::Scan => doc! {"stage": "COLLSCAN"},
+        }
+    }
+}
+
+/// The equality keys a filter's conjunct gives on `path` (`{p: v}`,
+/// `{p: {$eq: v}}`, `{p: {$in: [...]}}`), if every one has an index key.
+fn equality_keys(filter: &Filter, path: &str) -> Option<Vec<Bson>> {
+    let conjuncts: Vec<&Filter> = match filter {
+        Filter::And(list) => list.iter().collect(),
+        one => vec![one],
+    };
+    for conjunct in conjuncts {
+        let Filter::Path(p, conditions) = conjunct else {
+            continue;
+        };
+        if p != path {
+            continue;
+        }
+        for condition in conditions {
+            let values = match condition {
+                Condition::Eq(v) => vec![v.clone()],
+                Condition::In(values, patterns) if patterns.is_empty() && !values.is_empty() => {
+                    values.clone()
+                }
+                _ => continue,
+            };
+            if values.iter().all(|v| crate::indexes::key_of(v).is_some()) {
+                return Some(values);
+            }
+        }
+    }
+    None
+}
+
+/// How to find the candidates of `filter` in `coll`.
+pub fn plan(call: &Call<'_>, coll: &str, filter: &Filter) -> Result<(Plan, Vec<Bson>)> {
+    if let Some(values) = equality_keys(filter, "_id") {
+        if values.len() == 1 && !matches!(values[0], Bson::Null) {
+            return Ok((Plan::IdLookup, values));
+        }
+    }
+    let indexes = call.server.collections.index_set(&call.db, coll)?;
+    for lookup in &indexes.lookup {
+        if let Some(values) = equality_keys(filter, &lookup.path) {
+            let plan = Plan::Index {
+                name: lookup.index.clone(),
+                property: lookup.property.clone(),
+                keys: values.len(),
+            };
+            return Ok((plan, values));
+        }
+    }
+    Ok((Plan::Scan, Vec::new()))
+}
+
+/// The documents of `coll` that `filter` matches, and how they were found:
+/// by `_id`, by an index on a path the filter asks equality of, or by
+/// reading the collection. Candidates are always matched in full here.
+pub fn select_planned(
+    call: &Call<'_>,
+    coll: &str,
+    filter: &Filter,
+) -> Result<(Vec<Stored>, Plan, usize)> {
+    let (plan, values) = plan(call, coll, filter)?;
+    let collections = &call.server.collections;
+    let candidates: Vec<Stored> = match &plan {
+        Plan::IdLookup => collections
+            .get(&call.db, coll, &values[0])?
             .into_iter()
             .collect(),
-        None => call.server.collections.scan(&call.db, coll)?,
+        Plan::Index { property, .. } => {
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            for value in &values {
+                let Some(key) = crate::indexes::key_of(value) else {
+                    continue;
+                };
+                for stored in collections.lookup(&call.db, coll, property, &key)? {
+                    let id =
+                        crate::stored::item_id(stored.document.get("_id").unwrap_or(&Bson::Null))?;
+                    if seen.insert(id) {
+                        out.push(stored);
+                    }
+                }
+            }
+            out
+        }
+        Plan::Scan => collections.scan(&call.db, coll)?,
     };
+    let examined = candidates.len();
     let mut out = Vec::new();
     for stored in candidates {
         if filter.matches(&stored.document)? {
             out.push(stored);
         }
     }
-    Ok(out)
+    Ok((out, plan, examined))
+}
+
+/// The documents of `coll` that `filter` matches.
+pub fn select(call: &Call<'_>, coll: &str, filter: &Filter) -> Result<Vec<Stored>> {
+    Ok(select_planned(call, coll, filter)?.0)
 }
 
 fn batch_size(value: Option<i64>) -> Result<Option<usize>> {
@@ -216,4 +321,79 @@ pub fn distinct(call: &Call<'_>) -> Result<Document> {
     }
     values.sort_by(crate::compare::compare);
     Ok(doc! {"values": values, "ok": 1.0})
+}
+
+/// `explain` of a find, count, distinct, aggregate (its leading `$match`),
+/// update, delete or findAndModify: how its filter's documents are found,
+/// and with `executionStats` how many were read and returned. Writes are
+/// not run.
+pub fn explain(call: &Call<'_>) -> Result<Document> {
+    let inner = call.document("explain")?;
+    let Some(name) = inner.keys().next().cloned() else {
+        return Err(MongoError::failed_to_parse(
+            "explain needs a command to explain",
+        ));
+    };
+    let inner_call = Call {
+        server: call.server,
+        db: call.db.clone(),
+        body: inner.clone(),
+        name: name.clone(),
+    };
+    let coll = inner_call.collection()?;
+    let filter = match name.to_ascii_lowercase().as_str() {
+        "find" => inner.get_document("filter").cloned().unwrap_or_default(),
+        "count" | "findandmodify" => inner.get_document("query").cloned().unwrap_or_default(),
+        "distinct" => inner.get_document("query").cloned().unwrap_or_default(),
+        "aggregate" => inner
+            .get_array("pipeline")
+            .ok()
+            .and_then(|p| p.first())
+            .and_then(|s| s.as_document())
+            .and_then(|s| s.get_document("$match").ok())
+            .cloned()
+            .unwrap_or_default(),
+        "update" | "delete" => {
+            let field = if name == "update" {
+                "updates"
+            } else {
+                "deletes"
+            };
+            inner
+                .get_array(field)
+                .ok()
+                .and_then(|l| l.first())
+                .and_then(|s| s.as_document())
+                .and_then(|s| s.get_document("q").ok())
+                .cloned()
+                .unwrap_or_default()
+        }
+        other => {
+            return Err(MongoError::illegal_operation(format!(
+                "Cannot explain cmd: {other}"
+            )))
+        }
+    };
+    let compiled = Filter::parse(&filter)?;
+    let (found, plan, examined) = select_planned(&inner_call, &coll, &compiled)?;
+    let keys = match &plan {
+        Plan::Index { .. } => examined as i64,
+        _ => 0,
+    };
+    Ok(doc! {
+        "queryPlanner": {
+            "namespace": inner_call.namespace(&coll),
+            "parsedQuery": filter,
+            "winningPlan": plan.describe(),
+            "rejectedPlans": [],
+        },
+        "executionStats": {
+            "executionSuccess": true,
+            "nReturned": found.len() as i64,
+            "totalKeysExamined": keys,
+            "totalDocsExamined": examined as i64,
+        },
+        "serverInfo": {"host": call.server.config.advertised_host.as_str(), "version": crate::SERVER_VERSION},
+        "ok": 1.0,
+    })
 }
