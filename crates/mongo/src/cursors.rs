@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use bson::{doc, Bson, Document};
 
+use crate::changes::ChangeStream;
+
 /// Documents in a first batch when the client names no batch size.
 pub const DEFAULT_FIRST_BATCH: usize = 101;
 /// A reply stays under MongoDB's 16 MiB document limit with room to spare.
@@ -17,8 +19,25 @@ const IDLE: Duration = Duration::from_secs(600);
 
 struct Cursor {
     namespace: String,
-    rest: VecDeque<Document>,
+    source: Source,
     used: Instant,
+}
+
+enum Source {
+    /// The rest of a result computed when the command ran.
+    Results(VecDeque<Document>),
+    /// A change stream, read on each `getMore`.
+    Changes(ChangeStream),
+}
+
+/// What `getMore` found for a cursor id.
+pub enum Next {
+    /// The reply with the next batch of a result.
+    Batch(Document),
+    /// A change stream, taken out of the registry while it is read; the
+    /// caller puts it back.
+    Stream(ChangeStream),
+    Missing,
 }
 
 #[derive(Default)]
@@ -61,46 +80,65 @@ impl Cursors {
         let id = if rest.is_empty() || single_batch {
             0
         } else {
-            let mut open = self.lock();
-            open.retain(|_, c| c.used.elapsed() < IDLE);
-            let id = loop {
-                let candidate = (uuid::Uuid::new_v4().as_u64_pair().0 >> 2) as i64;
-                if candidate != 0 && !open.contains_key(&candidate) {
-                    break candidate;
-                }
-            };
-            open.insert(
-                id,
-                Cursor {
-                    namespace: namespace.to_string(),
-                    rest,
-                    used: Instant::now(),
-                },
-            );
-            id
+            self.register(namespace, Source::Results(rest))
         };
         doc! {"cursor": {"firstBatch": batch, "id": id, "ns": namespace}, "ok": 1.0}
     }
 
-    /// The next batch of cursor `id`, or None if there is no such cursor
-    /// (for this namespace).
-    pub fn next_batch(
-        &self,
-        id: i64,
-        namespace: &str,
-        batch_size: Option<usize>,
-    ) -> Option<Document> {
+    fn register(&self, namespace: &str, source: Source) -> i64 {
         let mut open = self.lock();
-        let cursor = open.get_mut(&id).filter(|c| c.namespace == namespace)?;
+        open.retain(|_, c| c.used.elapsed() < IDLE);
+        let id = loop {
+            let candidate = (uuid::Uuid::new_v4().as_u64_pair().0 >> 2) as i64;
+            if candidate != 0 && !open.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let cursor = Cursor {
+            namespace: namespace.to_string(),
+            source,
+            used: Instant::now(),
+        };
+        open.insert(id, cursor);
+        id
+    }
+
+    /// Registers a change stream; returns its cursor id.
+    pub fn open_stream(&self, namespace: &str, stream: ChangeStream) -> i64 {
+        self.register(namespace, Source::Changes(stream))
+    }
+
+    /// Puts a change stream back after a `getMore` read it.
+    pub fn put_back(&self, id: i64, namespace: &str, stream: ChangeStream) {
+        let cursor = Cursor {
+            namespace: namespace.to_string(),
+            source: Source::Changes(stream),
+            used: Instant::now(),
+        };
+        self.lock().insert(id, cursor);
+    }
+
+    /// What `getMore` on cursor `id` (of this namespace) reads.
+    pub fn next(&self, id: i64, namespace: &str, batch_size: Option<usize>) -> Next {
+        let mut open = self.lock();
+        let Some(cursor) = open.get_mut(&id).filter(|c| c.namespace == namespace) else {
+            return Next::Missing;
+        };
         cursor.used = Instant::now();
-        let batch = take(&mut cursor.rest, batch_size);
-        let id = if cursor.rest.is_empty() {
+        let Source::Results(rest) = &mut cursor.source else {
+            return match open.remove(&id).map(|c| c.source) {
+                Some(Source::Changes(stream)) => Next::Stream(stream),
+                _ => Next::Missing,
+            };
+        };
+        let batch = take(rest, batch_size);
+        let id = if rest.is_empty() {
             open.remove(&id);
             0
         } else {
             id
         };
-        Some(doc! {"cursor": {"nextBatch": batch, "id": id, "ns": namespace}, "ok": 1.0})
+        Next::Batch(doc! {"cursor": {"nextBatch": batch, "id": id, "ns": namespace}, "ok": 1.0})
     }
 
     /// Closes cursors; returns (killed, not found).

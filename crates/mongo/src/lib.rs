@@ -11,6 +11,7 @@
 //! engine (with [`stored`] for the document encoding).
 
 pub mod aggregate;
+mod changes;
 pub mod collections;
 mod commands;
 pub mod compare;

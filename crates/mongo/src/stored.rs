@@ -20,6 +20,9 @@ use crate::error::{MongoError, Result};
 
 /// The property of an item holding the document.
 pub const DOC: &str = "doc";
+/// The property of an item that says how its last write changed it
+/// (`"update"`; absent for an insert or a replacement).
+pub const OP: &str = "op";
 /// The property of an item holding the keys of its collection's indexes.
 pub const KEYS: &str = "keys";
 
@@ -82,6 +85,26 @@ pub fn from_item(item: &Value) -> Result<Document> {
         item.get(DOC)
             .ok_or_else(|| MongoError::internal("a stored item holds no document"))?,
     )
+}
+
+/// The `_id` an item id stands for (the inverse of [`item_id`]).
+pub fn id_of_item(id: &str) -> Bson {
+    if let Some(encoded) = id.strip_prefix('~') {
+        let decoded = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| Document::from_reader(bytes.as_slice()).ok())
+            .and_then(|d| d.get("").cloned());
+        if let Some(value) = decoded {
+            return value;
+        }
+    }
+    if id.len() == 24 {
+        if let Ok(oid) = bson::oid::ObjectId::parse_str(id) {
+            return Bson::ObjectId(oid);
+        }
+    }
+    Bson::String(id.to_string())
 }
 
 /// The item id for an `_id` value.

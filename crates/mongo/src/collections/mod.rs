@@ -255,6 +255,29 @@ impl Collections {
         }
     }
 
+    /// Every write and delete after `after` (the collection's latest
+    /// change when `None`), from the engine's all-versions log, and the
+    /// position the next read continues after.
+    pub fn changes(
+        &self,
+        db: &str,
+        coll: &str,
+        after: Option<u64>,
+    ) -> Result<(Vec<serde_json::Value>, u64)> {
+        let start = after.map_or(
+            cosmonaut_engine::ChangeFeedStart::Now,
+            cosmonaut_engine::ChangeFeedStart::After,
+        );
+        let request = FeedRequest {
+            max_items: Some(-1),
+            continuation: None,
+        };
+        let page = self
+            .engine
+            .read_all_versions(db, coll, &ItemScope::All, start, &request)?;
+        Ok((page.items, page.lsn))
+    }
+
     /// The document with this `_id`, if any.
     pub fn get(&self, db: &str, coll: &str, id: &Bson) -> Result<Option<Stored>> {
         let item_id = stored::item_id(id)?;

@@ -52,6 +52,22 @@ impl Collections {
         Ok((item, id))
     }
 
+    /// Replaces the document `old` (as read) with `new`, as an update
+    /// (operators or a pipeline) when `update`, else as a replacement;
+    /// change streams tell the two apart. `Ok(false)` when it changed since.
+    pub async fn rewrite(
+        &self,
+        db: &str,
+        coll: &str,
+        indexes: &IndexSet,
+        old: &Stored,
+        new: &Document,
+        update: bool,
+    ) -> Result<bool> {
+        self.replace_as(db, coll, indexes, old, new, update.then_some("update"))
+            .await
+    }
+
     /// Inserts a new document; a duplicate `_id` or unique key is error 11000.
     pub async fn insert(
         &self,
@@ -90,7 +106,22 @@ impl Collections {
         old: &Stored,
         new: &Document,
     ) -> Result<bool> {
-        let (item, id) = self.item(new, indexes)?;
+        self.replace_as(db, coll, indexes, old, new, None).await
+    }
+
+    async fn replace_as(
+        &self,
+        db: &str,
+        coll: &str,
+        indexes: &IndexSet,
+        old: &Stored,
+        new: &Document,
+        op: Option<&str>,
+    ) -> Result<bool> {
+        let (mut item, id) = self.item(new, indexes)?;
+        if let (Some(op), Some(map)) = (op, item.as_object_mut()) {
+            map.insert(stored::OP.into(), op.into());
+        }
         let before = indexes.unique_keys(&old.document)?;
         let after = indexes.unique_keys(new)?;
         let gained: Vec<UniqueKey> = after

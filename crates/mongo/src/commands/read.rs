@@ -5,6 +5,7 @@ use bson::{doc, Bson, Document};
 
 use super::Call;
 use crate::collections::Stored;
+use crate::cursors::Next;
 use crate::error::{MongoError, Result};
 use crate::filter::{Condition, Filter};
 use crate::projection::Projection;
@@ -185,7 +186,7 @@ pub fn find(call: &Call<'_>) -> Result<Document> {
     ))
 }
 
-pub fn get_more(call: &Call<'_>) -> Result<Document> {
+pub async fn get_more(call: &Call<'_>) -> Result<Document> {
     let id = match call.body.get(&call.name) {
         Some(Bson::Int64(id)) => *id,
         Some(Bson::Int32(id)) => i64::from(*id),
@@ -196,10 +197,32 @@ pub fn get_more(call: &Call<'_>) -> Result<Document> {
         .get_str("collection")
         .map_err(|_| MongoError::wrong_type("getMore.collection", "string"))?;
     let namespace = call.namespace(coll);
-    call.server
+    match call
+        .server
         .cursors
-        .next_batch(id, &namespace, batch_size(call.count("batchSize")?)?)
-        .ok_or_else(|| MongoError::cursor_not_found(format!("cursor id {id} not found")))
+        .next(id, &namespace, batch_size(call.count("batchSize")?)?)
+    {
+        Next::Batch(reply) => Ok(reply),
+        Next::Missing => Err(MongoError::cursor_not_found(format!(
+            "cursor id {id} not found"
+        ))),
+        Next::Stream(mut stream) => {
+            let wait = call.count("maxTimeMS")?.unwrap_or(1000).clamp(0, 60_000) as u64;
+            let read = stream
+                .next_events(
+                    &call.server.collections,
+                    std::time::Duration::from_millis(wait),
+                )
+                .await;
+            let resume = crate::changes::token(stream.after);
+            call.server.cursors.put_back(id, &namespace, stream);
+            let events = read?;
+            Ok(doc! {
+                "cursor": {"nextBatch": events, "id": id, "ns": namespace, "postBatchResumeToken": resume},
+                "ok": 1.0,
+            })
+        }
+    }
 }
 
 pub fn kill_cursors(call: &Call<'_>) -> Result<Document> {
@@ -219,7 +242,36 @@ pub fn kill_cursors(call: &Call<'_>) -> Result<Document> {
     })
 }
 
-pub fn aggregate(call: &Call<'_>) -> Result<Document> {
+/// An aggregation that starts with `$changeStream` opens a change stream.
+async fn watch(call: &Call<'_>, pipeline: &[Document]) -> Result<Document> {
+    let Some(Bson::String(_)) = call.body.get(&call.name) else {
+        return Err(MongoError::illegal_operation(
+            "change streams on a whole database or deployment are not supported yet; watch a collection",
+        ));
+    };
+    let coll = call.collection()?;
+    let options = pipeline[0]
+        .get_document("$changeStream")
+        .cloned()
+        .unwrap_or_default();
+    let stream = crate::changes::ChangeStream::open(
+        &call.server.collections,
+        &call.db,
+        &coll,
+        &options,
+        pipeline[1..].to_vec(),
+    )
+    .await?;
+    let resume = crate::changes::token(stream.after);
+    let namespace = call.namespace(&coll);
+    let id = call.server.cursors.open_stream(&namespace, stream);
+    Ok(doc! {
+        "cursor": {"firstBatch": [], "id": id, "ns": namespace, "postBatchResumeToken": resume},
+        "ok": 1.0,
+    })
+}
+
+pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
     let pipeline: Vec<Document> = call
         .array("pipeline")?
         .into_iter()
@@ -228,6 +280,12 @@ pub fn aggregate(call: &Call<'_>) -> Result<Document> {
             _ => Err(MongoError::wrong_type("aggregate.pipeline", "object")),
         })
         .collect::<Result<_>>()?;
+    if pipeline
+        .first()
+        .is_some_and(|s| s.contains_key("$changeStream"))
+    {
+        return watch(call, &pipeline).await;
+    }
     for stage in &pipeline {
         if let Some(name @ ("$out" | "$merge" | "$changeStream" | "$geoNear" | "$search")) =
             stage.keys().next().map(String::as_str)

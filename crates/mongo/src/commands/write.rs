@@ -289,8 +289,9 @@ async fn run_statement(
                 applied.after = Some(new);
                 break;
             }
+            let update = !matches!(statement.update, Change::Replacement(_));
             if collections
-                .replace(&call.db, coll, &indexes, &current, &new)
+                .rewrite(&call.db, coll, &indexes, &current, &new, update)
                 .await?
             {
                 applied.matched += 1;
