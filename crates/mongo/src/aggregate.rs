@@ -113,6 +113,16 @@ const ACCUMULATORS: [&str; 9] = [
 
 /// Sorts by a `{path: 1|-1}` specification.
 pub fn sort(documents: &mut [Document], spec: &Document) -> Result<()> {
+    sort_with(documents, spec, |d| d)
+}
+
+/// Sorts anything holding a document by the document's sort keys; stable,
+/// so equal keys keep their order.
+pub fn sort_with<T>(
+    items: &mut [T],
+    spec: &Document,
+    document: impl Fn(&T) -> &Document,
+) -> Result<()> {
     let mut keys = Vec::new();
     for (path, direction) in spec {
         let descending = match as_f64(direction) {
@@ -126,9 +136,11 @@ pub fn sort(documents: &mut [Document], spec: &Document) -> Result<()> {
         };
         keys.push((path.clone(), descending));
     }
-    documents.sort_by_cached_key(|d| {
+    items.sort_by_cached_key(|item| {
         keys.iter()
-            .map(|(path, desc)| SortValue(crate::path::sort_key(d, path, *desc), *desc))
+            .map(|(path, desc)| {
+                SortValue(crate::path::sort_key(document(item), path, *desc), *desc)
+            })
             .collect::<Vec<_>>()
     });
     Ok(())

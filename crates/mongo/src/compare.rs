@@ -3,9 +3,44 @@
 //! < booleans < dates < timestamps < regexes < MaxKey), numbers compared by
 //! value whatever their type, documents field by field.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 
 use bson::{Bson, Document};
+
+thread_local! {
+    /// Whether strings compare without regard to case (a collation of
+    /// strength 1 or 2 for the command being run on this thread).
+    static CASELESS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `work` with a command's collation in force for every comparison it
+/// makes. Collations of strength 1 and 2 compare strings without regard to
+/// case (the "basics": accents and locale-specific orders are not
+/// modelled); others, and `locale: "simple"`, compare them binary.
+pub fn with_collation<T>(collation: Option<&Document>, work: impl FnOnce() -> T) -> T {
+    let caseless = collation.is_some_and(|c| {
+        c.get_str("locale").is_ok_and(|l| l != "simple")
+            && c.get("strength").and_then(as_f64).is_some_and(|s| s <= 2.0)
+    });
+    let before = CASELESS.replace(caseless);
+    let out = work();
+    CASELESS.set(before);
+    out
+}
+
+/// Whether the command's collation folds case.
+pub fn caseless() -> bool {
+    CASELESS.get()
+}
+
+fn compare_strings(x: &str, y: &str) -> Ordering {
+    if caseless() {
+        x.to_lowercase().cmp(&y.to_lowercase())
+    } else {
+        x.cmp(y)
+    }
+}
 
 /// The rank of a value's type in the order across types. Numbers share one.
 pub fn type_rank(value: &Bson) -> u8 {
@@ -71,7 +106,9 @@ pub fn compare(a: &Bson, b: &Bson) -> Ordering {
     }
     match (a, b) {
         _ if ra == 3 => compare_numbers(a, b),
-        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => x.cmp(y),
+        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => {
+            compare_strings(x, y)
+        }
         (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y),
         (Bson::Array(x), Bson::Array(y)) => {
             for (p, q) in x.iter().zip(y) {
@@ -150,6 +187,15 @@ mod tests {
             compare(&Bson::Double(f64::NAN), &Bson::Int32(-5)),
             Ordering::Less
         );
+    }
+
+    #[test]
+    fn a_collation_of_strength_two_folds_case() {
+        let (a, b) = (Bson::String("PING".into()), Bson::String("ping".into()));
+        assert!(!equal(&a, &b));
+        let collation = bson::doc! {"locale": "en_US", "strength": 2};
+        assert!(with_collation(Some(&collation), || equal(&a, &b)));
+        assert!(!equal(&a, &b), "the collation ends with its command");
     }
 
     #[test]

@@ -155,6 +155,11 @@ fn operator(op: &str, arg: &Bson, root: &Document) -> Result<Bson> {
     use std::cmp::Ordering::*;
     Ok(match op {
         "$literal" => arg.clone(),
+        "$rand" => {
+            let bits = uuid::Uuid::new_v4().as_u64_pair().0 >> 11;
+            Bson::Double(bits as f64 / (1u64 << 53) as f64)
+        }
+        "$getField" | "$setField" | "$unsetField" => field_operator(op, arg, root)?,
         "$eq" | "$ne" | "$gt" | "$gte" | "$lt" | "$lte" | "$cmp" => {
             let (a, b) = two(op, arg, root)?;
             let o = compare(&a, &b);
@@ -294,6 +299,56 @@ fn operator(op: &str, arg: &Bson, root: &Document) -> Result<Bson> {
     })
 }
 
+/// `$getField`, `$setField` and `$unsetField`: fields by a name that may
+/// hold dots or start with `$`, which paths cannot address.
+fn field_operator(op: &str, arg: &Bson, root: &Document) -> Result<Bson> {
+    let (field, input, value) = match arg {
+        Bson::String(name) if op == "$getField" => (Bson::String(name.clone()), None, None),
+        Bson::Document(d) => (
+            eval(d.get("field").unwrap_or(&Bson::Null), root)?,
+            d.get("input"),
+            d.get("value"),
+        ),
+        _ => return Err(MongoError::location(format!("{op} needs an object"))),
+    };
+    let Bson::String(field) = field else {
+        return Err(MongoError::location(format!(
+            "{op} requires 'field' to evaluate to a string"
+        )));
+    };
+    let input = match input {
+        Some(e) => eval(e, root)?,
+        None => Bson::Document(root.clone()),
+    };
+    let mut document = match input {
+        Bson::Document(d) => d,
+        Bson::Null | Bson::Undefined => return Ok(Bson::Null),
+        _ => {
+            return Err(MongoError::location(format!(
+                "{op} requires 'input' to evaluate to an object"
+            )))
+        }
+    };
+    Ok(match op {
+        "$getField" => document.get(&field).cloned().unwrap_or(Bson::Undefined),
+        "$unsetField" => {
+            document.remove(&field);
+            Bson::Document(document)
+        }
+        _ => {
+            match eval(value.unwrap_or(&Bson::Null), root)? {
+                Bson::Undefined => {
+                    document.remove(&field);
+                }
+                v => {
+                    document.insert(field, v);
+                }
+            }
+            Bson::Document(document)
+        }
+    })
+}
+
 /// The alias `$type` reports.
 pub fn type_name(value: &Bson) -> &'static str {
     match value {
@@ -318,4 +373,69 @@ pub fn type_name(value: &Bson) -> &'static str {
         Bson::MaxKey => "maxKey",
         _ => "unknown",
     }
+}
+
+/// The command's `let` variables, each evaluated once (a variable may be an
+/// expression such as `{$rand: {}}`).
+pub fn evaluate_variables(variables: &Document) -> Result<Document> {
+    let empty = Document::new();
+    variables
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), eval(v, &empty)?)))
+        .collect()
+}
+
+/// Replaces the command's `let` variables (`$$name`, `$$name.path`) in an
+/// expression by their values.
+pub fn bind(value: &Bson, variables: &Document) -> Bson {
+    match value {
+        Bson::String(s) if s.starts_with("$$") => {
+            let (name, path) = s[2..]
+                .split_once('.')
+                .map_or((&s[2..], None), |(n, p)| (n, Some(p)));
+            match (variables.get(name), path) {
+                (Some(v), None) => Bson::Document(bson::doc! {"$literal": v.clone()}),
+                (Some(Bson::Document(d)), Some(path)) => {
+                    Bson::Document(bson::doc! {"$literal": expression_value(d, path)})
+                }
+                (Some(_), Some(_)) => Bson::Null,
+                (None, _) => value.clone(),
+            }
+        }
+        Bson::Array(items) => Bson::Array(items.iter().map(|i| bind(i, variables)).collect()),
+        Bson::Document(d) if d.contains_key("$literal") => value.clone(),
+        Bson::Document(d) => Bson::Document(
+            d.iter()
+                .map(|(k, v)| (k.clone(), bind(v, variables)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Binds `let` variables in a query filter: only inside `$expr`, where
+/// variables mean something (elsewhere `"$$x"` is a plain string).
+pub fn bind_filter(filter: &Document, variables: &Document) -> Document {
+    if variables.is_empty() {
+        return filter.clone();
+    }
+    filter
+        .iter()
+        .map(|(k, v)| {
+            let bound = match (k.as_str(), v) {
+                ("$expr", v) => bind(v, variables),
+                ("$and" | "$or" | "$nor", Bson::Array(items)) => Bson::Array(
+                    items
+                        .iter()
+                        .map(|i| match i {
+                            Bson::Document(d) => Bson::Document(bind_filter(d, variables)),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => v.clone(),
+            };
+            (k.clone(), bound)
+        })
+        .collect()
 }

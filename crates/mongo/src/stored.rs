@@ -20,6 +20,9 @@ use crate::error::{MongoError, Result};
 
 /// The property of an item holding the document.
 pub const DOC: &str = "doc";
+/// The property of an item holding its place in the collection's natural
+/// (insertion) order.
+pub const ORDER: &str = "ord";
 /// The property of an item that says how its last write changed it
 /// (`"update"`; absent for an insert or a replacement).
 pub const OP: &str = "op";
@@ -31,9 +34,41 @@ pub fn to_json(document: &Document) -> Value {
     Value::Object(
         document
             .iter()
-            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .map(|(k, v)| (escape(k), value_to_json(v)))
             .collect::<Map<_, _>>(),
     )
+}
+
+/// Field names starting with `$` would read back as extended JSON types,
+/// so they (and names starting with the escape character itself) are
+/// stored with a `~` in front.
+fn escape(key: &str) -> String {
+    if key.starts_with(['$', '~']) {
+        format!("~{key}")
+    } else {
+        key.to_string()
+    }
+}
+
+fn unescape(value: Bson) -> Bson {
+    match value {
+        Bson::Document(d) => Bson::Document(unescape_document(d)),
+        Bson::Array(items) => Bson::Array(items.into_iter().map(unescape).collect()),
+        other => other,
+    }
+}
+
+fn unescape_document(document: Document) -> Document {
+    document
+        .into_iter()
+        .map(|(k, v)| {
+            let key = match k.strip_prefix('~') {
+                Some(rest) => rest.to_string(),
+                None => k,
+            };
+            (key, unescape(v))
+        })
+        .collect()
 }
 
 fn value_to_json(value: &Bson) -> Value {
@@ -54,7 +89,7 @@ fn value_to_json(value: &Bson) -> Value {
 /// The document back from its stored JSON.
 pub fn from_json(value: &Value) -> Result<Document> {
     match Bson::try_from(value.clone()) {
-        Ok(Bson::Document(document)) => Ok(document),
+        Ok(Bson::Document(document)) => Ok(unescape_document(document)),
         Ok(_) => Err(MongoError::internal("a stored document is not an object")),
         Err(e) => Err(MongoError::internal(format!(
             "a stored document cannot be read back: {e}"
@@ -184,6 +219,7 @@ mod tests {
             "ts": Timestamp { time: 7, increment: 9 },
             "min": Bson::MinKey, "max": Bson::MaxKey, "null": Bson::Null,
             "nested": {"z": [1, [2, {"a": "b"}]], "a": true},
+            "$dollar": {"$oid": "not an id", "~tilde": 1, "a.b": 2},
         };
         let json = serde_json::to_string(&to_item(&document, None, None).unwrap()).unwrap();
         let back = from_item(&serde_json::from_str(&json).unwrap()).unwrap();

@@ -21,6 +21,28 @@ mod write;
 pub struct Stored {
     pub document: Document,
     pub etag: String,
+    /// Where the document stands in the collection's natural order (its
+    /// insertion; see `write::next_order`).
+    pub order: i64,
+}
+
+impl Stored {
+    pub(crate) fn from_item(item: &serde_json::Value) -> Result<Stored> {
+        Ok(Stored {
+            document: stored::from_item(item)?,
+            etag: etag_of(item),
+            order: item
+                .get(stored::ORDER)
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// Puts documents in natural order: as they were inserted, as a MongoDB
+/// collection scan returns them.
+pub fn natural_order(documents: &mut [Stored]) {
+    documents.sort_by_key(|d| d.order);
 }
 
 #[derive(Clone)]
@@ -196,14 +218,14 @@ impl Collections {
                 Err(e) => return Err(e.into()),
             };
             for item in &page.page.items {
-                out.push(Stored {
-                    document: stored::from_item(item)?,
-                    etag: etag_of(item),
-                });
+                out.push(Stored::from_item(item)?);
             }
             match page.page.continuation {
                 Some(c) => request.continuation = Some(c),
-                None => return Ok(out),
+                None => {
+                    natural_order(&mut out);
+                    return Ok(out);
+                }
             }
         }
     }
@@ -243,10 +265,7 @@ impl Collections {
                 Err(e) => return Err(e.into()),
             };
             for item in &page.items {
-                out.push(Stored {
-                    document: stored::from_item(item)?,
-                    etag: etag_of(item),
-                });
+                out.push(Stored::from_item(item)?);
             }
             match page.continuation {
                 Some(c) => request.continuation = Some(c),
@@ -282,10 +301,7 @@ impl Collections {
     pub fn get(&self, db: &str, coll: &str, id: &Bson) -> Result<Option<Stored>> {
         let item_id = stored::item_id(id)?;
         match self.engine.read_item(db, coll, &item_id, &key(&item_id)) {
-            Ok(outcome) => Ok(Some(Stored {
-                document: stored::from_item(&outcome.document)?,
-                etag: etag_of(&outcome.document),
-            })),
+            Ok(outcome) => Ok(Some(Stored::from_item(&outcome.document)?)),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }

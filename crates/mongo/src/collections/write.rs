@@ -29,6 +29,25 @@ pub fn markers_of(coll: &str) -> String {
     format!("{coll}$unique")
 }
 
+/// The natural-order position of a document inserted now: microseconds
+/// since the epoch, made strictly increasing within this process (gateways
+/// sharing a store order their inserts by their clocks).
+fn next_order() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     bson::DateTime::now().timestamp_millis()
 }
@@ -42,12 +61,20 @@ fn duplicate_key(db: &str, coll: &str, key: &UniqueKey) -> MongoError {
 }
 
 impl Collections {
-    fn item(&self, document: &Document, indexes: &IndexSet) -> Result<(serde_json::Value, String)> {
-        let item = stored::to_item(
+    fn item(
+        &self,
+        document: &Document,
+        indexes: &IndexSet,
+        order: i64,
+    ) -> Result<(serde_json::Value, String)> {
+        let mut item = stored::to_item(
             document,
             indexes.ttl_for(document, now_ms()),
             indexes.lookup_keys(document),
         )?;
+        if let Some(map) = item.as_object_mut() {
+            map.insert(stored::ORDER.into(), order.into());
+        }
         let id = item["id"].as_str().unwrap_or_default().to_string();
         Ok((item, id))
     }
@@ -76,7 +103,7 @@ impl Collections {
         indexes: &IndexSet,
         document: &Document,
     ) -> Result<()> {
-        let (item, id) = self.item(document, indexes)?;
+        let (item, id) = self.item(document, indexes, next_order())?;
         let keys = indexes.unique_keys(document)?;
         let claimed = self.claim_all(db, coll, &id, &keys, indexes).await?;
         match self
@@ -118,7 +145,7 @@ impl Collections {
         new: &Document,
         op: Option<&str>,
     ) -> Result<bool> {
-        let (mut item, id) = self.item(new, indexes)?;
+        let (mut item, id) = self.item(new, indexes, old.order)?;
         if let (Some(op), Some(map)) = (op, item.as_object_mut()) {
             map.insert(stored::OP.into(), op.into());
         }

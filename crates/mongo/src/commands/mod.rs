@@ -98,6 +98,19 @@ impl Call<'_> {
         }
     }
 
+    /// The command's `let` variables (empty when it has none).
+    pub fn variables(&self) -> Result<Document> {
+        crate::expr::evaluate_variables(&self.document("let")?)
+    }
+
+    /// A filter field of the command with its `let` variables bound.
+    pub fn filter(&self, field: &str) -> Result<Document> {
+        Ok(crate::expr::bind_filter(
+            &self.document(field)?,
+            &self.variables()?,
+        ))
+    }
+
     pub fn flag(&self, field: &str) -> bool {
         self.body.get(field).is_some_and(crate::expr::truthy)
     }

@@ -71,6 +71,10 @@ fn equality_keys(filter: &Filter, path: &str) -> Option<Vec<Bson>> {
 
 /// How to find the candidates of `filter` in `coll`.
 pub fn plan(call: &Call<'_>, coll: &str, filter: &Filter) -> Result<(Plan, Vec<Bson>)> {
+    // Index keys and item ids are exact; a case-folding collation reads everything.
+    if crate::compare::caseless() {
+        return Ok((Plan::Scan, Vec::new()));
+    }
     if let Some(values) = equality_keys(filter, "_id") {
         if values.len() == 1 && !matches!(values[0], Bson::Null) {
             return Ok((Plan::IdLookup, values));
@@ -124,6 +128,8 @@ pub fn select_planned(
         }
         Plan::Scan => collections.scan(&call.db, coll)?,
     };
+    let mut candidates = candidates;
+    crate::collections::natural_order(&mut candidates);
     let examined = candidates.len();
     let mut out = Vec::new();
     for stored in candidates {
@@ -149,8 +155,13 @@ fn batch_size(value: Option<i64>) -> Result<Option<usize>> {
 }
 
 pub fn find(call: &Call<'_>) -> Result<Document> {
+    let collation = call.optional_document("collation")?;
+    crate::compare::with_collation(collation.as_ref(), || find_collated(call))
+}
+
+fn find_collated(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
-    let filter = Filter::parse(&call.document("filter")?)?;
+    let filter = Filter::parse(&call.filter("filter")?)?;
     let mut documents: Vec<Document> = select(call, &coll, &filter)?
         .into_iter()
         .map(|s| s.document)
@@ -272,10 +283,11 @@ async fn watch(call: &Call<'_>, pipeline: &[Document]) -> Result<Document> {
 }
 
 pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
+    let variables = call.variables()?;
     let pipeline: Vec<Document> = call
         .array("pipeline")?
         .into_iter()
-        .map(|s| match s {
+        .map(|s| match crate::expr::bind(&s, &variables) {
             Bson::Document(d) => Ok(d),
             _ => Err(MongoError::wrong_type("aggregate.pipeline", "object")),
         })
@@ -286,6 +298,28 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
     {
         return watch(call, &pipeline).await;
     }
+    // `$out` (last) writes the result into a collection instead of returning it.
+    let mut pipeline = pipeline;
+    let out = match pipeline.last().and_then(|s| s.get("$out")).cloned() {
+        Some(target) => {
+            pipeline.pop();
+            Some(match target {
+                Bson::String(coll) => (call.db.clone(), coll),
+                Bson::Document(d) => (
+                    d.get_str("db").unwrap_or(&call.db).to_string(),
+                    d.get_str("coll")
+                        .map_err(|_| MongoError::failed_to_parse("$out needs 'coll'"))?
+                        .to_string(),
+                ),
+                _ => {
+                    return Err(MongoError::failed_to_parse(
+                        "$out takes a collection name or {db, coll}",
+                    ))
+                }
+            })
+        }
+        None => None,
+    };
     for stage in &pipeline {
         if let Some(name @ ("$out" | "$merge" | "$changeStream" | "$geoNear" | "$search")) =
             stage.keys().next().map(String::as_str)
@@ -303,10 +337,12 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
                 Some(m) => (Filter::parse(m)?, &pipeline[1..]),
                 None => (Filter::And(Vec::new()), &pipeline[..]),
             };
-            let docs: Vec<Document> = select(call, &coll, &first)?
-                .into_iter()
-                .map(|s| s.document)
-                .collect();
+            let collation = call.optional_document("collation")?;
+            let docs: Vec<Document> =
+                crate::compare::with_collation(collation.as_ref(), || select(call, &coll, &first))?
+                    .into_iter()
+                    .map(|s| s.document)
+                    .collect();
             (call.namespace(&coll), (docs, rest))
         }
         _ => (
@@ -323,7 +359,14 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
             .map(|s| s.document)
             .collect())
     };
-    let results = crate::aggregate::run(input.1, input.0, &load)?;
+    let collation = call.optional_document("collation")?;
+    let results = crate::compare::with_collation(collation.as_ref(), || {
+        crate::aggregate::run(input.1, input.0, &load)
+    })?;
+    if let Some((db, coll)) = out {
+        write_out(call, &db, &coll, results).await?;
+        return Ok(doc! {"cursor": {"firstBatch": [], "id": 0i64, "ns": namespace}, "ok": 1.0});
+    }
     if call.flag("explain") {
         return Ok(
             doc! {"stages": pipeline.into_iter().map(Bson::Document).collect::<Vec<_>>(), "ok": 1.0},
@@ -340,6 +383,11 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
 }
 
 pub fn count(call: &Call<'_>) -> Result<Document> {
+    let collation = call.optional_document("collation")?;
+    crate::compare::with_collation(collation.as_ref(), || count_collated(call))
+}
+
+fn count_collated(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
     let query = call.document("query")?;
     let skip = call.count("skip")?.unwrap_or(0).max(0) as u64;
@@ -357,12 +405,17 @@ pub fn count(call: &Call<'_>) -> Result<Document> {
 }
 
 pub fn distinct(call: &Call<'_>) -> Result<Document> {
+    let collation = call.optional_document("collation")?;
+    crate::compare::with_collation(collation.as_ref(), || distinct_collated(call))
+}
+
+fn distinct_collated(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
     let key = call
         .body
         .get_str("key")
         .map_err(|_| MongoError::wrong_type("distinct.key", "string"))?;
-    let filter = Filter::parse(&call.document("query")?)?;
+    let filter = Filter::parse(&call.filter("query")?)?;
     let mut values: Vec<Bson> = Vec::new();
     for stored in select(call, &coll, &filter)? {
         for found in crate::path::lookup(&stored.document, key) {
@@ -454,4 +507,23 @@ pub fn explain(call: &Call<'_>) -> Result<Document> {
         "serverInfo": {"host": call.server.config.advertised_host.as_str(), "version": crate::SERVER_VERSION},
         "ok": 1.0,
     })
+}
+
+/// `$out`: the collection `db.coll` becomes the pipeline's result (its
+/// documents replaced, its indexes kept).
+async fn write_out(call: &Call<'_>, db: &str, coll: &str, results: Vec<Document>) -> Result<()> {
+    let collections = &call.server.collections;
+    crate::collections::check_names(db, Some(coll))?;
+    collections.ensure(db, coll).await?;
+    let indexes = collections.index_set(db, coll)?;
+    for old in collections.scan(db, coll)? {
+        collections.delete(db, coll, &indexes, &old).await?;
+    }
+    for mut document in results {
+        if !document.contains_key("_id") {
+            document.insert("_id", bson::oid::ObjectId::new());
+        }
+        collections.insert(db, coll, &indexes, &document).await?;
+    }
+    Ok(())
 }

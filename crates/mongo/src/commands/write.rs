@@ -16,28 +16,28 @@ fn write_error(index: usize, e: &MongoError) -> Bson {
     Bson::Document(doc! {"index": index as i32, "code": e.code, "errmsg": &e.message})
 }
 
-/// MongoDB refuses field names starting with `$` in stored documents (they
-/// would read as operators), and so does the stored encoding.
+/// MongoDB (5.0 and later) stores field names starting with `$` anywhere
+/// but in `_id`.
 fn check_fields(document: &Document) -> Result<()> {
-    for (key, value) in document {
-        if key.starts_with('$') {
-            return Err(MongoError::dollar_prefixed_field(format!(
-                "The dollar ($) prefixed field '{key}' is not valid for storage."
-            )));
-        }
+    fn dollar_keys(value: &Bson) -> Option<String> {
         match value {
-            Bson::Document(d) => check_fields(d)?,
-            Bson::Array(items) => {
-                for item in items {
-                    if let Bson::Document(d) = item {
-                        check_fields(d)?;
-                    }
+            Bson::Document(d) => d.iter().find_map(|(k, v)| {
+                if k.starts_with('$') {
+                    Some(k.clone())
+                } else {
+                    dollar_keys(v)
                 }
-            }
-            _ => {}
+            }),
+            Bson::Array(items) => items.iter().find_map(dollar_keys),
+            _ => None,
         }
     }
-    Ok(())
+    match document.get("_id").and_then(dollar_keys) {
+        Some(key) => Err(MongoError::dollar_prefixed_field(format!(
+            "_id fields may not contain '$'-prefixed fields: {key} is not valid for storage."
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `_id` first (generated if missing), as MongoDB stores documents.
@@ -103,6 +103,8 @@ pub async fn insert(call: &Call<'_>) -> Result<Document> {
 /// One update statement's parts.
 struct Statement {
     filter: Filter,
+    /// The statement's (or command's) collation.
+    collation: Option<Document>,
     update: Change,
     upsert: bool,
     multi: bool,
@@ -116,9 +118,14 @@ enum Change {
 }
 
 impl Statement {
-    fn parse(spec: &Document, query_field: &str, update_field: &str) -> Result<Statement> {
+    fn parse(
+        spec: &Document,
+        query_field: &str,
+        update_field: &str,
+        variables: &Document,
+    ) -> Result<Statement> {
         let filter = match spec.get(query_field) {
-            Some(Bson::Document(d)) => Filter::parse(d)?,
+            Some(Bson::Document(d)) => Filter::parse(&crate::expr::bind_filter(d, variables))?,
             None | Some(Bson::Null) => Filter::And(Vec::new()),
             Some(_) => return Err(MongoError::wrong_type(query_field, "object")),
         };
@@ -132,7 +139,8 @@ impl Statement {
                 stages
                     .iter()
                     .map(|s| {
-                        s.as_document()
+                        crate::expr::bind(s, variables)
+                            .as_document()
                             .cloned()
                             .ok_or_else(|| MongoError::wrong_type(update_field, "object"))
                     })
@@ -149,6 +157,7 @@ impl Statement {
             _ => Vec::new(),
         };
         Ok(Statement {
+            collation: spec.get_document("collation").ok().cloned(),
             filter,
             update,
             upsert: spec.get("upsert").is_some_and(crate::expr::truthy),
@@ -196,9 +205,13 @@ impl Statement {
                     ))
                 };
                 let mut out = crate::aggregate::run(stages, vec![original.clone()], &load)?;
-                let new = out.pop().ok_or_else(|| {
+                let mut new = out.pop().ok_or_else(|| {
                     MongoError::invalid_pipeline("an update pipeline must return the document")
                 })?;
+                // A stage that drops `_id` (`$replaceRoot`, `$project`) keeps the document's.
+                if let (false, Some(id)) = (new.contains_key("_id"), original.get("_id")) {
+                    new.insert("_id", id.clone());
+                }
                 if !new
                     .get("_id")
                     .zip(original.get("_id"))
@@ -250,30 +263,13 @@ async fn run_statement(
     sort: Option<&Document>,
 ) -> Result<Applied> {
     let collections = &call.server.collections;
-    let mut candidates = select(call, coll, &statement.filter)?;
+    let collation = statement.collation.as_ref();
+    let mut candidates =
+        crate::compare::with_collation(collation, || select(call, coll, &statement.filter))?;
     if let Some(sort) = sort {
-        let mut docs: Vec<(Document, String)> = candidates
-            .into_iter()
-            .map(|s| (s.document, s.etag))
-            .collect();
-        let keys: Vec<Document> = docs.iter().map(|(d, _)| d.clone()).collect();
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        let mut sorted = keys.clone();
-        crate::aggregate::sort(&mut sorted, sort)?;
-        order.sort_by_key(|i| {
-            sorted
-                .iter()
-                .position(|d| d == &keys[*i])
-                .unwrap_or(usize::MAX)
-        });
-        let mut reordered = Vec::new();
-        for i in order {
-            reordered.push(std::mem::take(&mut docs[i]));
-        }
-        candidates = reordered
-            .into_iter()
-            .map(|(document, etag)| crate::collections::Stored { document, etag })
-            .collect();
+        crate::compare::with_collation(collation, || {
+            crate::aggregate::sort_with(&mut candidates, sort, |s| &s.document)
+        })?;
     }
     if !statement.multi {
         candidates.truncate(1);
@@ -281,7 +277,16 @@ async fn run_statement(
     let indexes = collections.index_set(&call.db, coll)?;
     let mut applied = Applied::default();
     for mut current in candidates {
+        // Each retry follows a write by someone else; a document that keeps
+        // changing under a write gets a write conflict, not a hang.
+        let mut attempts = 0;
         loop {
+            attempts += 1;
+            if attempts > 100 {
+                return Err(MongoError::write_conflict(
+                    "the document kept changing while it was updated; retry",
+                ));
+            }
             let new = statement.apply(&current.document, false)?;
             if new == current.document {
                 applied.matched += 1;
@@ -319,6 +324,31 @@ async fn run_statement(
     Ok(applied)
 }
 
+/// Refuses fields a statement of `command` does not have, as MongoDB 6.0
+/// does (a newer driver's option reaches an older server this way).
+fn known_fields(spec: &Document, command: &str, field: &str, known: &[&str]) -> Result<()> {
+    match spec.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(MongoError {
+            code: 40415,
+            name: "Location40415",
+            message: format!("BSON field '{command}.{field}.{unknown}' is an unknown field."),
+        }),
+        None => Ok(()),
+    }
+}
+
+const UPDATE_FIELDS: [&str; 8] = [
+    "q",
+    "u",
+    "upsert",
+    "multi",
+    "arrayFilters",
+    "collation",
+    "hint",
+    "c",
+];
+const DELETE_FIELDS: [&str; 4] = ["q", "limit", "collation", "hint"];
+
 pub async fn update(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
     let mut matched = 0;
@@ -327,7 +357,10 @@ pub async fn update(call: &Call<'_>) -> Result<Document> {
     let mut errors = Vec::new();
     for (index, spec) in call.array("updates")?.into_iter().enumerate() {
         let result = match &spec {
-            Bson::Document(spec) => match Statement::parse(spec, "q", "u") {
+            Bson::Document(spec) => match known_fields(spec, "update", "updates", &UPDATE_FIELDS)
+                .and_then(|()| call.variables())
+                .and_then(|variables| Statement::parse(spec, "q", "u", &variables))
+            {
                 Ok(statement) => run_statement(call, &coll, &statement, None).await,
                 Err(e) => Err(e),
             },
@@ -367,11 +400,17 @@ pub async fn delete(call: &Call<'_>) -> Result<Document> {
             let Bson::Document(spec) = spec else {
                 return Err(MongoError::wrong_type("delete.deletes", "object"));
             };
-            let filter = Filter::parse(&spec.get_document("q").cloned().unwrap_or_default())?;
+            known_fields(&spec, "delete", "deletes", &DELETE_FIELDS)?;
+            let filter = Filter::parse(&crate::expr::bind_filter(
+                &spec.get_document("q").cloned().unwrap_or_default(),
+                &call.variables()?,
+            ))?;
             let one = spec.get("limit").is_some_and(crate::expr::truthy);
             let mut deleted = 0;
             let indexes = collections.index_set(&call.db, &coll)?;
-            for stored in select(call, &coll, &filter)? {
+            let collation = spec.get_document("collation").ok();
+            let found = crate::compare::with_collation(collation, || select(call, &coll, &filter))?;
+            for stored in found {
                 if collections
                     .delete(&call.db, &coll, &indexes, &stored)
                     .await?
@@ -417,19 +456,26 @@ pub async fn find_and_modify(call: &Call<'_>) -> Result<Document> {
                 "Cannot specify both an update and remove=true",
             ));
         }
-        let filter = Filter::parse(&call.document("query")?)?;
-        let mut candidates: Vec<Document> = select(call, &coll, &filter)?
-            .into_iter()
-            .map(|s| s.document)
-            .collect();
-        if let Some(sort) = &sort {
-            crate::aggregate::sort(&mut candidates, sort)?;
-        }
+        let filter = Filter::parse(&call.filter("query")?)?;
+        let collation = call.optional_document("collation")?;
+        let candidates = crate::compare::with_collation(collation.as_ref(), || {
+            let mut found: Vec<Document> = select(call, &coll, &filter)?
+                .into_iter()
+                .map(|s| s.document)
+                .collect();
+            if let Some(sort) = &sort {
+                crate::aggregate::sort(&mut found, sort)?;
+            }
+            Ok::<_, MongoError>(found)
+        })?;
         let indexes = call.server.collections.index_set(&call.db, &coll)?;
         for document in candidates {
             let id = document.get("_id").cloned().unwrap_or(Bson::Null);
             if let Some(current) = call.server.collections.get(&call.db, &coll, &id)? {
-                if filter.matches(&current.document)?
+                let still = crate::compare::with_collation(collation.as_ref(), || {
+                    filter.matches(&current.document)
+                })?;
+                if still
                     && call
                         .server
                         .collections
@@ -451,7 +497,7 @@ pub async fn find_and_modify(call: &Call<'_>) -> Result<Document> {
     }
     let mut spec = call.body.clone();
     spec.insert("multi", false);
-    let statement = Statement::parse(&spec, "query", "update")?;
+    let statement = Statement::parse(&spec, "query", "update", &call.variables()?)?;
     let applied = run_statement(call, &coll, &statement, sort.as_ref()).await?;
     let want_new = call.flag("new");
     let value = if applied.upserted.is_some() {
