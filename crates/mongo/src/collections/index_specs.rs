@@ -53,6 +53,21 @@ impl Collections {
         .await
     }
 
+    /// Sets one setting of the collection's container.
+    pub async fn set_setting(&self, db: &str, coll: &str, name: &str, value: Value) -> Result<()> {
+        loop {
+            let value = value.clone();
+            if self
+                .change_settings(db, coll, move |map| {
+                    map.insert(name.to_string(), value);
+                })
+                .await?
+            {
+                return Ok(());
+            }
+        }
+    }
+
     /// Turns on what change streams read: the engine's all-versions log
     /// (kept a day) with the versions replaces and deletes overwrote.
     pub async fn keep_change_history(&self, db: &str, coll: &str) -> Result<()> {

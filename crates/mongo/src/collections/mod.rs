@@ -90,6 +90,11 @@ impl Collections {
         Self { engine }
     }
 
+    /// The engine, for commands about the account rather than documents.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub fn databases(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
         let mut request = FeedRequest {

@@ -4,6 +4,7 @@
 //! update, delete, findAndModify).
 
 mod admin;
+mod custom;
 mod handshake;
 mod read;
 mod write;
@@ -143,7 +144,7 @@ const OPEN: [&str; 11] = [
 ];
 
 /// Commands that change data or metadata: refused with a read-only key.
-const WRITES: [&str; 11] = [
+const WRITES: [&str; 12] = [
     "insert",
     "update",
     "delete",
@@ -155,6 +156,7 @@ const WRITES: [&str; 11] = [
     "createindexes",
     "dropindexes",
     "collmod",
+    "shardcollection",
 ];
 
 /// Runs one command and returns its reply (errors as `{ok: 0}` replies).
@@ -202,7 +204,15 @@ async fn dispatch(
                 call.name
             )))
         }
-        Some(true) if WRITES.contains(&lower.as_str()) => {
+        Some(true)
+            if WRITES.contains(&lower.as_str())
+                || (lower == "customaction"
+                    && !call
+                        .body
+                        .get_str("customAction")
+                        .unwrap_or("")
+                        .starts_with("Get")) =>
+        {
             return Err(MongoError::unauthorized(format!(
                 "not authorized on {} to execute command {{ {}: ... }}: the key is read-only",
                 call.db, call.name
@@ -245,6 +255,8 @@ async fn dispatch(
         "createindexes" => admin::create_indexes(&call).await,
         "dropindexes" | "deleteindexes" => admin::drop_indexes(&call).await,
         "collstats" | "dbstats" => admin::stats(&call, &lower),
+        "customaction" => custom::custom_action(&call).await,
+        "shardcollection" => custom::shard_collection(&call).await,
         "find" => read::find(&call),
         "explain" => read::explain(&call),
         "getmore" => read::get_more(&call).await,
