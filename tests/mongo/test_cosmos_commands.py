@@ -50,3 +50,20 @@ def test_shard_collection(client):
             client.admin.command({"shardCollection": "sharded.plain", "key": {"x": "hashed"}})
     finally:
         client.drop_database("sharded")
+
+
+def test_get_last_request_statistics_reports_the_charge(server):
+    with server.client(maxPoolSize=1) as c:
+        coll = c.stats.items
+        coll.insert_one({"_id": 1, "payload": "x" * 2000})
+        stats = c.stats.command("getLastRequestStatistics")
+        assert stats["CommandName"] == "insert"
+        assert stats["RequestCharge"] > 5 and stats["RequestDurationInMilliSeconds"] >= 0
+        coll.find_one({"_id": 1})
+        point = c.stats.command("getLastRequestStatistics")
+        assert point["CommandName"] == "find" and point["RequestCharge"] < 5
+        coll.insert_many([{"n": i} for i in range(300)])
+        list(coll.find({"n": {"$gte": 0}}, batch_size=1000))
+        scan = c.stats.command("getLastRequestStatistics")
+        assert scan["RequestCharge"] > point["RequestCharge"] * 3
+        c.drop_database("stats")

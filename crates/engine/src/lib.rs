@@ -5,6 +5,7 @@
 
 mod account_files;
 mod changes;
+pub mod charge;
 mod container_policies;
 mod containers;
 mod databases;

@@ -7,7 +7,7 @@ pub mod address;
 pub mod auth;
 pub mod binary_json;
 mod body;
-mod charge;
+use cosmonaut_engine::charge;
 pub mod error;
 pub mod firewall;
 mod handlers;

@@ -181,12 +181,7 @@ async fn collection_action(call: &Call<'_>, action: &str) -> Result<Document> {
     }
     if let Ok(indexes) = call.body.get_array("indexes") {
         let create = doc! {"createIndexes": &coll, "indexes": indexes.clone()};
-        let inner = Call {
-            server: call.server,
-            db: call.db.clone(),
-            body: create,
-            name: "createIndexes".into(),
-        };
+        let inner = call.inner(create, "createIndexes");
         super::admin::create_indexes(&inner).await?;
     }
     Ok(doc! {"ok": 1.0})

@@ -22,6 +22,9 @@ pub struct Session {
     /// `Some(read_only)` once authenticated.
     pub authenticated: Option<bool>,
     pub conversation: Option<Conversation>,
+    /// What `getLastRequestStatistics` reports: the previous command's
+    /// name, request charge and duration.
+    pub last_request: Option<Document>,
 }
 
 impl Session {
@@ -30,7 +33,25 @@ impl Session {
             connection_id,
             authenticated: None,
             conversation: None,
+            last_request: None,
         }
+    }
+}
+
+/// The request units a command spends, as `getLastRequestStatistics`
+/// reports them (kept in thousandths, so connections stay `Send`).
+#[derive(Default)]
+pub struct Meter(std::sync::atomic::AtomicU64);
+
+impl Meter {
+    pub fn add(&self, request_units: f64) {
+        let thousandths = (request_units * 1000.0).round().max(0.0) as u64;
+        self.0
+            .fetch_add(thousandths, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn total(&self) -> f64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0
     }
 }
 
@@ -40,6 +61,26 @@ pub struct Call<'a> {
     pub db: String,
     pub body: Document,
     pub name: String,
+    /// What the command has spent so far.
+    pub meter: &'a Meter,
+}
+
+/// The size of a document as stored (for its charge).
+pub fn size_of(document: &Document) -> usize {
+    document.to_vec().map_or(0, |v| v.len())
+}
+
+impl<'a> Call<'a> {
+    /// Another command run on behalf of this one (its charge counts here).
+    pub fn inner(&self, body: Document, name: &str) -> Call<'a> {
+        Call {
+            server: self.server,
+            db: self.db.clone(),
+            body,
+            name: name.to_string(),
+            meter: self.meter,
+        }
+    }
 }
 
 impl Call<'_> {
@@ -166,10 +207,28 @@ pub async fn run(
     body: Document,
     database: Option<String>,
 ) -> Document {
-    match dispatch(server, session, body, database).await {
+    let started = std::time::Instant::now();
+    let name = body.keys().next().cloned().unwrap_or_default();
+    let meter = Meter::default();
+    let reply = match dispatch(server, session, body, database, &meter).await {
         Ok(reply) => reply,
         Err(error) => error.reply(),
+    };
+    if !name.eq_ignore_ascii_case("getLastRequestStatistics") {
+        let charge = if meter.total() > 0.0 {
+            meter.total()
+        } else {
+            cosmonaut_engine::charge::METADATA
+        };
+        session.last_request = Some(bson::doc! {
+            "CommandName": name,
+            "RequestCharge": charge,
+            "RequestDurationInMilliSeconds": started.elapsed().as_secs_f64() * 1000.0,
+            "ActivityId": uuid::Uuid::new_v4().to_string(),
+            "ok": 1.0,
+        });
     }
+    reply
 }
 
 async fn dispatch(
@@ -177,6 +236,7 @@ async fn dispatch(
     session: &mut Session,
     body: Document,
     database: Option<String>,
+    meter: &Meter,
 ) -> Result<Document> {
     let name = body
         .keys()
@@ -196,6 +256,7 @@ async fn dispatch(
         db,
         body,
         name,
+        meter,
     };
     match session.authenticated {
         None if !OPEN.contains(&lower.as_str()) => {
@@ -256,6 +317,10 @@ async fn dispatch(
         "dropindexes" | "deleteindexes" => admin::drop_indexes(&call).await,
         "collstats" | "dbstats" => admin::stats(&call, &lower),
         "customaction" => custom::custom_action(&call).await,
+        "getlastrequeststatistics" => session
+            .last_request
+            .clone()
+            .ok_or_else(|| MongoError::bad_value("no request has run on this connection yet")),
         "shardcollection" => custom::shard_collection(&call).await,
         "find" => read::find(&call),
         "explain" => read::explain(&call),

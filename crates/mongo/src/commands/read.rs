@@ -137,6 +137,11 @@ pub fn select_planned(
             out.push(stored);
         }
     }
+    let bytes: usize = out.iter().map(|s| super::size_of(&s.document)).sum();
+    call.meter.add(match plan {
+        Plan::IdLookup => cosmonaut_engine::charge::point_read(bytes),
+        _ => cosmonaut_engine::charge::query(examined, bytes),
+    });
     Ok((out, plan, examined))
 }
 
@@ -213,7 +218,22 @@ pub async fn get_more(call: &Call<'_>) -> Result<Document> {
         .cursors
         .next(id, &namespace, batch_size(call.count("batchSize")?)?)
     {
-        Next::Batch(reply) => Ok(reply),
+        Next::Batch(reply) => {
+            let batch = reply
+                .get_document("cursor")
+                .ok()
+                .and_then(|c| c.get_array("nextBatch").ok());
+            let (items, bytes) = batch.map_or((0, 0), |b| {
+                let bytes = b
+                    .iter()
+                    .filter_map(Bson::as_document)
+                    .map(super::size_of)
+                    .sum();
+                (b.len(), bytes)
+            });
+            call.meter.add(cosmonaut_engine::charge::feed(items, bytes));
+            Ok(reply)
+        }
         Next::Missing => Err(MongoError::cursor_not_found(format!(
             "cursor id {id} not found"
         ))),
@@ -445,12 +465,7 @@ pub fn explain(call: &Call<'_>) -> Result<Document> {
             "explain needs a command to explain",
         ));
     };
-    let inner_call = Call {
-        server: call.server,
-        db: call.db.clone(),
-        body: inner.clone(),
-        name: name.clone(),
-    };
+    let inner_call = call.inner(inner.clone(), &name);
     let coll = inner_call.collection()?;
     let filter = match name.to_ascii_lowercase().as_str() {
         "find" => inner.get_document("filter").cloned().unwrap_or_default(),

@@ -6,10 +6,11 @@
 use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::read::select;
-use super::Call;
+use super::{size_of, Call};
 use crate::error::{MongoError, Result};
 use crate::filter::Filter;
 use crate::update::{self, UpdateContext};
+use cosmonaut_engine::charge;
 
 /// A write error as drivers expect it in `writeErrors`.
 fn write_error(index: usize, e: &MongoError) -> Bson {
@@ -77,6 +78,7 @@ pub async fn insert(call: &Call<'_>) -> Result<Document> {
                 let d = with_id(d);
                 match check_fields(&d) {
                     Ok(()) => {
+                        call.meter.add(charge::write(size_of(&d)));
                         call.server
                             .collections
                             .insert(&call.db, &coll, &indexes, &d)
@@ -301,6 +303,7 @@ async fn run_statement(
             {
                 applied.matched += 1;
                 applied.modified += 1;
+                call.meter.add(charge::replace(size_of(&new)));
                 applied.before = Some(current.document);
                 applied.after = Some(new);
                 break;
@@ -317,6 +320,7 @@ async fn run_statement(
         collections.ensure(&call.db, coll).await?;
         let new = statement.new_document()?;
         let indexes = collections.index_set(&call.db, coll)?;
+        call.meter.add(charge::write(size_of(&new)));
         collections.insert(&call.db, coll, &indexes, &new).await?;
         applied.upserted = new.get("_id").cloned();
         applied.after = Some(new);
@@ -416,6 +420,7 @@ pub async fn delete(call: &Call<'_>) -> Result<Document> {
                     .await?
                 {
                     deleted += 1;
+                    call.meter.add(charge::delete(size_of(&stored.document)));
                     if one {
                         break;
                     }

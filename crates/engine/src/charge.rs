@@ -1,4 +1,6 @@
-//! Request-unit charges, shaped like the service's: a 1 KB point read costs
+//! Request-unit charges, shaped like the service's (every front end reports
+//! them: the REST gateway in `x-ms-request-charge`, the MongoDB front end in
+//! `getLastRequestStatistics`): a 1 KB point read costs
 //! 1 RU, a 1 KB write about 5.7, growing with size; a query pays a fixed
 //! part, then for the documents it had to load and the results it returns,
 //! so a query served by an index costs less than one that scans.
