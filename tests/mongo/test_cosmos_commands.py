@@ -67,3 +67,19 @@ def test_get_last_request_statistics_reports_the_charge(server):
         scan = c.stats.command("getLastRequestStatistics")
         assert scan["RequestCharge"] > point["RequestCharge"] * 3
         c.drop_database("stats")
+
+
+def test_mongo_commands_show_in_metrics(server, client):
+    import requests
+    import urllib3
+    urllib3.disable_warnings()
+    client.metricsdb.c.insert_one({"_id": 1})
+    try:
+        client.metricsdb.command("noSuchCommandAtAll")
+    except Exception:
+        pass
+    text = requests.get(server.endpoint + "metrics", verify=False, timeout=10).text
+    assert 'cosmonaut_mongo_commands_total{command="insert",outcome="ok"}' in text
+    assert 'cosmonaut_mongo_commands_total{command="other",outcome="CommandNotFound"}' in text
+    assert "cosmonaut_mongo_command_duration_seconds" in text
+    client.drop_database("metricsdb")

@@ -183,6 +183,19 @@ fn describe() {
     // Present from the start, so an alert on its rate has a series to read.
     metrics::counter!(cosmonaut_gateway::THROTTLED).absolute(0);
     crate::connections::describe_metrics();
+    metrics::describe_counter!(
+        cosmonaut_mongo::COMMANDS_TOTAL,
+        "MongoDB commands run, by command and outcome (ok or the error's code name)."
+    );
+    metrics::describe_histogram!(
+        cosmonaut_mongo::COMMAND_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from a MongoDB command's arrival to its reply."
+    );
+    metrics::describe_histogram!(
+        cosmonaut_mongo::COMMAND_UNITS,
+        "Request units charged per MongoDB command."
+    );
 }
 
 #[cfg(test)]

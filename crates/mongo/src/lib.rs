@@ -43,6 +43,13 @@ pub const SERVER_VERSION: &str = "6.0.0";
 /// The replica set name Azure Cosmos DB for MongoDB reports.
 pub const REPLICA_SET: &str = "globaldb";
 
+/// Commands run, by command and outcome (`ok` or the error's code name).
+pub const COMMANDS_TOTAL: &str = "cosmonaut_mongo_commands_total";
+/// Time from a command's arrival to its reply.
+pub const COMMAND_SECONDS: &str = "cosmonaut_mongo_command_duration_seconds";
+/// Request units charged per command.
+pub const COMMAND_UNITS: &str = "cosmonaut_mongo_request_units";
+
 /// What the front end needs from the server around it.
 #[derive(Clone)]
 pub struct MongoConfig {

@@ -200,6 +200,60 @@ const WRITES: [&str; 12] = [
     "shardcollection",
 ];
 
+/// Command names as metric labels: the commands this server knows, every
+/// other name as `other` (so clients cannot grow the label set).
+const KNOWN: [&str; 40] = [
+    "hello",
+    "ismaster",
+    "ping",
+    "buildinfo",
+    "saslstart",
+    "saslcontinue",
+    "logout",
+    "endsessions",
+    "whatsmyuri",
+    "connectionstatus",
+    "getlasterror",
+    "serverstatus",
+    "hostinfo",
+    "getcmdlineopts",
+    "getparameter",
+    "listdatabases",
+    "listcollections",
+    "create",
+    "drop",
+    "dropdatabase",
+    "renamecollection",
+    "listindexes",
+    "createindexes",
+    "dropindexes",
+    "collstats",
+    "dbstats",
+    "customaction",
+    "shardcollection",
+    "getlastrequeststatistics",
+    "find",
+    "explain",
+    "getmore",
+    "killcursors",
+    "aggregate",
+    "count",
+    "distinct",
+    "insert",
+    "update",
+    "delete",
+    "findandmodify",
+];
+
+fn metric_label(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    KNOWN
+        .iter()
+        .find(|k| **k == lower)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// Runs one command and returns its reply (errors as `{ok: 0}` replies).
 pub async fn run(
     server: &MongoServer,
@@ -210,10 +264,15 @@ pub async fn run(
     let started = std::time::Instant::now();
     let name = body.keys().next().cloned().unwrap_or_default();
     let meter = Meter::default();
-    let reply = match dispatch(server, session, body, database, &meter).await {
-        Ok(reply) => reply,
-        Err(error) => error.reply(),
+    let (reply, outcome) = match dispatch(server, session, body, database, &meter).await {
+        Ok(reply) => (reply, "ok"),
+        Err(error) => (error.reply(), error.name),
     };
+    let label = metric_label(&name);
+    metrics::counter!(crate::COMMANDS_TOTAL, "command" => label, "outcome" => outcome).increment(1);
+    metrics::histogram!(crate::COMMAND_SECONDS, "command" => label)
+        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!(crate::COMMAND_UNITS, "command" => label).record(meter.total());
     if !name.eq_ignore_ascii_case("getLastRequestStatistics") {
         let charge = if meter.total() > 0.0 {
             meter.total()
