@@ -79,22 +79,6 @@ impl Collections {
         Ok((item, id))
     }
 
-    /// Replaces the document `old` (as read) with `new`, as an update
-    /// (operators or a pipeline) when `update`, else as a replacement;
-    /// change streams tell the two apart. `Ok(false)` when it changed since.
-    pub async fn rewrite(
-        &self,
-        db: &str,
-        coll: &str,
-        indexes: &IndexSet,
-        old: &Stored,
-        new: &Document,
-        update: bool,
-    ) -> Result<bool> {
-        self.replace_as(db, coll, indexes, old, new, update.then_some("update"))
-            .await
-    }
-
     /// Inserts a new document; a duplicate `_id` or unique key is error 11000.
     pub async fn insert(
         &self,
@@ -123,8 +107,10 @@ impl Collections {
         }
     }
 
-    /// Replaces the document `old` (as read) with `new`; `Ok(false)` when
-    /// it changed since (the caller reads it again and retries).
+    /// Replaces the document `old` (as read) with `new`, as an update
+    /// (operators or a pipeline) when `update`, else as a replacement;
+    /// change streams tell the two apart. `Ok(false)` when it changed since
+    /// (the caller reads it again and retries).
     pub async fn replace(
         &self,
         db: &str,
@@ -132,22 +118,11 @@ impl Collections {
         indexes: &IndexSet,
         old: &Stored,
         new: &Document,
-    ) -> Result<bool> {
-        self.replace_as(db, coll, indexes, old, new, None).await
-    }
-
-    async fn replace_as(
-        &self,
-        db: &str,
-        coll: &str,
-        indexes: &IndexSet,
-        old: &Stored,
-        new: &Document,
-        op: Option<&str>,
+        update: bool,
     ) -> Result<bool> {
         let (mut item, id) = self.item(new, indexes, old.order)?;
-        if let (Some(op), Some(map)) = (op, item.as_object_mut()) {
-            map.insert(stored::OP.into(), op.into());
+        if let (true, Some(map)) = (update, item.as_object_mut()) {
+            map.insert(stored::OP.into(), "update".into());
         }
         let before = indexes.unique_keys(&old.document)?;
         let after = indexes.unique_keys(new)?;
@@ -424,7 +399,7 @@ impl Collections {
             // Lost races mean someone else wrote it, with the new settings.
             for _ in 0..3 {
                 if self
-                    .replace(db, coll, indexes, &current, &current.document.clone())
+                    .replace(db, coll, indexes, &current, &current.document.clone(), true)
                     .await?
                 {
                     break;

@@ -105,14 +105,7 @@ impl Call<'_> {
     }
 
     pub fn document(&self, field: &str) -> Result<Document> {
-        match self.body.get(field) {
-            None | Some(Bson::Null) => Ok(Document::new()),
-            Some(Bson::Document(d)) => Ok(d.clone()),
-            Some(_) => Err(MongoError::wrong_type(
-                &format!("{}.{field}", self.name),
-                "object",
-            )),
-        }
+        Ok(self.optional_document(field)?.unwrap_or_default())
     }
 
     pub fn optional_document(&self, field: &str) -> Result<Option<Document>> {
@@ -169,89 +162,73 @@ impl Call<'_> {
     }
 }
 
-/// Commands a client may run before it authenticates.
-const OPEN: [&str; 11] = [
-    "hello",
-    "ismaster",
-    "ping",
-    "buildinfo",
-    "saslstart",
-    "saslcontinue",
-    "endsessions",
-    "logout",
-    "whatsmyuri",
-    "connectionstatus",
-    "getlasterror",
-];
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Access {
+    /// Before authenticating: the handshake and authentication itself.
+    Open,
+    /// Any authenticated client.
+    Read,
+    /// Changes data or metadata: refused with a read-only key.
+    Write,
+}
 
-/// Commands that change data or metadata: refused with a read-only key.
-const WRITES: [&str; 12] = [
-    "insert",
-    "update",
-    "delete",
-    "findandmodify",
-    "create",
-    "drop",
-    "dropdatabase",
-    "renamecollection",
-    "createindexes",
-    "dropindexes",
-    "collmod",
-    "shardcollection",
-];
+/// The commands this server knows, by lower-case name. Their names are
+/// also the metric labels (others count as `other`, so clients cannot grow
+/// the label set).
+const COMMANDS: [(&str, Access); 40] = {
+    use Access::*;
+    [
+        ("hello", Open),
+        ("ismaster", Open),
+        ("ping", Open),
+        ("buildinfo", Open),
+        ("saslstart", Open),
+        ("saslcontinue", Open),
+        ("endsessions", Open),
+        ("logout", Open),
+        ("whatsmyuri", Open),
+        ("connectionstatus", Open),
+        ("getlasterror", Open),
+        ("serverstatus", Read),
+        ("hostinfo", Read),
+        ("getcmdlineopts", Read),
+        ("getparameter", Read),
+        ("listdatabases", Read),
+        ("listcollections", Read),
+        ("listindexes", Read),
+        ("collstats", Read),
+        ("dbstats", Read),
+        ("getlastrequeststatistics", Read),
+        ("find", Read),
+        ("explain", Read),
+        ("getmore", Read),
+        ("killcursors", Read),
+        ("aggregate", Read),
+        ("count", Read),
+        ("distinct", Read),
+        // Its Get actions read; the others are checked where it runs.
+        ("customaction", Read),
+        ("insert", Write),
+        ("update", Write),
+        ("delete", Write),
+        ("findandmodify", Write),
+        ("create", Write),
+        ("drop", Write),
+        ("dropdatabase", Write),
+        ("renamecollection", Write),
+        ("createindexes", Write),
+        ("dropindexes", Write),
+        ("shardcollection", Write),
+    ]
+};
 
-/// Command names as metric labels: the commands this server knows, every
-/// other name as `other` (so clients cannot grow the label set).
-const KNOWN: [&str; 40] = [
-    "hello",
-    "ismaster",
-    "ping",
-    "buildinfo",
-    "saslstart",
-    "saslcontinue",
-    "logout",
-    "endsessions",
-    "whatsmyuri",
-    "connectionstatus",
-    "getlasterror",
-    "serverstatus",
-    "hostinfo",
-    "getcmdlineopts",
-    "getparameter",
-    "listdatabases",
-    "listcollections",
-    "create",
-    "drop",
-    "dropdatabase",
-    "renamecollection",
-    "listindexes",
-    "createindexes",
-    "dropindexes",
-    "collstats",
-    "dbstats",
-    "customaction",
-    "shardcollection",
-    "getlastrequeststatistics",
-    "find",
-    "explain",
-    "getmore",
-    "killcursors",
-    "aggregate",
-    "count",
-    "distinct",
-    "insert",
-    "update",
-    "delete",
-    "findandmodify",
-];
+fn command(lower: &str) -> Option<(&'static str, Access)> {
+    COMMANDS.iter().find(|(name, _)| *name == lower).copied()
+}
 
 fn metric_label(name: &str) -> &'static str {
-    let lower = name.to_ascii_lowercase();
-    KNOWN
-        .iter()
-        .find(|k| **k == lower)
-        .copied()
-        .unwrap_or("other")
+    command(&name.to_ascii_lowercase()).map_or("other", |(name, _)| name)
 }
 
 /// Runs one command and returns its reply (errors as `{ok: 0}` replies).
@@ -317,22 +294,22 @@ async fn dispatch(
         name,
         meter,
     };
+    let access = command(&lower).map_or(Access::Read, |(_, access)| access);
+    let writes = access == Access::Write
+        || (lower == "customaction"
+            && !call
+                .body
+                .get_str("customAction")
+                .unwrap_or("")
+                .starts_with("Get"));
     match session.authenticated {
-        None if !OPEN.contains(&lower.as_str()) => {
+        None if access != Access::Open => {
             return Err(MongoError::unauthorized(format!(
                 "Command {} requires authentication",
                 call.name
             )))
         }
-        Some(true)
-            if WRITES.contains(&lower.as_str())
-                || (lower == "customaction"
-                    && !call
-                        .body
-                        .get_str("customAction")
-                        .unwrap_or("")
-                        .starts_with("Get")) =>
-        {
+        Some(true) if writes => {
             return Err(MongoError::unauthorized(format!(
                 "not authorized on {} to execute command {{ {}: ... }}: the key is read-only",
                 call.db, call.name

@@ -298,7 +298,7 @@ async fn run_statement(
             }
             let update = !matches!(statement.update, Change::Replacement(_));
             if collections
-                .rewrite(&call.db, coll, &indexes, &current, &new, update)
+                .replace(&call.db, coll, &indexes, &current, &new, update)
                 .await?
             {
                 applied.matched += 1;
