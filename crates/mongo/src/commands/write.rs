@@ -67,6 +67,13 @@ fn reply(n: i64, errors: Vec<Bson>, extra: Document) -> Document {
 
 pub async fn insert(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
+    if !call.body.contains_key("documents") {
+        return Err(MongoError {
+            code: 40414,
+            name: "Location40414",
+            message: "BSON field 'insert.documents' is missing but a required field".into(),
+        });
+    }
     let documents = call.array("documents")?;
     call.server.collections.ensure(&call.db, &coll).await?;
     let indexes = call.server.collections.index_set(&call.db, &coll)?;
@@ -128,6 +135,15 @@ impl Statement {
     ) -> Result<Statement> {
         let filter = match spec.get(query_field) {
             Some(Bson::Document(d)) => Filter::parse(&crate::expr::bind_filter(d, variables))?,
+            // An update statement must say what it updates; findAndModify
+            // without a query takes the first document.
+            None if query_field == "q" => {
+                return Err(MongoError {
+                    code: 40414,
+                    name: "Location40414",
+                    message: "BSON field 'update.updates.q' is missing but a required field".into(),
+                })
+            }
             None | Some(Bson::Null) => Filter::And(Vec::new()),
             Some(_) => return Err(MongoError::wrong_type(query_field, "object")),
         };
@@ -405,10 +421,20 @@ pub async fn delete(call: &Call<'_>) -> Result<Document> {
                 return Err(MongoError::wrong_type("delete.deletes", "object"));
             };
             known_fields(&spec, "delete", "deletes", &DELETE_FIELDS)?;
-            let filter = Filter::parse(&crate::expr::bind_filter(
-                &spec.get_document("q").cloned().unwrap_or_default(),
-                &call.variables()?,
-            ))?;
+            // A `q` that is not a document is refused, never read as "everything".
+            let q = match spec.get("q") {
+                Some(Bson::Document(q)) => q,
+                Some(_) => return Err(MongoError::wrong_type("delete.deletes.q", "object")),
+                None => {
+                    return Err(MongoError {
+                        code: 40414,
+                        name: "Location40414",
+                        message: "BSON field 'delete.deletes.q' is missing but a required field"
+                            .into(),
+                    })
+                }
+            };
+            let filter = Filter::parse(&crate::expr::bind_filter(q, &call.variables()?))?;
             let one = spec.get("limit").is_some_and(crate::expr::truthy);
             let mut deleted = 0;
             let indexes = collections.index_set(&call.db, &coll)?;
