@@ -82,6 +82,9 @@ impl ApiError {
             StatusCode::PRECONDITION_FAILED => "PreconditionFailed",
             StatusCode::PAYLOAD_TOO_LARGE => "RequestEntityTooLarge",
             StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+            StatusCode::REQUEST_TIMEOUT => "RequestTimeout",
+            StatusCode::FAILED_DEPENDENCY => "FailedDependency",
+            StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
             _ => "InternalServerError",
         }
     }

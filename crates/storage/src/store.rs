@@ -352,6 +352,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_transaction_reads_many_keys_through_its_own_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = Arc::new(RedbBackend::open(&dir.path().join("data.redb")).expect("open"));
+        let store = Store::with_observer(backend, None).expect("store");
+        store
+            .transact(|t| {
+                t.put(vec![1], vec![10]);
+                t.put(vec![2], vec![20]);
+                Ok::<_, StorageError>(())
+            })
+            .await
+            .expect("seed");
+        let seen = store
+            .transact(|t| {
+                t.put(vec![3], vec![30]);
+                t.delete(vec![2]);
+                t.get_many(&[vec![1], vec![2], vec![3], vec![4]])
+            })
+            .await
+            .expect("read");
+        assert_eq!(seen, vec![Some(vec![10]), None, Some(vec![30]), None]);
+    }
+
+    #[tokio::test]
     async fn commits_are_numbered_observed_in_order_and_survive_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("data.redb");

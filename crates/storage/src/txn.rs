@@ -74,6 +74,27 @@ impl KvRead for Txn<'_> {
         self.base.get(key)
     }
 
+    /// Keys this transaction or its batch wrote are answered here; the
+    /// rest go to the base in one request (one round trip to a store
+    /// across a network, however many keys).
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out: Vec<Option<Option<Vec<u8>>>> = keys
+            .iter()
+            .map(|key| self.own.get(key).or_else(|| self.batch.get(key)).cloned())
+            .collect();
+        let missing: Vec<Vec<u8>> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, known)| known.is_none())
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut fetched = self.base.get_many(&missing)?.into_iter();
+        for slot in out.iter_mut().filter(|known| known.is_none()) {
+            *slot = Some(fetched.next().flatten());
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
+    }
+
     /// Entries with `start <= key < end`, merged across all three layers.
     fn scan_ordered(
         &self,

@@ -174,21 +174,41 @@ pub fn apply(txn: &mut Txn<'_>, old: &IndexEntries, new: IndexEntries) -> Result
 }
 
 /// Takes one from each counter only in `old` and adds one to each only in
-/// `new` (a counter at zero is removed).
+/// `new` (a counter at zero is removed). The counters are read in one
+/// request: a document with many paths moves many counters, and a store
+/// across a network would otherwise take a round trip for each.
 fn move_counters(
     txn: &mut Txn<'_>,
     old: &BTreeSet<Vec<u8>>,
     new: &BTreeSet<Vec<u8>>,
 ) -> Result<()> {
-    for gone in old.difference(new) {
-        match presence(txn, gone)?.saturating_sub(1) {
-            0 => txn.delete(gone.clone()),
-            n => txn.put(gone.clone(), n.to_be_bytes().to_vec()),
-        }
+    let gone: Vec<Vec<u8>> = old.difference(new).cloned().collect();
+    let added: Vec<Vec<u8>> = new.difference(old).cloned().collect();
+    if gone.is_empty() && added.is_empty() {
+        return Ok(());
     }
-    for added in new.difference(old) {
-        let count = presence(txn, added)? + 1;
-        txn.put(added.clone(), count.to_be_bytes().to_vec());
+    let keys: Vec<Vec<u8>> = gone.iter().chain(&added).cloned().collect();
+    let counts: Vec<u64> = txn
+        .get_many(&keys)?
+        .into_iter()
+        .map(|bytes| {
+            bytes
+                .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+                .map_or(0, u64::from_be_bytes)
+        })
+        .collect();
+    for (key, count) in keys.into_iter().zip(counts) {
+        let is_gone = gone.binary_search(&key).is_ok();
+        let next = if is_gone {
+            count.saturating_sub(1)
+        } else {
+            count + 1
+        };
+        if next == 0 {
+            txn.delete(key);
+        } else {
+            txn.put(key, next.to_be_bytes().to_vec());
+        }
     }
     Ok(())
 }
