@@ -164,7 +164,7 @@ fn operator(op: &str, arg: &Bson, root: &Document) -> Result<Bson> {
             let (a, b) = two(op, arg, root)?;
             let o = compare(&a, &b);
             match op {
-                "$eq" => Bson::Boolean(equal(&a, &b) || o == Equal && a == b),
+                "$eq" => Bson::Boolean(equal(&a, &b)),
                 "$ne" => Bson::Boolean(o != Equal),
                 "$gt" => Bson::Boolean(o == Greater),
                 "$gte" => Bson::Boolean(o != Less),

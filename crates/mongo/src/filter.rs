@@ -264,16 +264,10 @@ fn operator(op: &str, arg: &Bson, options: Option<&str>) -> Result<Condition> {
             }
             _ => return Err(MongoError::bad_value("malformed mod, needs to be an array")),
         },
-        "$comment" => Condition::Exists(true).or_always(),
+        // A comment matches everything: the empty negation always holds.
+        "$comment" => Condition::Not(Vec::new()),
         other => return Err(MongoError::bad_value(format!("unknown operator: {other}"))),
     })
-}
-
-impl Condition {
-    /// `$comment` inside a field's operators matches everything.
-    fn or_always(self) -> Condition {
-        Condition::Not(Vec::new())
-    }
 }
 
 /// A `$type` argument as a type number; "number" is 0 (any numeric type).
