@@ -1,14 +1,19 @@
-"""The MongoDB specifications' CRUD unified-format tests, run by a runner of
-our own against a real server. The JSON files are not in this repository:
-they are taken at test time from the pymongo source distribution (which
-ships them under test/crud/unified), downloaded from PyPI into
-tests/mongo/.cache. crud-spec-skips.txt lists what is left out and why.
+"""The MongoDB specifications' unified-format tests of CRUD, transactions and
+the convenient transaction API, run by a runner of our own against a real
+server. The JSON files are not in this repository: they are taken at test
+time from the pymongo source distribution (which ships them under
+test/<group>/unified), downloaded from PyPI into tests/mongo/.cache.
+crud-spec-skips.txt lists what is left out and why.
 
-The runner implements the parts of the unified format the CRUD tests use:
-entities (clients, databases, collections), initialData, operations with
-expectResult / expectError, and outcome. Command-monitoring expectations
+The runner implements the parts of the unified format these tests use:
+entities (clients, databases, collections, sessions), initialData,
+operations with expectResult / expectError (codes, names, messages, error
+labels), session and transaction operations (withTransaction runs its
+callback's operations), the test runner's assertions about collections,
+indexes and session state, and outcome. Command-monitoring expectations
 (expectEvents) check what the driver sends, not what the server does, and
-are not compared."""
+are not compared; fail points are a mongod testing facility this server
+does not have, so tests that set one are skipped."""
 import glob
 import json
 import os
@@ -20,6 +25,8 @@ import tarfile
 import pytest
 from bson import json_util
 from pymongo import DeleteMany, DeleteOne, InsertOne, MongoClient, ReplaceOne, ReturnDocument, UpdateMany, UpdateOne
+from pymongo.client_session import ClientSession, TransactionOptions
+from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
@@ -29,16 +36,27 @@ PYMONGO = "4.20.1"
 SERVER_VERSION = (6, 0, 0)
 
 
+GROUPS = ["crud", "transactions", "transactions-convenient-api"]
+
+
 def spec_files():
-    folder = os.path.join(CACHE, f"pymongo-{PYMONGO}", "test", "crud", "unified")
-    if not os.path.isdir(folder):
+    """(name, path) of every test file; names outside CRUD carry their group."""
+    tests = os.path.join(CACHE, f"pymongo-{PYMONGO}", "test")
+    if not all(os.path.isdir(os.path.join(tests, g, "unified")) for g in GROUPS):
         os.makedirs(CACHE, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
-                        "--disable-pip-version-check", f"pymongo=={PYMONGO}", "-d", CACHE], check=True)
+        if not os.path.exists(os.path.join(CACHE, f"pymongo-{PYMONGO}.tar.gz")):
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
+                            "--disable-pip-version-check", f"pymongo=={PYMONGO}", "-d", CACHE], check=True)
+        wanted = tuple(f"/test/{g}/unified/" for g in GROUPS)
         with tarfile.open(os.path.join(CACHE, f"pymongo-{PYMONGO}.tar.gz")) as tar:
-            members = [m for m in tar.getmembers() if "/test/crud/unified/" in m.name and m.name.endswith(".json")]
+            members = [m for m in tar.getmembers() if any(w in m.name for w in wanted) and m.name.endswith(".json")]
             tar.extractall(CACHE, members=members, filter="data")
-    return sorted(glob.glob(os.path.join(folder, "*.json")))
+    files = []
+    for group in GROUPS:
+        for path in sorted(glob.glob(os.path.join(tests, group, "unified", "*.json"))):
+            name = os.path.basename(path)[:-5]
+            files.append((name if group == "crud" else f"{group}/{name}", path))
+    return files
 
 
 def load_skips():
@@ -58,12 +76,12 @@ def pytest_generate_tests(metafunc):
     if "spec_case" not in metafunc.fixturenames:
         return
     cases, ids = [], []
-    for path in spec_files():
+    for name, path in spec_files():
         with open(path) as f:
             spec = json_util.loads(f.read())
         for test in spec["tests"]:
-            cases.append((os.path.basename(path), spec, test))
-            ids.append(f"{os.path.basename(path)[:-5]}: {test['description']}")
+            cases.append((name, spec, test))
+            ids.append(f"{name}: {test['description']}")
     metafunc.parametrize("spec_case", cases, ids=ids)
 
 
@@ -184,10 +202,80 @@ def bulk_result(r):
             "upsertedIds": {str(k): v for k, v in r.upserted_ids.items()}}
 
 
-def run_operation(entities, op):
-    name, target, args = op["name"], entities.get(op["object"]), dict(op.get("arguments", {}))
-    if op["object"] == "testRunner" or name in ("failPoint", "targetedFailPoint"):
+def transaction_options(args):
+    options = {}
+    if "readConcern" in args:
+        options["read_concern"] = ReadConcern(**args["readConcern"])
+    if "writeConcern" in args:
+        options["write_concern"] = write_concern(args["writeConcern"])
+    if "readPreference" in args:
+        options["read_preference"] = read_preference(args["readPreference"])
+    if "maxCommitTimeMS" in args:
+        options["max_commit_time_ms"] = args["maxCommitTimeMS"]
+    return options
+
+
+def write_concern(spec):
+    renames = {"w": "w", "j": "j", "wtimeoutMS": "wtimeout", "journal": "j"}
+    return WriteConcern(**{renames[k]: v for k, v in spec.items()})
+
+
+def read_preference(spec):
+    from pymongo import read_preferences
+    return read_preferences.make_read_preference(
+        read_preferences.read_pref_mode_from_name(spec["mode"]), spec.get("tagSets"))
+
+
+SESSION_STATES = {"none": "NONE", "starting": "STARTING", "in_progress": "IN_PROGRESS",
+                  "committed": "COMMITTED", "aborted": "ABORTED"}
+
+
+def run_runner_operation(entities, setup, name, args):
+    """The test runner's own operations: assertions about the server's state
+    (and one about the driver's session state)."""
+    if name in ("assertCollectionExists", "assertCollectionNotExists"):
+        names = setup[args["databaseName"]].list_collection_names()
+        assert (args["collectionName"] in names) == (name == "assertCollectionExists"), names
+    elif name in ("assertIndexExists", "assertIndexNotExists"):
+        indexes = [i["name"] for i in setup[args["databaseName"]][args["collectionName"]].list_indexes()]
+        assert (args["indexName"] in indexes) == (name == "assertIndexExists"), indexes
+    elif name == "createEntities":
+        create_entities(entities["$server"], entities, entities["$clients"], args["entities"])
+    elif name == "assertSessionTransactionState":
+        # Checked through pymongo's session internals (no public accessor).
+        from pymongo.client_session_shared import _TxnState
+        names = {v: k for k, v in vars(_TxnState).items() if k.isupper()}
+        state = names[entities[args["session"]]._transaction.state]
+        assert state.replace("COMMITTED_EMPTY", "COMMITTED") == SESSION_STATES[args["state"]], state
+    else:
         raise Unsupported(f"test runner operation {name}")
+
+
+def run_session_operation(entities, session, name, args, setup):
+    if name == "startTransaction":
+        return session.start_transaction(**transaction_options(args))
+    if name == "commitTransaction":
+        return session.commit_transaction()
+    if name == "abortTransaction":
+        return session.abort_transaction()
+    if name == "endSession":
+        return session.end_session()
+    if name == "withTransaction":
+        def callback(_session):
+            for op in args["callback"]:
+                run_checked(entities, op, setup, reraise=True)
+        return session.with_transaction(callback, **transaction_options(args))
+    raise Unsupported(f"session operation {name}")
+
+
+def run_operation(entities, op, setup=None):
+    name, target, args = op["name"], entities.get(op["object"]), dict(op.get("arguments", {}))
+    if name in ("failPoint", "targetedFailPoint"):
+        raise Unsupported("fail points")
+    if op["object"] == "testRunner":
+        return run_runner_operation(entities, setup, name, args)
+    if isinstance(target, ClientSession):
+        return run_session_operation(entities, target, name, args, setup)
     if "session" in args:
         args["session"] = entities[args["session"]]
     kwargs = {}
@@ -197,7 +285,7 @@ def run_operation(entities, op):
                "hint": "hint", "collation": "collation", "comment": "comment", "skip": "skip", "limit": "limit",
                "ordered": "ordered", "session": "session"}
     positional = {"filter", "update", "replacement", "document", "documents", "pipeline", "fieldName", "requests",
-                  "collection", "keys", "name"}
+                  "collection", "keys", "name", "command", "commandName", "readPreference"}
     for key, value in args.items():
         if key in positional:
             continue
@@ -249,6 +337,9 @@ def run_operation(entities, op):
         return target.create_collection(args["collection"])
     if name == "dropCollection":
         return target.drop_collection(args["collection"])
+    if name == "runCommand":
+        kwargs.pop("comment", None)
+        return target.command(args["command"], **({"session": args["session"]} if "session" in args else {}))
     if name == "createIndex":
         return target.create_index(list(args["keys"].items()), **({"name": args["name"]} if "name" in args else {}))
     raise Unsupported(f"operation {name}")
@@ -264,6 +355,10 @@ def check_error(expected, error):
         details = getattr(error, "details", None) or {}
         name = details.get("codeName") or (details.get("writeErrors") or [{}])[-1].get("codeName")
         assert name == expected["errorCodeName"] or expected["errorCodeName"] in str(error), repr(error)
+    for label in expected.get("errorLabelsContain", []):
+        assert isinstance(error, PyMongoError) and error.has_error_label(label), (label, repr(error))
+    for label in expected.get("errorLabelsOmit", []):
+        assert not (isinstance(error, PyMongoError) and error.has_error_label(label)), (label, repr(error))
     if "errorContains" in expected:
         assert expected["errorContains"].lower() in str(error).lower(), repr(error)
     if "expectResult" in expected and isinstance(error, BulkWriteError):
@@ -274,10 +369,59 @@ def check_error(expected, error):
         assert matches(expected["expectResult"], partial), (expected["expectResult"], partial)
 
 
+def create_entities(server, entities, clients, specs):
+    """Makes the clients, databases, collections and sessions a test names."""
+    for entity in specs:
+        (kind, e), = entity.items()
+        if kind == "client":
+            options = {k: v for k, v in e.get("uriOptions", {}).items() if k in ("w", "retryWrites", "readConcernLevel")}
+            c = server.client(**options)
+            clients.append(c)
+            entities[e["id"]] = c
+        elif kind == "database":
+            entities[e["id"]] = entities[e["client"]][e["databaseName"]]
+        elif kind == "collection":
+            concern = e.get("collectionOptions", {}).get("writeConcern")
+            entities[e["id"]] = entities[e["database"]].get_collection(
+                e["collectionName"], write_concern=write_concern(concern) if concern else None)
+        elif kind == "session":
+            options = e.get("sessionOptions", {})
+            defaults = options.get("defaultTransactionOptions")
+            entities[e["id"]] = entities[e["client"]].start_session(
+                causal_consistency=options.get("causalConsistency"),
+                default_transaction_options=TransactionOptions(**transaction_options(defaults))
+                if defaults else None)
+        else:
+            raise Unsupported(f"entity {kind}")
+
+
+def run_checked(entities, op, setup, reraise=False):
+    """Runs one operation and checks its result or error; an unexpected
+    error is raised as it came when `reraise` (a withTransaction callback's
+    errors go back to the driver, which decides on retrying)."""
+    try:
+        result = run_operation(entities, op, setup)
+        error = None
+    except (PyMongoError, TypeError, ValueError) as e:
+        result, error = None, e
+    if "expectError" in op:
+        assert error is not None, f"{op['name']} should have failed; it returned {result!r}"
+        check_error(op["expectError"], error)
+        if reraise:
+            raise error
+        return
+    if error is not None and reraise:
+        raise error
+    if error is not None:
+        raise AssertionError(f"{op['name']} failed: {error!r}") from error
+    if "expectResult" in op:
+        assert matches(op["expectResult"], result), (op["expectResult"], result)
+
+
 def test_crud_spec(spec_case, server):
     filename, spec, test = spec_case
     skips = load_skips()
-    reason = skips.get((filename[:-5], test["description"])) or skips.get((filename[:-5], "*"))
+    reason = skips.get((filename, test["description"])) or skips.get((filename, "*"))
     if reason:
         pytest.skip(reason)
     if not runnable(spec.get("runOnRequirements")) or not runnable(test.get("runOnRequirements")):
@@ -286,25 +430,15 @@ def test_crud_spec(spec_case, server):
         pytest.skip(test["skipReason"])
     entities, clients = {}, []
     try:
-        for entity in spec.get("createEntities", []):
-            (kind, e), = entity.items()
-            if kind == "client":
-                options = {k: v for k, v in e.get("uriOptions", {}).items() if k in ("w", "retryWrites", "readConcernLevel")}
-                c = server.client(**options)
-                clients.append(c)
-                entities[e["id"]] = c
-            elif kind == "database":
-                entities[e["id"]] = entities[e["client"]][e["databaseName"]]
-            elif kind == "collection":
-                concern = e.get("collectionOptions", {}).get("writeConcern")
-                entities[e["id"]] = entities[e["database"]].get_collection(
-                    e["collectionName"], write_concern=WriteConcern(**concern) if concern else None)
-            elif kind == "session":
-                entities[e["id"]] = entities[e["client"]].start_session()
-            else:
-                pytest.skip(f"entity {kind}")
+        entities.update({"$server": server, "$clients": clients})
+        try:
+            create_entities(server, entities, clients, spec.get("createEntities", []))
+        except Unsupported as e:
+            pytest.skip(f"the runner does not implement {e}")
         setup = server.client()
         clients.append(setup)
+        # As the unified runner does: no transaction of an earlier test stays open.
+        setup.admin.command("killAllSessions", [])
         for data in spec.get("initialData", []):
             db = setup[data["databaseName"]]
             db.drop_collection(data["collectionName"])
@@ -313,19 +447,9 @@ def test_crud_spec(spec_case, server):
                 db[data["collectionName"]].insert_many(data["documents"])
         for op in test["operations"]:
             try:
-                result = run_operation(entities, op)
-                error = None
+                run_checked(entities, op, setup)
             except Unsupported as e:
                 pytest.skip(f"the runner does not implement {e}")
-            except (PyMongoError, TypeError, ValueError) as e:
-                result, error = None, e
-            if "expectError" in op:
-                assert error is not None, f"{op['name']} should have failed; it returned {result!r}"
-                check_error(op["expectError"], error)
-                continue
-            assert error is None, f"{op['name']} failed: {error!r}"
-            if "expectResult" in op:
-                assert matches(op["expectResult"], result), (op["expectResult"], result)
         for data in test.get("outcome", []):
             stored = list(setup[data["databaseName"]][data["collectionName"]].find().sort("_id", 1))
             try:

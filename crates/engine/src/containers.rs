@@ -370,7 +370,17 @@ impl Engine {
     }
 
     pub fn read_container(&self, db: &str, id: &str) -> Result<ContainerInfo> {
-        let snapshot = self.snapshot()?;
+        self.read_container_at(None, db, id)
+    }
+
+    /// A container as of `at` (see [`Engine::read_point`]), or now.
+    pub fn read_container_at(
+        &self,
+        at: Option<&crate::ReadPoint>,
+        db: &str,
+        id: &str,
+    ) -> Result<ContainerInfo> {
+        let snapshot = self.reader(at)?;
         let record = match load_container(snapshot.as_ref(), db, id)? {
             Some(r) => r,
             None => return Err(EngineError::not_found()),

@@ -97,8 +97,102 @@ impl Engine {
         self.store.backend_status()
     }
 
-    pub(crate) fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+    pub(crate) fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
         Ok(self.store.snapshot()?)
+    }
+
+    /// The store as of now, to read at again and again: the reads that
+    /// take it (`read_item_at`, `read_items_at`, `query_items_at`,
+    /// `read_container_at`) see every commit made before it and none
+    /// after. A front end's transaction reads at one (snapshot isolation).
+    /// Holding one keeps what it sees alive: memtables and pages in the
+    /// embedded store, a read transaction and its connection on PostgreSQL.
+    pub fn read_point(&self) -> Result<ReadPoint> {
+        Ok(ReadPoint(Mutex::new(Some(self.snapshot()?))))
+    }
+
+    /// A fresh snapshot, or the one `at` holds.
+    pub(crate) fn reader<'a>(&self, at: Option<&'a ReadPoint>) -> Result<Reader<'a>> {
+        Ok(match at {
+            None => Reader::Fresh(self.snapshot()?),
+            Some(point) => {
+                let guard = point
+                    .0
+                    .lock()
+                    .map_err(|_| EngineError::internal("a read point was poisoned"))?;
+                if guard.is_none() {
+                    return Err(EngineError::internal("the read point was released"));
+                }
+                Reader::Pinned(guard)
+            }
+        })
+    }
+}
+
+/// A storage snapshot kept across calls (see [`Engine::read_point`]).
+pub struct ReadPoint(Mutex<Option<Box<dyn Snapshot>>>);
+
+impl ReadPoint {
+    /// Lets go of the snapshot (and what it holds: a PostgreSQL
+    /// connection above all) before the point itself is dropped; reads
+    /// at it fail from now on.
+    pub fn release(&self) {
+        if let Ok(mut snapshot) = self.0.lock() {
+            *snapshot = None;
+        }
+    }
+}
+
+/// What one engine call reads from.
+pub(crate) enum Reader<'a> {
+    Fresh(Box<dyn Snapshot>),
+    /// Holds a snapshot (checked when the guard was taken).
+    Pinned(std::sync::MutexGuard<'a, Option<Box<dyn Snapshot>>>),
+}
+
+impl Reader<'_> {
+    pub(crate) fn as_ref(&self) -> &(dyn Snapshot + 'static) {
+        match self {
+            Reader::Fresh(snapshot) => snapshot.as_ref(),
+            Reader::Pinned(guard) => match guard.as_ref() {
+                Some(snapshot) => snapshot.as_ref(),
+                None => &Released,
+            },
+        }
+    }
+}
+
+/// What a released read point reads: nothing (never reached: `reader`
+/// refuses a released point).
+struct Released;
+
+impl KvRead for Released {
+    fn get(&self, _key: &[u8]) -> cosmonaut_storage::Result<Option<Vec<u8>>> {
+        Err(cosmonaut_storage::StorageError::Backend(
+            "the read point was released".into(),
+        ))
+    }
+
+    fn scan_ordered(
+        &self,
+        _start: &[u8],
+        _end: &[u8],
+        _limit: usize,
+        _descending: bool,
+    ) -> cosmonaut_storage::Result<Vec<cosmonaut_storage::KeyValue>> {
+        Err(cosmonaut_storage::StorageError::Backend(
+            "the read point was released".into(),
+        ))
+    }
+}
+
+impl Snapshot for Released {}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = dyn Snapshot;
+
+    fn deref(&self) -> &Self::Target {
+        self.as_ref()
     }
 }
 

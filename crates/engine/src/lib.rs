@@ -35,13 +35,13 @@ pub mod validation;
 
 pub use changes::{ChangeFeedStart, ChangePage};
 pub use containers::{ContainerInfo, NewContainer};
-pub use engine::{Engine, EngineConfig, StorageCounters};
+pub use engine::{Engine, EngineConfig, ReadPoint, StorageCounters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use feed::{FeedPage, FeedRequest};
 pub use gateways::{GatewayPresence, PRESENCE_FRESH};
 pub use items::{
-    BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome, ItemPage, ItemScope, StoredItem,
-    WriteMode,
+    AtomicFailure, AtomicStep, BatchOperation, BatchOutcome, BatchStep, ItemKey, ItemOutcome,
+    ItemPage, ItemScope, StoredItem, WriteMode,
 };
 pub use offers::Throughput;
 pub use query::{IndexUse, QueryMetrics};

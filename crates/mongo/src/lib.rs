@@ -4,7 +4,9 @@
 //! the same engine (and so the same storage and backups) as the NoSQL API.
 //!
 //! Layout: [`wire`] frames messages, [`connection`] runs one client's
-//! conversation, [`commands`] has one module per group of commands; below
+//! conversation, [`commands`] has one module per group of commands and
+//! [`sessions`] keeps what a session carries between them (its
+//! transaction, its latest retryable write); below
 //! them [`filter`], [`update`], [`projection`], [`aggregate`] and [`expr`]
 //! implement MongoDB's query language over BSON documents, and
 //! [`collections`] maps databases, collections and documents onto the
@@ -24,6 +26,7 @@ pub mod indexes;
 pub mod path;
 pub mod projection;
 pub mod scram;
+mod sessions;
 pub mod stored;
 pub mod update;
 pub mod wire;
@@ -70,6 +73,7 @@ pub struct MongoServer {
     collections: collections::Collections,
     config: MongoConfig,
     cursors: cursors::Cursors,
+    sessions: sessions::Sessions,
     next_connection: AtomicI64,
 }
 
@@ -79,6 +83,7 @@ impl MongoServer {
             collections: collections::Collections::new(engine),
             config,
             cursors: cursors::Cursors::default(),
+            sessions: sessions::Sessions::default(),
             next_connection: AtomicI64::new(1),
         })
     }

@@ -39,7 +39,7 @@ use crate::views::{Conn, View};
 /// The key space in one PostgreSQL table, shared by every process that
 /// opens it.
 pub struct PostgresBackend {
-    shared: Shared,
+    shared: Arc<Shared>,
 }
 
 pub(crate) struct Shared {
@@ -78,7 +78,7 @@ impl PostgresBackend {
         let bridge = Bridge::new(options.timeout)?;
         let pool = connect::pool(url, options)?;
         let backend = Self {
-            shared: Shared {
+            shared: Arc::new(Shared {
                 writer: Mutex::new(None),
                 pool,
                 commits: AtomicU64::new(0),
@@ -87,7 +87,7 @@ impl PostgresBackend {
                 unreachable: AtomicU64::new(0),
                 lock_wait: options.timeout * 2 / 3,
                 bridge,
-            },
+            }),
         };
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(100);
@@ -229,7 +229,7 @@ impl Shared {
 }
 
 impl Backend for PostgresBackend {
-    fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
         let conn = self.shared.connection()?;
         Ok(Box::new(View::read_only(&self.shared, conn)))
     }

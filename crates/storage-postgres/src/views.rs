@@ -99,8 +99,8 @@ fn run_read(shared: &Shared, conn: &Conn, begin: bool, read: Read) -> Result<Vec
 }
 
 /// A snapshot: its own read transaction, or the writer's.
-pub(crate) struct View<'a> {
-    shared: &'a Shared,
+pub(crate) struct View {
+    shared: Arc<Shared>,
     kind: Kind,
 }
 
@@ -119,19 +119,22 @@ enum Kind {
     Write,
 }
 
-impl<'a> View<'a> {
-    pub(crate) fn read_only(shared: &'a Shared, conn: Conn) -> Self {
+impl View {
+    pub(crate) fn read_only(shared: &Arc<Shared>, conn: Conn) -> Self {
         let kind = Kind::Read {
             conn: Some(conn),
             begun: AtomicBool::new(false),
             failed: AtomicBool::new(false),
         };
-        Self { shared, kind }
+        Self {
+            shared: Arc::clone(shared),
+            kind,
+        }
     }
 
-    pub(crate) fn writer(shared: &'a Shared) -> Self {
+    pub(crate) fn writer(shared: &Arc<Shared>) -> Self {
         Self {
-            shared,
+            shared: Arc::clone(shared),
             kind: Kind::Write,
         }
     }
@@ -144,13 +147,13 @@ impl<'a> View<'a> {
         } = &self.kind
         else {
             let conn = self.shared.write_conn()?;
-            return run_read(self.shared, &conn, false, read);
+            return run_read(&self.shared, &conn, false, read);
         };
         let conn = conn
             .as_ref()
             .ok_or_else(|| StorageError::Backend("the snapshot is closed".into()))?;
         let begin = !begun.load(Ordering::Acquire);
-        match run_read(self.shared, conn, begin, read) {
+        match run_read(&self.shared, conn, begin, read) {
             Ok(rows) => {
                 begun.store(true, Ordering::Release);
                 Ok(rows)
@@ -163,7 +166,7 @@ impl<'a> View<'a> {
     }
 }
 
-impl KvRead for View<'_> {
+impl KvRead for View {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let rows = self.read(Read::Get(key.to_vec()))?;
         rows.first().map(|row| value(row, 0)).transpose()
@@ -184,9 +187,9 @@ impl KvRead for View<'_> {
     }
 }
 
-impl Snapshot for View<'_> {}
+impl Snapshot for View {}
 
-impl Drop for View<'_> {
+impl Drop for View {
     /// A read transaction ends without waiting (its connection goes back to
     /// the pool once it has); the writer's is rolled back unless applied.
     fn drop(&mut self) {

@@ -78,7 +78,9 @@ pub struct ConnectionStatus {
 /// may run on another thread at the same time.
 pub trait Backend: Send + Sync + 'static {
     /// What readers see: every commit that is durable, and nothing else.
-    fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>>;
+    /// A snapshot owns what it reads from, so a reader may keep one across
+    /// requests (a transaction that reads at one point in time).
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>>;
 
     /// What the writer sees: every commit applied, durable or not yet.
     /// The writer keeps this view until it has applied the group it read it

@@ -89,7 +89,7 @@ impl Store {
     }
 
     /// A consistent view of everything committed so far.
-    pub fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+    pub fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
         self.backend.snapshot()
     }
 
@@ -508,7 +508,7 @@ mod tests {
     struct SlowCommits(RedbBackend);
 
     impl Backend for SlowCommits {
-        fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+        fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
             self.0.snapshot()
         }
 

@@ -157,3 +157,35 @@ test('aggregation and indexes', async () => {
   assert.deepEqual((await db.listCollections().toArray()).map((x) => x.name), ['sales']);
   await db.dropDatabase();
 });
+
+test('transactions commit together, abort cleanly, and withTransaction retries a conflict', async () => {
+  const db = fresh();
+  await db.collection('acct').insertMany([{ _id: 'a', balance: 100 }, { _id: 'b', balance: 0 }]);
+  const session = client.startSession();
+  try {
+    let attempts = 0;
+    await session.withTransaction(async () => {
+      attempts += 1;
+      const a = await db.collection('acct').findOne({ _id: 'a' }, { session });
+      await db.collection('acct').updateOne({ _id: 'a' }, { $set: { balance: a.balance - 30 } }, { session });
+      await db.collection('acct').updateOne({ _id: 'b' }, { $inc: { balance: 30 } }, { session });
+      await db.collection('log').insertOne({ moved: 30 }, { session });
+      if (attempts === 1) {
+        // A write outside the transaction to a document it wrote.
+        await db.collection('acct').updateOne({ _id: 'a' }, { $inc: { balance: 1 } });
+      }
+    });
+    assert.equal(attempts, 2);
+    const balances = await db.collection('acct').find().sort({ _id: 1 }).toArray();
+    assert.deepEqual(balances.map((d) => d.balance), [71, 30]);
+    assert.equal(await db.collection('log').countDocuments(), 1);
+
+    session.startTransaction();
+    await db.collection('acct').deleteMany({}, { session });
+    assert.equal(await db.collection('acct').countDocuments({}, { session }), 0);
+    await session.abortTransaction();
+    assert.equal(await db.collection('acct').countDocuments(), 2);
+  } finally {
+    await session.endSession();
+  }
+});

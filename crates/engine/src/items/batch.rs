@@ -247,7 +247,7 @@ impl Engine {
     }
 }
 
-fn run_step(
+pub(super) fn run_step(
     txn: &mut cosmonaut_storage::Txn<'_>,
     container: &ContainerRecord,
     values: &[crate::partition::PartitionKeyValue],

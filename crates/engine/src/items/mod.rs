@@ -17,10 +17,12 @@ use crate::scripts::{self, Partition, WriteOptions};
 use crate::ttl::Ttl;
 use crate::validation;
 
+mod atomic;
 mod batch;
 mod expiry;
 pub(crate) mod ops;
 
+pub use atomic::{AtomicFailure, AtomicStep};
 pub use batch::{BatchOperation, BatchOutcome, BatchStep};
 
 /// How a write treats an existing item with the same id and partition key.
@@ -218,7 +220,19 @@ impl Engine {
     }
 
     pub fn read_item(&self, db: &str, coll: &str, id: &str, key: &ItemKey) -> Result<ItemOutcome> {
-        let stored = self.read_item_text(db, coll, id, key)?;
+        self.read_item_at(None, db, coll, id, key)
+    }
+
+    /// A point read as of `at` (see [`Engine::read_point`]), or now.
+    pub fn read_item_at(
+        &self,
+        at: Option<&crate::ReadPoint>,
+        db: &str,
+        coll: &str,
+        id: &str,
+        key: &ItemKey,
+    ) -> Result<ItemOutcome> {
+        let stored = self.read_item_text_at(at, db, coll, id, key)?;
         Ok(ItemOutcome {
             document: decode(&stored.text)?,
             text: None,
@@ -248,7 +262,18 @@ impl Engine {
         id: &str,
         key: &ItemKey,
     ) -> Result<StoredItem> {
-        let snapshot = self.snapshot()?;
+        self.read_item_text_at(None, db, coll, id, key)
+    }
+
+    fn read_item_text_at(
+        &self,
+        at: Option<&crate::ReadPoint>,
+        db: &str,
+        coll: &str,
+        id: &str,
+        key: &ItemKey,
+    ) -> Result<StoredItem> {
+        let snapshot = self.reader(at)?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (_, epk) = point_key(&container, key)?;
         // The item and the container's counters (for the LSN) in one read:
@@ -369,7 +394,19 @@ impl Engine {
         scope: &ItemScope,
         request: &FeedRequest,
     ) -> Result<ItemPage> {
-        let snapshot = self.snapshot()?;
+        self.read_items_at(None, db, coll, scope, request)
+    }
+
+    /// A page of items as of `at` (see [`Engine::read_point`]), or now.
+    pub fn read_items_at(
+        &self,
+        at: Option<&crate::ReadPoint>,
+        db: &str,
+        coll: &str,
+        scope: &ItemScope,
+        request: &FeedRequest,
+    ) -> Result<ItemPage> {
+        let snapshot = self.reader(at)?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let (start, end) = scope_keys(&container, scope)?;
         let ttl = container.ttl();

@@ -73,8 +73,23 @@ impl Engine {
         parameters: &Parameters,
         request: &FeedRequest,
     ) -> Result<ItemPage> {
+        self.query_items_at(None, db, coll, scope, query, parameters, request)
+    }
+
+    /// A query as of `at` (see [`Engine::read_point`]), or now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn query_items_at(
+        &self,
+        at: Option<&crate::ReadPoint>,
+        db: &str,
+        coll: &str,
+        scope: &ItemScope,
+        query: &Query,
+        parameters: &Parameters,
+        request: &FeedRequest,
+    ) -> Result<ItemPage> {
         query.validate(parameters).map_err(query_error)?;
-        let snapshot = self.snapshot()?;
+        let snapshot = self.reader(at)?;
         let container = require_container(snapshot.as_ref(), db, coll)?;
         let mut inlined = query.clone();
         inlined.freeze_static_time(std::time::SystemTime::now());

@@ -14,10 +14,15 @@ use serde_json::json;
 use crate::error::{MongoError, Result};
 use crate::stored;
 
+mod commit;
 mod index_specs;
+mod transaction;
 mod write;
 
+pub use transaction::Transaction;
+
 /// A stored document with the etag it was read at.
+#[derive(Debug, Clone)]
 pub struct Stored {
     pub document: Document,
     pub etag: String,
@@ -45,9 +50,15 @@ pub fn natural_order(documents: &mut [Stored]) {
     documents.sort_by_key(|d| d.order);
 }
 
+/// Databases, collections and documents on the engine; bound to a
+/// transaction, reads see its snapshot and its writes, and writes wait
+/// for its commit.
 #[derive(Clone)]
 pub struct Collections {
     engine: Arc<Engine>,
+    transaction: Option<Arc<Transaction>>,
+    /// The documents open transactions have written (shared by every view).
+    intents: Arc<transaction::Intents>,
 }
 
 pub(crate) fn key(id: &str) -> Option<Vec<PartitionKeyValue>> {
@@ -87,7 +98,11 @@ pub fn check_names(db: &str, coll: Option<&str>) -> Result<()> {
 
 impl Collections {
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            transaction: None,
+            intents: Arc::default(),
+        }
     }
 
     /// The engine, for commands about the account rather than documents.
@@ -202,11 +217,12 @@ impl Collections {
     }
 
     pub fn count(&self, db: &str, coll: &str) -> Result<u64> {
-        match self.engine.read_container(db, coll) {
-            Ok(info) => Ok(info.document_count),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(e.into()),
-        }
+        let committed = match self.engine.read_container_at(self.read_point(), db, coll) {
+            Ok(info) => info.document_count,
+            Err(e) if e.kind == ErrorKind::NotFound => 0,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(committed.saturating_add_signed(self.pending_count_change(db, coll)))
     }
 
     /// Every document of a collection (none if it does not exist).
@@ -217,9 +233,17 @@ impl Collections {
             continuation: None,
         };
         loop {
-            let page = match self.engine.read_items(db, coll, &ItemScope::All, &request) {
+            let page = match self.engine.read_items_at(
+                self.read_point(),
+                db,
+                coll,
+                &ItemScope::All,
+                &request,
+            ) {
                 Ok(page) => page,
-                Err(e) if e.kind == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    return self.overlay(db, coll, Vec::new())
+                }
                 Err(e) => return Err(e.into()),
             };
             for item in &page.page.items {
@@ -229,7 +253,7 @@ impl Collections {
                 Some(c) => request.continuation = Some(c),
                 None => {
                     natural_order(&mut out);
-                    return Ok(out);
+                    return self.overlay(db, coll, out);
                 }
             }
         }
@@ -257,7 +281,8 @@ impl Collections {
             continuation: None,
         };
         loop {
-            let page = match self.engine.query_items(
+            let page = match self.engine.query_items_at(
+                self.read_point(),
                 db,
                 coll,
                 &ItemScope::All,
@@ -266,7 +291,9 @@ impl Collections {
                 &request,
             ) {
                 Ok(page) => page.page,
-                Err(e) if e.kind == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    return self.overlay(db, coll, Vec::new())
+                }
                 Err(e) => return Err(e.into()),
             };
             for item in &page.items {
@@ -274,7 +301,7 @@ impl Collections {
             }
             match page.continuation {
                 Some(c) => request.continuation = Some(c),
-                None => return Ok(out),
+                None => return self.overlay(db, coll, out),
             }
         }
     }
@@ -305,7 +332,13 @@ impl Collections {
     /// The document with this `_id`, if any.
     pub fn get(&self, db: &str, coll: &str, id: &Bson) -> Result<Option<Stored>> {
         let item_id = stored::item_id(id)?;
-        match self.engine.read_item(db, coll, &item_id, &key(&item_id)) {
+        if let Some(pending) = self.pending_get(db, coll, &item_id) {
+            return Ok(pending);
+        }
+        match self
+            .engine
+            .read_item_at(self.read_point(), db, coll, &item_id, &key(&item_id))
+        {
             Ok(outcome) => Ok(Some(Stored::from_item(&outcome.document)?)),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),

@@ -32,7 +32,7 @@ pub fn markers_of(coll: &str) -> String {
 /// The natural-order position of a document inserted now: microseconds
 /// since the epoch, made strictly increasing within this process (gateways
 /// sharing a store order their inserts by their clocks).
-fn next_order() -> i64 {
+pub(super) fn next_order() -> i64 {
     use std::sync::atomic::{AtomicI64, Ordering};
     static LAST: AtomicI64 = AtomicI64::new(0);
     let now = std::time::SystemTime::now()
@@ -48,12 +48,12 @@ fn next_order() -> i64 {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     bson::DateTime::now().timestamp_millis()
 }
 
 /// MongoDB's duplicate key error for a unique index.
-fn duplicate_key(db: &str, coll: &str, key: &UniqueKey) -> MongoError {
+pub(super) fn duplicate_key(db: &str, coll: &str, key: &UniqueKey) -> MongoError {
     MongoError::duplicate_key(format!(
         "E11000 duplicate key error collection: {db}.{coll} index: {} dup key: {}",
         key.index, key.shown
@@ -61,7 +61,7 @@ fn duplicate_key(db: &str, coll: &str, key: &UniqueKey) -> MongoError {
 }
 
 impl Collections {
-    fn item(
+    pub(super) fn item(
         &self,
         document: &Document,
         indexes: &IndexSet,
@@ -87,6 +87,9 @@ impl Collections {
         indexes: &IndexSet,
         document: &Document,
     ) -> Result<()> {
+        if self.transaction.is_some() {
+            return self.insert_pending(db, coll, indexes, document);
+        }
         let (item, id) = self.item(document, indexes, next_order())?;
         let keys = indexes.unique_keys(document)?;
         let claimed = self.claim_all(db, coll, &id, &keys, indexes).await?;
@@ -120,6 +123,10 @@ impl Collections {
         new: &Document,
         update: bool,
     ) -> Result<bool> {
+        if self.transaction.is_some() {
+            self.replace_pending(db, coll, indexes, old, new, update)?;
+            return Ok(true);
+        }
         let (mut item, id) = self.item(new, indexes, old.order)?;
         if let (true, Some(map)) = (update, item.as_object_mut()) {
             map.insert(stored::OP.into(), "update".into());
@@ -164,6 +171,10 @@ impl Collections {
         indexes: &IndexSet,
         old: &Stored,
     ) -> Result<bool> {
+        if self.transaction.is_some() {
+            self.delete_pending(db, coll, old)?;
+            return Ok(true);
+        }
         let id = stored::item_id(old.document.get("_id").unwrap_or(&Bson::Null))?;
         match self
             .engine
@@ -297,7 +308,7 @@ impl Collections {
 
     /// Whether a marker held by `holder` is a leftover: old enough, and
     /// its document gone or no longer holding the key.
-    fn is_leftover(
+    pub(super) fn is_leftover(
         &self,
         db: &str,
         coll: &str,

@@ -12,11 +12,11 @@ pub fn list_databases(call: &Call<'_>) -> Result<Document> {
     let filter = Filter::parse(&call.document("filter")?)?;
     let mut databases = Vec::new();
     let mut total = 0i64;
-    for name in call.server.collections.databases()? {
+    for name in call.collections.databases()? {
         let mut size = 0i64;
         let mut empty = true;
-        for coll in call.server.collections.collections(&name)? {
-            let count = call.server.collections.count(&name, &coll)?;
+        for coll in call.collections.collections(&name)? {
+            let count = call.collections.count(&name, &coll)?;
             empty &= count == 0;
             size += count as i64 * 1024;
         }
@@ -40,7 +40,7 @@ fn id_index() -> Document {
 pub fn list_collections(call: &Call<'_>) -> Result<Document> {
     let filter = Filter::parse(&call.document("filter")?)?;
     let mut entries = Vec::new();
-    for name in call.server.collections.collections(&call.db)? {
+    for name in call.collections.collections(&call.db)? {
         let entry = doc! {
             "name": &name,
             "type": "collection",
@@ -77,7 +77,7 @@ pub async fn create(call: &Call<'_>) -> Result<Document> {
             )));
         }
     }
-    if !call.server.collections.ensure(&call.db, &coll).await? {
+    if !call.collections.ensure(&call.db, &coll).await? {
         return Err(MongoError::namespace_exists(format!(
             "Collection {}.{coll} already exists.",
             call.db
@@ -88,19 +88,14 @@ pub async fn create(call: &Call<'_>) -> Result<Document> {
 
 pub async fn drop(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
-    if !call
-        .server
-        .collections
-        .drop_collection(&call.db, &coll)
-        .await?
-    {
+    if !call.collections.drop_collection(&call.db, &coll).await? {
         return Err(MongoError::namespace_not_found("ns not found"));
     }
     Ok(doc! {"ns": call.namespace(&coll), "nIndexesWas": 1, "ok": 1.0})
 }
 
 pub async fn drop_database(call: &Call<'_>) -> Result<Document> {
-    call.server.collections.drop_database(&call.db).await?;
+    call.collections.drop_database(&call.db).await?;
     Ok(doc! {"dropped": &call.db, "ok": 1.0})
 }
 
@@ -121,7 +116,7 @@ pub async fn rename_collection(call: &Call<'_>) -> Result<Document> {
             .get_str("to")
             .map_err(|_| MongoError::wrong_type("renameCollection.to", "string"))?,
     )?;
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     if !collections.exists(&from_db, &from)? {
         return Err(MongoError::namespace_not_found(
             "source namespace does not exist",
@@ -152,14 +147,14 @@ pub async fn rename_collection(call: &Call<'_>) -> Result<Document> {
 
 pub fn list_indexes(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
-    if !call.server.collections.exists(&call.db, &coll)? {
+    if !call.collections.exists(&call.db, &coll)? {
         return Err(MongoError::namespace_not_found(format!(
             "ns does not exist: {}",
             call.namespace(&coll)
         )));
     }
     let mut all = vec![id_index()];
-    all.extend(call.server.collections.indexes(&call.db, &coll)?);
+    all.extend(call.collections.indexes(&call.db, &coll)?);
     Ok(call
         .server
         .cursors
@@ -185,7 +180,7 @@ fn index_name(key: &Document) -> String {
 
 pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
-    let created_collection = call.server.collections.ensure(&call.db, &coll).await?;
+    let created_collection = call.collections.ensure(&call.db, &coll).await?;
     let mut wanted = Vec::new();
     for spec in call.array("indexes")? {
         let Bson::Document(mut spec) = spec else {
@@ -225,7 +220,7 @@ pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
         wanted.push(spec);
     }
     loop {
-        let mut current = call.server.collections.indexes(&call.db, &coll)?;
+        let mut current = call.collections.indexes(&call.db, &coll)?;
         let before = current.len() + 1;
         for spec in &wanted {
             let name = spec.get_str("name").unwrap_or_default();
@@ -249,7 +244,6 @@ pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
         let after = current.len() + 1;
         if after == before
             || call
-                .server
                 .collections
                 .set_indexes(&call.db, &coll, &current)
                 .await?
@@ -270,7 +264,7 @@ pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
 /// a unique index (removing the index again if two documents share a key),
 /// expiry for a TTL index.
 async fn finish_new_indexes(call: &Call<'_>, coll: &str, added: &[&Document]) -> Result<()> {
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     let indexes = collections.index_set(&call.db, coll)?;
     for spec in added {
         let name = spec.get_str("name").unwrap_or_default();
@@ -294,18 +288,12 @@ async fn finish_new_indexes(call: &Call<'_>, coll: &str, added: &[&Document]) ->
 async fn remove_index(call: &Call<'_>, coll: &str, name: &str) -> Result<()> {
     loop {
         let keep: Vec<Document> = call
-            .server
             .collections
             .indexes(&call.db, coll)?
             .into_iter()
             .filter(|i| i.get_str("name").ok() != Some(name))
             .collect();
-        if call
-            .server
-            .collections
-            .set_indexes(&call.db, coll, &keep)
-            .await?
-        {
+        if call.collections.set_indexes(&call.db, coll, &keep).await? {
             return Ok(());
         }
     }
@@ -313,7 +301,7 @@ async fn remove_index(call: &Call<'_>, coll: &str, name: &str) -> Result<()> {
 
 pub async fn drop_indexes(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
-    if !call.server.collections.exists(&call.db, &coll)? {
+    if !call.collections.exists(&call.db, &coll)? {
         return Err(MongoError::namespace_not_found(format!(
             "ns not found {}",
             call.namespace(&coll)
@@ -321,7 +309,7 @@ pub async fn drop_indexes(call: &Call<'_>) -> Result<Document> {
     }
     let target = call.body.get("index").cloned().unwrap_or(Bson::Null);
     loop {
-        let current = call.server.collections.indexes(&call.db, &coll)?;
+        let current = call.collections.indexes(&call.db, &coll)?;
         let before = current.len() as i32 + 1;
         let keep: Vec<Document> = match &target {
             Bson::String(s) if s == "*" => Vec::new(),
@@ -365,19 +353,14 @@ pub async fn drop_indexes(call: &Call<'_>) -> Result<Document> {
                 .collect(),
             _ => return Err(MongoError::wrong_type("dropIndexes.index", "string")),
         };
-        if call
-            .server
-            .collections
-            .set_indexes(&call.db, &coll, &keep)
-            .await?
-        {
+        if call.collections.set_indexes(&call.db, &coll, &keep).await? {
             return Ok(doc! {"nIndexesWas": before, "ok": 1.0});
         }
     }
 }
 
 pub fn stats(call: &Call<'_>, which: &str) -> Result<Document> {
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     if which == "dbstats" {
         let names = collections.collections(&call.db)?;
         let mut objects = 0u64;

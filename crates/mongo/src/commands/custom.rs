@@ -35,7 +35,6 @@ fn throughput(call: &Call<'_>) -> Result<Option<Throughput>> {
 /// The offer (provisioned throughput) of a database or container rid.
 fn offer_of(call: &Call<'_>, rid: &str) -> Result<Option<Value>> {
     Ok(call
-        .server
         .collections
         .engine()
         .list_offers()?
@@ -70,8 +69,7 @@ async fn set_offer(call: &Call<'_>, rid: &str, wanted: Throughput) -> Result<()>
         }
     };
     let id = offer["id"].as_str().unwrap_or_default().to_string();
-    call.server
-        .collections
+    call.collections
         .engine()
         .replace_offer(&id, json!({"content": content}))
         .await?;
@@ -80,7 +78,7 @@ async fn set_offer(call: &Call<'_>, rid: &str, wanted: Throughput) -> Result<()>
 
 pub async fn custom_action(call: &Call<'_>) -> Result<Document> {
     let action = call.body.get_str("customAction").unwrap_or_default();
-    let engine = call.server.collections.engine();
+    let engine = call.collections.engine();
     crate::collections::check_names(&call.db, None)?;
     match action {
         "CreateDatabase" => {
@@ -131,7 +129,7 @@ async fn collection_action(call: &Call<'_>, action: &str) -> Result<Document> {
         .map_err(|_| MongoError::wrong_type("customAction.collection", "string"))?
         .to_string();
     crate::collections::check_names(&call.db, Some(&coll))?;
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     let engine = collections.engine();
     match action {
         "CreateCollection" => {
@@ -208,7 +206,7 @@ pub async fn shard_collection(call: &Call<'_>) -> Result<Document> {
             ))
         }
     };
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     collections.ensure(db, coll).await?;
     let info = collections.engine().read_container(db, coll)?;
     match info.body[SHARD_KEY].as_str() {

@@ -11,6 +11,7 @@ mod write;
 
 use bson::{Bson, Document};
 
+use crate::collections::Collections;
 use crate::compare::as_f64;
 use crate::error::{MongoError, Result};
 use crate::scram::Conversation;
@@ -58,6 +59,9 @@ impl Meter {
 /// A command being run: its document and the database it addresses.
 pub struct Call<'a> {
     pub server: &'a MongoServer,
+    /// The collections as this command sees them: inside a transaction,
+    /// with its writes held back.
+    pub collections: Collections,
     pub db: String,
     pub body: Document,
     pub name: String,
@@ -75,6 +79,7 @@ impl<'a> Call<'a> {
     pub fn inner(&self, body: Document, name: &str) -> Call<'a> {
         Call {
             server: self.server,
+            collections: self.collections.clone(),
             db: self.db.clone(),
             body,
             name: name.to_string(),
@@ -176,7 +181,7 @@ enum Access {
 /// The commands this server knows, by lower-case name. Their names are
 /// also the metric labels (others count as `other`, so clients cannot grow
 /// the label set).
-const COMMANDS: [(&str, Access); 40] = {
+const COMMANDS: [(&str, Access); 43] = {
     use Access::*;
     [
         ("hello", Open),
@@ -186,6 +191,7 @@ const COMMANDS: [(&str, Access); 40] = {
         ("saslstart", Open),
         ("saslcontinue", Open),
         ("endsessions", Open),
+        ("killallsessions", Write),
         ("logout", Open),
         ("whatsmyuri", Open),
         ("connectionstatus", Open),
@@ -213,6 +219,9 @@ const COMMANDS: [(&str, Access); 40] = {
         ("update", Write),
         ("delete", Write),
         ("findandmodify", Write),
+        // What they commit was checked as each write was made.
+        ("committransaction", Read),
+        ("aborttransaction", Read),
         ("create", Write),
         ("drop", Write),
         ("dropdatabase", Write),
@@ -243,7 +252,13 @@ pub async fn run(
     let meter = Meter::default();
     let (reply, outcome) = match dispatch(server, session, body, database, &meter).await {
         Ok(reply) => (reply, "ok"),
-        Err(error) => (error.reply(), error.name),
+        Err((error, labels)) => {
+            let mut reply = error.reply();
+            if !labels.is_empty() {
+                reply.insert("errorLabels", labels);
+            }
+            (reply, error.name)
+        }
     };
     let label = metric_label(&name);
     metrics::counter!(crate::COMMANDS_TOTAL, "command" => label, "outcome" => outcome).increment(1);
@@ -267,12 +282,103 @@ pub async fn run(
     reply
 }
 
+/// Runs a command in its session's scope: a retried write answers what
+/// its first attempt did, a transaction's command sees and holds back the
+/// transaction's writes. Errors carry the labels drivers retry on.
 async fn dispatch(
     server: &MongoServer,
     session: &mut Session,
     body: Document,
     database: Option<String>,
     meter: &Meter,
+) -> Result<Document, (MongoError, Vec<&'static str>)> {
+    let lower = body
+        .keys()
+        .next()
+        .map(|name| name.to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut scope = match session.authenticated {
+        Some(_) => {
+            server
+                .sessions
+                .scope(&body, &lower, &server.collections)
+                .await
+        }
+        None => Ok(crate::sessions::Scope::Plain),
+    }
+    .map_err(|e| {
+        let labels = transient(&e, true);
+        (e, labels)
+    })?;
+    if let Some(reply) = scope.earlier_reply() {
+        return Ok(reply);
+    }
+    let collections = match scope.transaction() {
+        Some(transaction) => server.collections.in_transaction(transaction),
+        None => server.collections.clone(),
+    };
+    let reply = match lower.as_str() {
+        "committransaction" => scope
+            .commit(&server.collections)
+            .await
+            .map(|()| bson::doc! {"ok": 1.0}),
+        "aborttransaction" => scope
+            .abort(&server.collections)
+            .map(|()| bson::doc! {"ok": 1.0}),
+        _ => run_command(server, session, body, database, meter, collections)
+            .await
+            .and_then(|reply| match scope.in_transaction() {
+                true => conflict_as_error(reply),
+                false => Ok(reply),
+            }),
+    };
+    scope.finish(&reply, &server.collections);
+    reply.map_err(|e| {
+        let labels = transient(&e, scope.in_transaction());
+        (e, labels)
+    })
+}
+
+/// A write conflict inside a transaction fails the command (and the
+/// transaction) rather than being one write's error, as in MongoDB.
+fn conflict_as_error(reply: Document) -> Result<Document> {
+    let conflict = MongoError::write_conflict("").code;
+    let found = reply
+        .get_array("writeErrors")
+        .into_iter()
+        .flatten()
+        .filter_map(Bson::as_document)
+        .find(|e| e.get_i32("code").ok() == Some(conflict));
+    match found {
+        Some(error) => Err(MongoError::write_conflict(
+            error.get_str("errmsg").unwrap_or_default(),
+        )),
+        None => Ok(reply),
+    }
+}
+
+/// The labels a driver reads on an error: a transaction that failed on a
+/// conflict, an expiry or an unavailable store may be run again whole.
+fn transient(error: &MongoError, in_transaction: bool) -> Vec<&'static str> {
+    let codes = [
+        MongoError::write_conflict("").code,
+        MongoError::no_such_transaction("").code,
+        MongoError::service_unavailable("").code,
+    ];
+    if in_transaction && codes.contains(&error.code) {
+        vec!["TransientTransactionError"]
+    } else {
+        Vec::new()
+    }
+}
+
+async fn run_command(
+    server: &MongoServer,
+    session: &mut Session,
+    body: Document,
+    database: Option<String>,
+    meter: &Meter,
+    collections: Collections,
 ) -> Result<Document> {
     let name = body
         .keys()
@@ -289,6 +395,7 @@ async fn dispatch(
     let lower = name.to_ascii_lowercase();
     let call = Call {
         server,
+        collections,
         db,
         body,
         name,
@@ -317,11 +424,6 @@ async fn dispatch(
         }
         _ => {}
     }
-    if call.body.contains_key("startTransaction") || call.body.contains_key("autocommit") {
-        return Err(MongoError::illegal_operation(
-            "Multi-document transactions are not supported by this server yet",
-        ));
-    }
     match lower.as_str() {
         "hello" | "ismaster" => handshake::hello(&call, session, lower == "hello"),
         "ping" => Ok(bson::doc! {"ok": 1.0}),
@@ -332,7 +434,17 @@ async fn dispatch(
             session.authenticated = None;
             Ok(bson::doc! {"ok": 1.0})
         }
-        "endsessions" | "killallsessions" | "refreshsessions" => Ok(bson::doc! {"ok": 1.0}),
+        "endsessions" => {
+            server
+                .sessions
+                .end(&call.array("endSessions")?, &server.collections);
+            Ok(bson::doc! {"ok": 1.0})
+        }
+        "killallsessions" => {
+            server.sessions.kill_all(&server.collections);
+            Ok(bson::doc! {"ok": 1.0})
+        }
+        "refreshsessions" => Ok(bson::doc! {"ok": 1.0}),
         "whatsmyuri" => Ok(bson::doc! {"you": "", "ok": 1.0}),
         "connectionstatus" => Ok(handshake::connection_status(session)),
         "getlasterror" => Ok(bson::doc! {"err": Bson::Null, "n": 0, "ok": 1.0}),

@@ -80,7 +80,7 @@ pub fn plan(call: &Call<'_>, coll: &str, filter: &Filter) -> Result<(Plan, Vec<B
             return Ok((Plan::IdLookup, values));
         }
     }
-    let indexes = call.server.collections.index_set(&call.db, coll)?;
+    let indexes = call.collections.index_set(&call.db, coll)?;
     for lookup in &indexes.lookup {
         if let Some(values) = equality_keys(filter, &lookup.path) {
             let plan = Plan::Index {
@@ -103,7 +103,7 @@ pub fn select_planned(
     filter: &Filter,
 ) -> Result<(Vec<Stored>, Plan, usize)> {
     let (plan, values) = plan(call, coll, filter)?;
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     let candidates: Vec<Stored> = match &plan {
         Plan::IdLookup => collections
             .get(&call.db, coll, &values[0])?
@@ -240,10 +240,7 @@ pub async fn get_more(call: &Call<'_>) -> Result<Document> {
         Next::Stream(mut stream) => {
             let wait = call.count("maxTimeMS")?.unwrap_or(1000).clamp(0, 60_000) as u64;
             let read = stream
-                .next_events(
-                    &call.server.collections,
-                    std::time::Duration::from_millis(wait),
-                )
+                .next_events(&call.collections, std::time::Duration::from_millis(wait))
                 .await;
             let resume = crate::changes::token(stream.after);
             call.server.cursors.put_back(id, &namespace, stream);
@@ -286,7 +283,7 @@ async fn watch(call: &Call<'_>, pipeline: &[Document]) -> Result<Document> {
         .cloned()
         .unwrap_or_default();
     let stream = crate::changes::ChangeStream::open(
-        &call.server.collections,
+        &call.collections,
         &call.db,
         &coll,
         &options,
@@ -372,7 +369,6 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
     };
     let load = |other: &str| -> Result<Vec<Document>> {
         Ok(call
-            .server
             .collections
             .scan(&call.db, other)?
             .into_iter()
@@ -413,7 +409,7 @@ fn count_collated(call: &Call<'_>) -> Result<Document> {
     let skip = call.count("skip")?.unwrap_or(0).max(0) as u64;
     let limit = call.count("limit")?.unwrap_or(0).unsigned_abs();
     let mut n = if query.is_empty() {
-        call.server.collections.count(&call.db, &coll)?
+        call.collections.count(&call.db, &coll)?
     } else {
         select(call, &coll, &Filter::parse(&query)?)?.len() as u64
     };
@@ -527,7 +523,7 @@ pub fn explain(call: &Call<'_>) -> Result<Document> {
 /// `$out`: the collection `db.coll` becomes the pipeline's result (its
 /// documents replaced, its indexes kept).
 async fn write_out(call: &Call<'_>, db: &str, coll: &str, results: Vec<Document>) -> Result<()> {
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     crate::collections::check_names(db, Some(coll))?;
     collections.ensure(db, coll).await?;
     let indexes = collections.index_set(db, coll)?;

@@ -75,8 +75,8 @@ pub async fn insert(call: &Call<'_>) -> Result<Document> {
         });
     }
     let documents = call.array("documents")?;
-    call.server.collections.ensure(&call.db, &coll).await?;
-    let indexes = call.server.collections.index_set(&call.db, &coll)?;
+    call.collections.ensure(&call.db, &coll).await?;
+    let indexes = call.collections.index_set(&call.db, &coll)?;
     let mut n = 0;
     let mut errors = Vec::new();
     for (index, document) in documents.into_iter().enumerate() {
@@ -86,10 +86,7 @@ pub async fn insert(call: &Call<'_>) -> Result<Document> {
                 match check_fields(&d) {
                     Ok(()) => {
                         call.meter.add(charge::write(size_of(&d)));
-                        call.server
-                            .collections
-                            .insert(&call.db, &coll, &indexes, &d)
-                            .await
+                        call.collections.insert(&call.db, &coll, &indexes, &d).await
                     }
                     Err(e) => Err(e),
                 }
@@ -280,7 +277,7 @@ async fn run_statement(
     statement: &Statement,
     sort: Option<&Document>,
 ) -> Result<Applied> {
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     let collation = statement.collation.as_ref();
     let mut candidates =
         crate::compare::with_collation(collation, || select(call, coll, &statement.filter))?;
@@ -412,7 +409,7 @@ pub async fn update(call: &Call<'_>) -> Result<Document> {
 
 pub async fn delete(call: &Call<'_>) -> Result<Document> {
     let coll = call.collection()?;
-    let collections = &call.server.collections;
+    let collections = &call.collections;
     let mut n = 0;
     let mut errors = Vec::new();
     for (index, spec) in call.array("deletes")?.into_iter().enumerate() {
@@ -499,16 +496,15 @@ pub async fn find_and_modify(call: &Call<'_>) -> Result<Document> {
             }
             Ok::<_, MongoError>(found)
         })?;
-        let indexes = call.server.collections.index_set(&call.db, &coll)?;
+        let indexes = call.collections.index_set(&call.db, &coll)?;
         for document in candidates {
             let id = document.get("_id").cloned().unwrap_or(Bson::Null);
-            if let Some(current) = call.server.collections.get(&call.db, &coll, &id)? {
+            if let Some(current) = call.collections.get(&call.db, &coll, &id)? {
                 let still = crate::compare::with_collation(collation.as_ref(), || {
                     filter.matches(&current.document)
                 })?;
                 if still
                     && call
-                        .server
                         .collections
                         .delete(&call.db, &coll, &indexes, &current)
                         .await?

@@ -409,7 +409,7 @@ impl Backend for RedbBackend {
         }
     }
 
-    fn snapshot(&self) -> Result<Box<dyn Snapshot + '_>> {
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
         Ok(Box::new(self.shared.view(None)?))
     }
 
