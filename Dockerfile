@@ -44,6 +44,9 @@ ENV COSMONAUT_DATA_DIR=/data \
 VOLUME /data
 # HTTPS: the Cosmos DB API, /health/live, /health/ready and /metrics.
 EXPOSE 8081
+# The MongoDB wire protocol over TLS, when asked for with
+# COSMONAUT_MONGO_PORT=10255 (or `serve --mongo-port 10255`); off by default.
+EXPOSE 10255
 # A numeric user, so that Kubernetes' runAsNonRoot can check it.
 USER 10001:10001
 WORKDIR /data

@@ -190,6 +190,7 @@ CHART_CASES = {
                           "credentials": {"AZURE_STORAGE_ACCOUNT_NAME": "account"}},
                "persistence": {"storageClass": "fast"}, "tlsHostnames": ["db.example"]},
     "existing-secret": {"existingSecret": "my-keys"},
+    "mongo": {"key": TEST_KEY, "mongo": {"enabled": True, "port": 10255}},
 }
 
 
@@ -210,6 +211,16 @@ def test_rendered_chart_is_valid_kubernetes(case, tmp_path):
     (config_map,) = by_kind(objects, "ConfigMap")
     assert ("COSMONAUT_BACKUP" in config_map["data"]) == (case == "backup"), \
         "an empty COSMONAUT_BACKUP is an error: the chart must leave it out"
+    mongo_ports = [p for p in container["ports"] if p["name"] == "mongodb"]
+    mongo_env = [e for e in container["env"] if e["name"] == "COSMONAUT_MONGO_PORT"]
+    service_ports = [p for s in by_kind(objects, "Service") for p in s["spec"]["ports"]
+                     if p["name"] == "mongodb"]
+    if case == "mongo":
+        assert mongo_ports == [{"name": "mongodb", "containerPort": 10255, "protocol": "TCP"}]
+        assert mongo_env == [{"name": "COSMONAUT_MONGO_PORT", "value": "10255"}]
+        assert len(service_ports) == 2 and all(p["targetPort"] == "mongodb" for p in service_ports)
+    else:
+        assert not mongo_ports and not mongo_env and not service_ports, "MongoDB is off by default"
     names = container["args"][container["args"].index("--tls-hostname") + 1].split(",")
     assert {"cosmonaut", "cosmonaut.db.svc"} <= set(names)
     assert ("db.example" in names) == (case == "backup")
@@ -287,7 +298,8 @@ def test_compose_mounts_named_volumes_at_data():
             mounts[target] = source
         assert mounts.get("/data") in named, f"{name}: /data must be a named volume"
         assert ["serve"] == service["command"][:1], name
-    assert compose["services"]["cosmonaut"]["ports"] == ["8081:8081"]
+    assert compose["services"]["cosmonaut"]["ports"] == ["8081:8081", "10255:10255"]
+    assert "COSMONAUT_MONGO_PORT=10255" in compose["services"]["cosmonaut"]["environment"]
     assert "profiles" not in compose["services"]["cosmonaut"]
     for name in ["azurite", "cosmonaut-backed-up"]:
         assert compose["services"][name]["profiles"] == ["backup"], name
