@@ -75,3 +75,52 @@ def test_aggregation_pipelines(db):
     assert [d["_id"] for d in many] == list(range(1, 10))
     with pytest.raises(OperationFailure):
         list(orders.aggregate([{"$bogus": {}}]))
+
+
+def test_merge_matches_results_into_a_collection(client, db):
+    db.src.insert_many([{"_id": 1, "v": "a", "n": 1}, {"_id": 2, "v": "b", "n": 2},
+                        {"_id": 3, "v": "c", "n": 3}])
+    db.dst.insert_many([{"_id": 1, "v": "old", "keep": True}, {"_id": 9, "v": "z"}])
+    # Default: merge into what matches, insert the rest.
+    list(db.src.aggregate([{"$match": {"_id": {"$lte": 2}}}, {"$merge": "dst"}]))
+    assert list(db.dst.find().sort("_id", 1)) == [
+        {"_id": 1, "v": "a", "keep": True, "n": 1}, {"_id": 2, "v": "b", "n": 2}, {"_id": 9, "v": "z"}]
+    # replace / discard.
+    list(db.src.aggregate([{"$project": {"v": 1}},
+                           {"$merge": {"into": "dst", "whenMatched": "replace", "whenNotMatched": "discard"}}]))
+    assert list(db.dst.find().sort("_id", 1)) == [
+        {"_id": 1, "v": "a"}, {"_id": 2, "v": "b"}, {"_id": 9, "v": "z"}]
+    # keepExisting leaves matches alone.
+    list(db.src.aggregate([{"$set": {"v": "new"}}, {"$merge": {"into": "dst", "whenMatched": "keepExisting"}}]))
+    assert [d["v"] for d in db.dst.find().sort("_id", 1)] == ["a", "b", "new", "z"]
+    # A pipeline with $$new and let variables.
+    list(db.src.aggregate([{"$merge": {
+        "into": "dst", "let": {"bonus": 10},
+        "whenMatched": [{"$set": {"total": {"$add": ["$$new.n", "$$bonus"]}}}]}}]))
+    assert [d.get("total") for d in db.dst.find({"_id": {"$in": [1, 2, 3]}}).sort("_id", 1)] == [11, 12, 13]
+    # fail on a match: 11000; fail when nothing matches: 13113.
+    with pytest.raises(OperationFailure) as e:
+        list(db.src.aggregate([{"$merge": {"into": "dst", "whenMatched": "fail"}}]))
+    assert e.value.code == 11000
+    with pytest.raises(OperationFailure) as e:
+        list(db.src.aggregate([{"$set": {"_id": 100}}, {"$limit": 1},
+                               {"$merge": {"into": "dst", "whenNotMatched": "fail"}}]))
+    assert e.value.code == 13113
+    # `on` another field (unique there), into another database.
+    other = client[db.name + "x"]
+    try:
+        other.people.create_index("email", unique=True)
+        other.people.insert_one({"email": "a@x", "name": "A"})
+        list(db.src.aggregate([{"$project": {"_id": 0, "email": {"$concat": ["$v", "@x"]}, "n": 1}},
+                               {"$merge": {"into": {"db": other.name, "coll": "people"}, "on": "email"}}]))
+        people = {d["email"]: d for d in other.people.find()}
+        assert people["a@x"]["name"] == "A" and people["a@x"]["n"] == 1
+        assert set(people) == {"a@x", "b@x", "c@x"}
+        with pytest.raises(OperationFailure):
+            list(db.src.aggregate([{"$project": {"_id": 0, "n": 1}},
+                                   {"$merge": {"into": {"db": other.name, "coll": "people"}, "on": "email"}}]))
+    finally:
+        client.drop_database(other.name)
+    # Only last.
+    with pytest.raises(OperationFailure):
+        list(db.src.aggregate([{"$merge": "dst"}, {"$match": {}}]))

@@ -211,6 +211,17 @@ pub fn run(
                 sort(&mut documents, stage_document(name, arg)?)?;
                 documents
             }
+            // The documents given (a database-level aggregate starts with it).
+            "$documents" => match crate::expr::eval(arg, &Document::new())? {
+                Bson::Array(items) => items
+                    .into_iter()
+                    .map(|item| match item {
+                        Bson::Document(d) => Ok(d),
+                        _ => Err(MongoError::location("$documents takes an array of objects")),
+                    })
+                    .collect::<Result<_>>()?,
+                _ => return Err(MongoError::location("$documents takes an array of objects")),
+            },
             "$skip" => documents.into_iter().skip(number_arg(name, arg)?).collect(),
             "$limit" => {
                 let n = number_arg(name, arg)?;

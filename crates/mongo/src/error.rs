@@ -56,6 +56,7 @@ codes! {
     not_writable => 10107 "NotWritablePrimary",
     location => 16410 "Location16410",
     operation_not_supported_in_transaction => 263 "OperationNotSupportedInTransaction",
+    merge_not_matched => 13113 "MergeStageNoMatchingDocument",
     service_unavailable => 6 "HostUnreachable",
 }
 

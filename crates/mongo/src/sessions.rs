@@ -183,6 +183,28 @@ impl Sessions {
         }
     }
 
+    /// The sessions this server knows, as `$listLocalSessions` reports them.
+    pub fn list(&self) -> Vec<Document> {
+        let map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = bson::DateTime::now().timestamp_millis();
+        map.iter()
+            .map(|(id, (used, _))| {
+                let id = bson::Binary {
+                    subtype: bson::spec::BinarySubtype::Uuid,
+                    bytes: id.clone(),
+                };
+                let idle = i64::try_from(used.elapsed().as_millis()).unwrap_or(i64::MAX);
+                bson::doc! {
+                    "_id": {"id": id},
+                    "lastUse": bson::DateTime::from_millis(now.saturating_sub(idle)),
+                }
+            })
+            .collect()
+    }
+
     /// Forgets sessions (`endSessions`), aborting their transactions.
     pub fn end(&self, ids: &[Bson], collections: &Collections) {
         let mut map = self
@@ -230,6 +252,8 @@ impl Sessions {
         };
         let Some(autocommit) = autocommit else {
             let Some(number) = number.filter(|_| RETRYABLE.contains(&command)) else {
+                // Known from now on (`$listLocalSessions` lists it).
+                self.checkout(id);
                 return Ok(Scope::Plain);
             };
             let session = self.checkout(id).lock_owned().await;

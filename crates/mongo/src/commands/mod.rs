@@ -6,6 +6,7 @@
 mod admin;
 mod custom;
 mod handshake;
+mod output;
 mod read;
 mod write;
 

@@ -315,35 +315,22 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
     {
         return watch(call, &pipeline).await;
     }
-    // `$out` (last) writes the result into a collection instead of returning it.
+    // `$out` or `$merge` (last) writes the result into a collection instead of returning it.
     let mut pipeline = pipeline;
-    let out = match pipeline.last().and_then(|s| s.get("$out")).cloned() {
-        Some(target) => {
-            pipeline.pop();
-            Some(match target {
-                Bson::String(coll) => (call.db.clone(), coll),
-                Bson::Document(d) => (
-                    d.get_str("db").unwrap_or(&call.db).to_string(),
-                    d.get_str("coll")
-                        .map_err(|_| MongoError::failed_to_parse("$out needs 'coll'"))?
-                        .to_string(),
-                ),
-                _ => {
-                    return Err(MongoError::failed_to_parse(
-                        "$out takes a collection name or {db, coll}",
-                    ))
-                }
-            })
-        }
-        None => None,
-    };
+    let output = super::output::Output::take(call, &mut pipeline)?;
     for stage in &pipeline {
-        if let Some(name @ ("$out" | "$merge" | "$changeStream" | "$geoNear" | "$search")) =
-            stage.keys().next().map(String::as_str)
-        {
-            return Err(MongoError::invalid_pipeline(format!(
-                "{name} is not supported by this server yet"
-            )));
+        match stage.keys().next().map(String::as_str) {
+            Some(name @ ("$out" | "$merge")) => {
+                return Err(MongoError::invalid_pipeline(format!(
+                    "{name} can only be the final stage in the pipeline"
+                )))
+            }
+            Some(name @ ("$changeStream" | "$geoNear" | "$search")) => {
+                return Err(MongoError::invalid_pipeline(format!(
+                    "{name} is not supported by this server yet"
+                )))
+            }
+            _ => {}
         }
     }
     let (namespace, input) = match call.body.get(&call.name) {
@@ -362,10 +349,21 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
                     .collect();
             (call.namespace(&coll), (docs, rest))
         }
-        _ => (
-            format!("{}.$cmd.aggregate", call.db),
-            (vec![Document::new()], &pipeline[..]),
-        ),
+        // A database-level aggregate starts from one empty document (for
+        // `$documents`), or from this server's sessions.
+        _ => match pipeline
+            .first()
+            .filter(|s| s.contains_key("$listLocalSessions"))
+        {
+            Some(_) => (
+                format!("{}.$cmd.aggregate", call.db),
+                (call.server.sessions.list(), &pipeline[1..]),
+            ),
+            None => (
+                format!("{}.$cmd.aggregate", call.db),
+                (vec![Document::new()], &pipeline[..]),
+            ),
+        },
     };
     let load = |other: &str| -> Result<Vec<Document>> {
         Ok(call
@@ -379,8 +377,8 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
     let results = crate::compare::with_collation(collation.as_ref(), || {
         crate::aggregate::run(input.1, input.0, &load)
     })?;
-    if let Some((db, coll)) = out {
-        write_out(call, &db, &coll, results).await?;
+    if let Some(output) = output {
+        output.write(call, results).await?;
         return Ok(doc! {"cursor": {"firstBatch": [], "id": 0i64, "ns": namespace}, "ok": 1.0});
     }
     if call.flag("explain") {
@@ -518,23 +516,4 @@ pub fn explain(call: &Call<'_>) -> Result<Document> {
         "serverInfo": {"host": call.server.config.advertised_host.as_str(), "version": crate::SERVER_VERSION},
         "ok": 1.0,
     })
-}
-
-/// `$out`: the collection `db.coll` becomes the pipeline's result (its
-/// documents replaced, its indexes kept).
-async fn write_out(call: &Call<'_>, db: &str, coll: &str, results: Vec<Document>) -> Result<()> {
-    let collections = &call.collections;
-    crate::collections::check_names(db, Some(coll))?;
-    collections.ensure(db, coll).await?;
-    let indexes = collections.index_set(db, coll)?;
-    for old in collections.scan(db, coll)? {
-        collections.delete(db, coll, &indexes, &old).await?;
-    }
-    for mut document in results {
-        if !document.contains_key("_id") {
-            document.insert("_id", bson::oid::ObjectId::new());
-        }
-        collections.insert(db, coll, &indexes, &document).await?;
-    }
-    Ok(())
 }
