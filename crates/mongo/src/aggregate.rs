@@ -184,11 +184,39 @@ fn stage_document<'a>(stage: &str, arg: &'a Bson) -> Result<&'a Document> {
     }
 }
 
+/// Refuses a blocking stage (a sort or a grouping, which holds all its
+/// input) whose input is over `limit` bytes: what MongoDB does when a
+/// command opts out of spilling to disk (`allowDiskUse: false`). Without
+/// the opt-out, MongoDB 6.0 spills, and this server sorts in memory.
+pub fn check_blocking(stage: &str, documents: &[Document], limit: Option<usize>) -> Result<()> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    let mut total = 0usize;
+    for document in documents {
+        total += document.to_vec().map_or(0, |bytes| bytes.len());
+        if total > limit {
+            return Err(MongoError::memory_limit(format!(
+                "{stage} exceeded memory limit of {limit} bytes, but did not opt in to external \
+                 sorting. Pass allowDiskUse:true to opt in."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `pipeline` over `documents`.
-pub fn run(
+pub fn run(pipeline: &[Document], documents: Vec<Document>, load: Loader) -> Result<Vec<Document>> {
+    run_limited(pipeline, documents, load, None)
+}
+
+/// Runs `pipeline` with a memory limit on its blocking stages (see
+/// [`check_blocking`]).
+pub fn run_limited(
     pipeline: &[Document],
     mut documents: Vec<Document>,
     load: Loader,
+    blocking_limit: Option<usize>,
 ) -> Result<Vec<Document>> {
     for stage in pipeline {
         let Some((name, arg)) = stage.iter().next().filter(|_| stage.len() == 1) else {
@@ -196,6 +224,12 @@ pub fn run(
                 "A pipeline stage specification object must contain exactly one field.",
             ));
         };
+        if matches!(
+            name.as_str(),
+            "$sort" | "$group" | "$bucket" | "$sortByCount"
+        ) {
+            check_blocking(name, &documents, blocking_limit)?;
+        }
         documents = match name.as_str() {
             "$match" => {
                 let filter = Filter::parse(stage_document(name, arg)?)?;

@@ -57,6 +57,7 @@ codes! {
     location => 16410 "Location16410",
     operation_not_supported_in_transaction => 263 "OperationNotSupportedInTransaction",
     merge_not_matched => 13113 "MergeStageNoMatchingDocument",
+    memory_limit => 292 "QueryExceededMemoryLimitNoDiskUseAllowed",
     service_unavailable => 6 "HostUnreachable",
 }
 

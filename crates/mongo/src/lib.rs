@@ -74,6 +74,9 @@ pub struct MongoServer {
     config: MongoConfig,
     cursors: cursors::Cursors,
     sessions: sessions::Sessions,
+    /// The memory a sort or grouping may take when a command refuses disk
+    /// use (`internalQueryMaxBlockingSortMemoryUsageBytes`, 100 MiB).
+    blocking_limit: std::sync::atomic::AtomicUsize,
     next_connection: AtomicI64,
 }
 
@@ -84,6 +87,7 @@ impl MongoServer {
             config,
             cursors: cursors::Cursors::default(),
             sessions: sessions::Sessions::default(),
+            blocking_limit: std::sync::atomic::AtomicUsize::new(100 * 1024 * 1024),
             next_connection: AtomicI64::new(1),
         })
     }

@@ -377,3 +377,50 @@ pub fn stats(call: &Call<'_>, which: &str) -> Result<Document> {
         doc! {"ns": call.namespace(&coll), "count": count as i64, "nindexes": 1 + collections.indexes(&call.db, &coll).map_or(0, |i| i.len()) as i32, "ok": 1.0},
     )
 }
+
+/// The server's parameters: the feature compatibility version and the
+/// blocking stages' memory limit.
+pub fn get_parameter(call: &Call<'_>) -> Document {
+    let limit = call
+        .server
+        .blocking_limit
+        .load(std::sync::atomic::Ordering::Relaxed) as i64;
+    doc! {
+        "featureCompatibilityVersion": {"version": "6.0"},
+        "internalQueryMaxBlockingSortMemoryUsageBytes": limit,
+        "allowDiskUseByDefault": true,
+        "ok": 1.0,
+    }
+}
+
+/// Sets the blocking stages' memory limit
+/// (`internalQueryMaxBlockingSortMemoryUsageBytes`); other parameters are
+/// not settable here.
+pub fn set_parameter(call: &Call<'_>) -> Result<Document> {
+    const LIMIT: &str = "internalQueryMaxBlockingSortMemoryUsageBytes";
+    let mut was = None;
+    for (name, value) in call.body.iter().skip(1) {
+        if name.starts_with('$') || name == "lsid" || name == "comment" {
+            continue;
+        }
+        if name != LIMIT {
+            return Err(MongoError::invalid_options(format!(
+                "attempted to set unrecognized parameter [{name}]"
+            )));
+        }
+        let bytes = crate::compare::as_f64(value)
+            .filter(|n| n.fract() == 0.0 && *n > 0.0)
+            .ok_or_else(|| {
+                MongoError::bad_value(format!("{LIMIT} takes a positive whole number"))
+            })?;
+        was = Some(
+            call.server
+                .blocking_limit
+                .swap(bytes as usize, std::sync::atomic::Ordering::Relaxed) as i64,
+        );
+    }
+    match was {
+        Some(was) => Ok(doc! {"was": was, "ok": 1.0}),
+        None => Err(MongoError::invalid_options("no option found to set")),
+    }
+}

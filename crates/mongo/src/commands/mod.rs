@@ -75,6 +75,18 @@ pub fn size_of(document: &Document) -> usize {
     document.to_vec().map_or(0, |v| v.len())
 }
 
+impl Call<'_> {
+    /// The memory limit of a sort or grouping: only when the command
+    /// refuses disk use (MongoDB 6.0 spills otherwise).
+    pub fn blocking_limit(&self) -> Option<usize> {
+        (self.body.get("allowDiskUse") == Some(&Bson::Boolean(false))).then(|| {
+            self.server
+                .blocking_limit
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+}
+
 impl<'a> Call<'a> {
     /// Another command run on behalf of this one (its charge counts here).
     pub fn inner(&self, body: Document, name: &str) -> Call<'a> {
@@ -182,7 +194,7 @@ enum Access {
 /// The commands this server knows, by lower-case name. Their names are
 /// also the metric labels (others count as `other`, so clients cannot grow
 /// the label set).
-const COMMANDS: [(&str, Access); 43] = {
+const COMMANDS: [(&str, Access); 44] = {
     use Access::*;
     [
         ("hello", Open),
@@ -201,6 +213,7 @@ const COMMANDS: [(&str, Access); 43] = {
         ("hostinfo", Read),
         ("getcmdlineopts", Read),
         ("getparameter", Read),
+        ("setparameter", Write),
         ("listdatabases", Read),
         ("listcollections", Read),
         ("listindexes", Read),
@@ -452,9 +465,8 @@ async fn run_command(
         "serverstatus" => Ok(handshake::server_status(&call)),
         "hostinfo" => Ok(handshake::host_info()),
         "getcmdlineopts" => Ok(bson::doc! {"argv": [], "parsed": {}, "ok": 1.0}),
-        "getparameter" => {
-            Ok(bson::doc! {"featureCompatibilityVersion": {"version": "6.0"}, "ok": 1.0})
-        }
+        "getparameter" => Ok(admin::get_parameter(&call)),
+        "setparameter" => admin::set_parameter(&call),
         "listdatabases" => admin::list_databases(&call),
         "listcollections" => admin::list_collections(&call),
         "create" => admin::create(&call).await,

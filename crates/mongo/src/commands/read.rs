@@ -172,6 +172,7 @@ fn find_collated(call: &Call<'_>) -> Result<Document> {
         .map(|s| s.document)
         .collect();
     if let Some(sort) = call.optional_document("sort")? {
+        crate::aggregate::check_blocking("Sort", &documents, call.blocking_limit())?;
         crate::aggregate::sort(&mut documents, &sort)?;
     }
     let skip = call.count("skip")?.unwrap_or(0);
@@ -375,7 +376,7 @@ pub async fn aggregate(call: &Call<'_>) -> Result<Document> {
     };
     let collation = call.optional_document("collation")?;
     let results = crate::compare::with_collation(collation.as_ref(), || {
-        crate::aggregate::run(input.1, input.0, &load)
+        crate::aggregate::run_limited(input.1, input.0, &load, call.blocking_limit())
     })?;
     if let Some(output) = output {
         output.write(call, results).await?;
