@@ -118,3 +118,33 @@ def test_equality_filters_use_an_index_and_find_what_a_scan_finds(coll):
     assert 0 not in [d["_id"] for d in coll.find({"g": 0})]
     coll.delete_one({"_id": 30})
     assert sorted(d["_id"] for d in coll.find({"g": 0})) == list(range(60, 300, 30))
+
+
+def test_range_filters_use_an_index_and_find_what_a_scan_finds(coll):
+    from bson import Decimal128, Int64
+    docs = [{"_id": i, "n": i % 50, "s": f"k{i % 40:02d}"} for i in range(400)]
+    docs += [{"_id": "long", "n": Int64(30)}, {"_id": "dec", "n": Decimal128("30.5")},
+             {"_id": "str-n", "n": "31"}, {"_id": "arr", "n": [1, 99]}, {"_id": "nested", "n": [[40]]},
+             {"_id": "none"}, {"_id": "null", "n": None}, {"_id": "inf", "n": float("inf")}]
+    coll.insert_many(docs)
+    filters = [{"n": {"$gt": 30}}, {"n": {"$gte": 30, "$lt": 32}}, {"n": {"$lte": 2}},
+               {"n": {"$gt": 45, "$lt": 10}},  # an array holds one element for each condition
+               {"s": {"$gte": "k10", "$lt": "k12"}}, {"s": {"$lt": "k01"}}, {"n": {"$gt": "30"}},
+               {"n": {"$gt": 30}, "s": {"$lt": "k05"}}]
+    expected = {str(f): sorted(map(str, (d["_id"] for d in coll.find(f)))) for f in filters}
+    for f in filters:
+        assert coll.find(f).explain()["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"
+    coll.create_index("n")
+    coll.create_index("s")
+    for f in filters:
+        plan = coll.find(f).explain()
+        assert plan["queryPlanner"]["winningPlan"]["inputStage"]["stage"] == "IXSCAN", f
+        assert sorted(map(str, (d["_id"] for d in coll.find(f)))) == expected[str(f)], f
+    narrow = coll.find({"n": {"$gte": 30, "$lt": 32}}).explain()["executionStats"]
+    assert narrow["totalDocsExamined"] < 60, narrow
+    assert "arr" in expected[str({"n": {"$gt": 45, "$lt": 10}})]
+    assert "inf" in expected[str({"n": {"$gt": 30}})]
+    # A date bound is not a key range: the collection is read.
+    import datetime
+    plan = coll.find({"n": {"$gt": datetime.datetime(2020, 1, 1)}}).explain()
+    assert plan["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"

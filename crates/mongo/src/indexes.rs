@@ -64,9 +64,15 @@ pub fn key_of(value: &Bson) -> Option<serde_json::Value> {
         Bson::String(s) => Value::String(s.clone()),
         Bson::ObjectId(o) => Value::String(format!("\u{1}oid:{}", o.to_hex())),
         Bson::DateTime(d) => Value::String(format!("\u{1}date:{}", d.timestamp_millis())),
+        // Infinities, which JSON lacks, as the largest doubles: they stay in
+        // order for ranges, and an equality on the largest double finds
+        // them too (the filter decides).
         v => match as_f64(v) {
-            Some(f) if f.is_finite() => serde_json::Number::from_f64(f).map(Value::Number)?,
-            _ => return None,
+            Some(f) if f.is_nan() => return None,
+            Some(f) => {
+                serde_json::Number::from_f64(f.clamp(f64::MIN, f64::MAX)).map(Value::Number)?
+            }
+            None => return None,
         },
     })
 }

@@ -1,7 +1,9 @@
 //! Choosing an index lookup for a query: one `WHERE` conjunct on a path of
 //! the document (`c.a = 1`, `c.a IN (...)`, `c.n > 5`, `c.n BETWEEN 1 AND 9`,
-//! `ARRAY_CONTAINS(c.tags, 'x')`). The lookup only narrows which items are
-//! read; the whole query still runs on them, so a lookup never changes results.
+//! `ARRAY_CONTAINS(c.tags, 'x')`, or a condition on an array's elements in
+//! `EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t > 5)`). The lookup only
+//! narrows which items are read; the whole query still runs on them, so a
+//! lookup never changes results.
 
 use cosmonaut_query::{compare_values, BinaryOp, Expr, Parameters, Query, Source};
 use serde_json::Value;
@@ -36,15 +38,22 @@ pub fn plan_lookup(query: &Query, parameters: &Parameters, policy: &IndexPolicy)
         .filter_map(|c| lookup_for(c, alias, parameters))
         .filter(|l| policy.includes(&l.path))
         .collect();
-    // Equalities narrow most; a range is the fallback, narrowed by any other
-    // range on the same path (`c.n >= 5 AND c.n < 9`).
+    // Two ranges on array elements from two `EXISTS` may hold for two
+    // different elements, so only ranges on one value narrow each other.
+    best_of(candidates, |l| !l.path.contains(&Segment::Element))
+}
+
+/// The lookup that narrows most: an equality, else a range narrowed by
+/// any other range on the same path that `narrows` allows (`c.n >= 5 AND
+/// c.n < 9`).
+fn best_of(candidates: Vec<Lookup>, narrows: impl Fn(&Lookup) -> bool) -> Option<Lookup> {
     let is_point = |l: &Lookup| l.ranges.iter().all(|r| matches!(r, ValueRange::Equal(_)));
     if let Some(point) = candidates.iter().find(|l| is_point(l)) {
         return Some(point.clone());
     }
     let mut best = candidates.first()?.clone();
     for other in &candidates[1..] {
-        if other.path == best.path {
+        if other.path == best.path && narrows(&best) {
             if let (Some(a), Some(b)) = (best.ranges.first(), other.ranges.first()) {
                 if let Some(both) = intersect(a, b) {
                     best.ranges = vec![both];
@@ -140,8 +149,14 @@ fn orderable(v: &Value) -> bool {
 }
 
 pub(crate) fn lookup_for(expr: &Expr, alias: &str, parameters: &Parameters) -> Option<Lookup> {
+    lookup_at(expr, alias, parameters).filter(|l| !l.path.is_empty())
+}
+
+/// A lookup on what `alias` is bound to (the document, or an array element
+/// in an `EXISTS` subquery, where the path may be empty: the element itself).
+fn lookup_at(expr: &Expr, alias: &str, parameters: &Parameters) -> Option<Lookup> {
     let point = |path: Vec<Segment>, values: Vec<Value>| {
-        (!path.is_empty()).then(|| Lookup {
+        Some(Lookup {
             path,
             ranges: values.into_iter().map(ValueRange::Equal).collect(),
         })
@@ -153,9 +168,6 @@ pub(crate) fn lookup_for(expr: &Expr, alias: &str, parameters: &Parameters) -> O
                 (None, Some(p)) => (p, constant(a, parameters)?, true),
                 _ => return None,
             };
-            if path.is_empty() {
-                return None;
-            }
             // Normalise `5 < c.n` to `c.n > 5`.
             let op = match (op, flipped) {
                 (BinaryOp::Less, true) => BinaryOp::Greater,
@@ -186,7 +198,7 @@ pub(crate) fn lookup_for(expr: &Expr, alias: &str, parameters: &Parameters) -> O
             high,
             negated: false,
         } => {
-            let path = path_of(value, alias).filter(|p| !p.is_empty())?;
+            let path = path_of(value, alias)?;
             let (low, high) = (constant(low, parameters)?, constant(high, parameters)?);
             let same_type =
                 (low.is_number() && high.is_number()) || (low.is_string() && high.is_string());
@@ -229,8 +241,41 @@ pub(crate) fn lookup_for(expr: &Expr, alias: &str, parameters: &Parameters) -> O
             path.push(Segment::Element);
             point(path, vec![wanted])
         }
+        Expr::Exists(subquery) => element_lookup(subquery, alias, parameters),
         _ => None,
     }
+}
+
+/// `EXISTS(SELECT ... FROM t IN c.tags WHERE <conditions on t>)`: an item
+/// qualifies only if some element meets every condition, so a lookup on
+/// one of them over the elements' index entries (`tags[]`, `tags[]/name`)
+/// finds every such item.
+fn element_lookup(subquery: &Query, alias: &str, parameters: &Parameters) -> Option<Lookup> {
+    let from = subquery.from.as_ref()?;
+    let Source::Iterate {
+        alias: element,
+        expr,
+    } = &from.source
+    else {
+        return None;
+    };
+    if !from.joins.is_empty() {
+        return None;
+    }
+    let mut array = path_of(expr, alias).filter(|p| !p.is_empty())?;
+    array.push(Segment::Element);
+    let mut conjuncts = Vec::new();
+    flatten_and(subquery.filter.as_ref()?, &mut conjuncts);
+    let on_elements = conjuncts
+        .into_iter()
+        .filter_map(|c| lookup_at(c, element, parameters))
+        .map(|l| Lookup {
+            path: array.iter().cloned().chain(l.path).collect(),
+            ranges: l.ranges,
+        })
+        .collect();
+    // Conditions on the one element bound to `element` narrow each other.
+    best_of(on_elements, |_| true)
 }
 
 #[cfg(test)]
@@ -282,6 +327,52 @@ mod tests {
         assert_eq!(
             l.path,
             vec![Segment::Property("tags".into()), Segment::Element]
+        );
+        let tags = vec![Segment::Property("tags".into()), Segment::Element];
+        let l = plan(
+            "SELECT * FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t >= 5 AND t < 9)",
+        )
+        .expect("exists");
+        assert_eq!(l.path, tags);
+        assert_eq!(
+            l.ranges,
+            vec![ValueRange::Between {
+                low: Some((json!(5), true)),
+                high: Some((json!(9), false)),
+                type_of: json!(5)
+            }]
+        );
+        let l = plan("SELECT * FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t.n > 1 AND t.k = @p)")
+            .expect("exists on a property");
+        assert_eq!(
+            l.path,
+            [tags.clone(), path(&["k"])].concat(),
+            "equality preferred"
+        );
+        assert_eq!(l.ranges, vec![ValueRange::Equal(json!("v"))]);
+        // Conditions on the outer document, or under NOT, narrow nothing here.
+        assert!(plan(
+            "SELECT * FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t > c.min)"
+        )
+        .is_none());
+        assert!(plan(
+            "SELECT * FROM c WHERE NOT EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t > 5)"
+        )
+        .is_none());
+        assert!(plan("SELECT * FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags)").is_none());
+        // Two EXISTS may be met by two elements: their ranges stay apart.
+        let l = plan(
+            "SELECT * FROM c WHERE EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t >= 5) \
+             AND EXISTS(SELECT VALUE t FROM t IN c.tags WHERE t < 3)",
+        )
+        .expect("exists");
+        assert_eq!(
+            l.ranges,
+            vec![ValueRange::Between {
+                low: Some((json!(5), true)),
+                high: None,
+                type_of: json!(5)
+            }]
         );
         assert!(plan("SELECT * FROM c WHERE c.a = 1 OR c.b = 2").is_none());
         assert!(plan("SELECT * FROM c WHERE NOT c.a = 1").is_none());

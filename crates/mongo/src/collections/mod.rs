@@ -268,13 +268,52 @@ impl Collections {
         property: &str,
         key: &serde_json::Value,
     ) -> Result<Vec<Stored>> {
-        let text = format!(
-            "SELECT * FROM c WHERE ARRAY_CONTAINS(c.{}.{property}, @key)",
-            stored::KEYS
-        );
+        let condition = format!("ARRAY_CONTAINS(c.{}.{property}, @key)", stored::KEYS);
+        let parameters = cosmonaut_query::Parameters::from([("@key".to_string(), key.clone())]);
+        self.index_query(db, coll, &condition, &parameters)
+    }
+
+    /// The documents with an index key (in `keys.<property>`) at or above
+    /// `low` and one (perhaps another: MongoDB tests each condition on an
+    /// array by itself) at or below `high`: an index range scan in the
+    /// engine over the keys' elements. Bounds are inclusive, so keys
+    /// rounded to doubles never drop a match; the caller's filter decides.
+    pub fn lookup_range(
+        &self,
+        db: &str,
+        coll: &str,
+        property: &str,
+        low: Option<&serde_json::Value>,
+        high: Option<&serde_json::Value>,
+    ) -> Result<Vec<Stored>> {
+        let mut conditions = Vec::new();
+        let mut parameters = cosmonaut_query::Parameters::new();
+        for (bound, name, op) in [(low, "@low", ">="), (high, "@high", "<=")] {
+            if let Some(value) = bound {
+                conditions.push(format!(
+                    "EXISTS(SELECT VALUE k FROM k IN c.{}.{property} WHERE k {op} {name})",
+                    stored::KEYS
+                ));
+                parameters.insert(name.to_string(), value.clone());
+            }
+        }
+        if conditions.is_empty() {
+            return self.scan(db, coll);
+        }
+        self.index_query(db, coll, &conditions.join(" AND "), &parameters)
+    }
+
+    /// The documents an engine query with `condition` on `c` finds.
+    fn index_query(
+        &self,
+        db: &str,
+        coll: &str,
+        condition: &str,
+        parameters: &cosmonaut_query::Parameters,
+    ) -> Result<Vec<Stored>> {
+        let text = format!("SELECT * FROM c WHERE {condition}");
         let query =
             cosmonaut_query::parse(&text).map_err(|e| MongoError::internal(e.to_string()))?;
-        let parameters = cosmonaut_query::Parameters::from([("@key".to_string(), key.clone())]);
         let mut out = Vec::new();
         let mut request = FeedRequest {
             max_items: Some(-1),
@@ -287,7 +326,7 @@ impl Collections {
                 coll,
                 &ItemScope::All,
                 &query,
-                &parameters,
+                parameters,
                 &request,
             ) {
                 Ok(page) => page.page,

@@ -22,6 +22,14 @@ pub enum Plan {
         property: String,
         keys: usize,
     },
+    /// An engine index range scan of keys within bounds on an index's
+    /// leading path.
+    Range {
+        name: String,
+        property: String,
+        low: Option<serde_json::Value>,
+        high: Option<serde_json::Value>,
+    },
     /// Every document of the collection.
     Scan,
 }
@@ -33,6 +41,10 @@ impl Plan {
             Plan::Index { name, keys, .. } => doc! {
                 "stage": "FETCH",
                 "inputStage": {"stage": "IXSCAN", "indexName": name, "keysExamined": *keys as i64},
+            },
+            Plan::Range { name, .. } => doc! {
+                "stage": "FETCH",
+                "inputStage": {"stage": "IXSCAN", "indexName": name},
             },
             Plan::Scan => doc! {"stage": "COLLSCAN"},
         }
@@ -69,6 +81,46 @@ fn equality_keys(filter: &Filter, path: &str) -> Option<Vec<Bson>> {
     None
 }
 
+/// The bounds a filter's conjuncts put on `path` (`{p: {$gt: 5, $lte: 9}}`),
+/// over numbers or over strings, as index keys; MongoDB's comparisons
+/// stay within a type, as the engine's do, so keys of other types are
+/// never in range.
+fn range_keys(
+    filter: &Filter,
+    path: &str,
+) -> Option<(Option<serde_json::Value>, Option<serde_json::Value>)> {
+    let conjuncts: Vec<&Filter> = match filter {
+        Filter::And(list) => list.iter().collect(),
+        one => vec![one],
+    };
+    let key = |v: &Bson| match v {
+        Bson::String(_) => crate::indexes::key_of(v),
+        _ => crate::compare::as_f64(v).and_then(|_| crate::indexes::key_of(v)),
+    };
+    let (mut low, mut high) = (None, None);
+    for conjunct in conjuncts {
+        let Filter::Path(p, conditions) = conjunct else {
+            continue;
+        };
+        if p != path {
+            continue;
+        }
+        for condition in conditions {
+            match condition {
+                Condition::Gt(v) | Condition::Gte(v) if low.is_none() => low = key(v),
+                Condition::Lt(v) | Condition::Lte(v) if high.is_none() => high = key(v),
+                _ => {}
+            }
+        }
+    }
+    // Both bounds of one type, or one bound.
+    match (&low, &high) {
+        (None, None) => None,
+        (Some(a), Some(b)) if a.is_number() != b.is_number() => None,
+        _ => Some((low, high)),
+    }
+}
+
 /// How to find the candidates of `filter` in `coll`.
 pub fn plan(call: &Call<'_>, coll: &str, filter: &Filter) -> Result<(Plan, Vec<Bson>)> {
     // Index keys and item ids are exact; a case-folding collation reads everything.
@@ -89,6 +141,17 @@ pub fn plan(call: &Call<'_>, coll: &str, filter: &Filter) -> Result<(Plan, Vec<B
                 keys: values.len(),
             };
             return Ok((plan, values));
+        }
+    }
+    for lookup in &indexes.lookup {
+        if let Some((low, high)) = range_keys(filter, &lookup.path) {
+            let plan = Plan::Range {
+                name: lookup.index.clone(),
+                property: lookup.property.clone(),
+                low,
+                high,
+            };
+            return Ok((plan, Vec::new()));
         }
     }
     Ok((Plan::Scan, Vec::new()))
@@ -126,6 +189,12 @@ pub fn select_planned(
             }
             out
         }
+        Plan::Range {
+            property,
+            low,
+            high,
+            ..
+        } => collections.lookup_range(&call.db, coll, property, low.as_ref(), high.as_ref())?,
         Plan::Scan => collections.scan(&call.db, coll)?,
     };
     let mut candidates = candidates;
@@ -498,7 +567,7 @@ pub fn explain(call: &Call<'_>) -> Result<Document> {
     let compiled = Filter::parse(&filter)?;
     let (found, plan, examined) = select_planned(&inner_call, &coll, &compiled)?;
     let keys = match &plan {
-        Plan::Index { .. } => examined as i64,
+        Plan::Index { .. } | Plan::Range { .. } => examined as i64,
         _ => 0,
     };
     Ok(doc! {
