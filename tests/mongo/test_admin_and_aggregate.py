@@ -32,8 +32,8 @@ def test_indexes(coll):
     assert list(coll.index_information()) == ["_id_", "a_1_b_-1"]
     with pytest.raises(OperationFailure):
         coll.drop_index("nope")
-    with pytest.raises(OperationFailure):
-        coll.create_index("p", partialFilterExpression={"p": {"$gt": 1}})
+    coll.create_index("p", partialFilterExpression={"p": {"$gt": 1}})
+    assert coll.index_information()["p_1"]["partialFilterExpression"] == {"p": {"$gt": 1}}
 
 
 def test_aggregation_pipelines(db):

@@ -148,3 +148,70 @@ def test_range_filters_use_an_index_and_find_what_a_scan_finds(coll):
     import datetime
     plan = coll.find({"n": {"$gt": datetime.datetime(2020, 1, 1)}}).explain()
     assert plan["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"
+
+
+def test_partial_indexes_oblige_only_the_documents_they_match(coll):
+    import datetime
+    coll.create_index("email", unique=True, partialFilterExpression={"active": True}, name="active_email")
+    spec = next(i for i in coll.list_indexes() if i["name"] == "active_email")
+    assert spec["partialFilterExpression"] == {"active": True}
+    coll.insert_many([{"_id": 1, "email": "a", "active": False}, {"_id": 2, "email": "a", "active": False},
+                      {"_id": 3, "email": "a", "active": True}])
+    with pytest.raises(DuplicateKeyError):
+        coll.insert_one({"_id": 4, "email": "a", "active": True})
+    with pytest.raises(DuplicateKeyError):
+        coll.update_one({"_id": 1}, {"$set": {"active": True}})
+    # Leaving the filter gives the key back.
+    coll.update_one({"_id": 3}, {"$set": {"active": False}})
+    coll.update_one({"_id": 1}, {"$set": {"active": True}})
+    assert coll.count_documents({"active": True}) == 1
+    # Not used to find documents: the others have no keys there.
+    assert coll.find({"email": "a"}).explain()["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"
+    assert coll.count_documents({"email": "a"}) == 3
+    # A partial TTL index expires only what it matches.
+    past = datetime.datetime(2000, 1, 1)
+    coll.database.t.create_index("at", expireAfterSeconds=0, partialFilterExpression={"kind": "temp"})
+    coll.database.t.insert_many([{"_id": "temp", "kind": "temp", "at": past},
+                                 {"_id": "kept", "kind": "keep", "at": past}])
+    deadline = time.time() + 15
+    while [d["_id"] for d in coll.database.t.find()] != ["kept"]:
+        assert time.time() < deadline, list(coll.database.t.find())
+        time.sleep(0.3)
+    with pytest.raises(OperationFailure) as e:
+        coll.create_index("x", sparse=True, partialFilterExpression={"x": {"$exists": True}})
+    assert e.value.code == 67
+    with pytest.raises(OperationFailure):
+        coll.create_index("y", partialFilterExpression={"y": {"$bogus": 1}})
+
+
+def test_coll_mod_changes_an_index_ttl_and_hides_it(coll):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    coll.create_index("at", expireAfterSeconds=3600)
+    coll.create_index("g")
+    coll.insert_many([{"_id": 1, "at": now - datetime.timedelta(seconds=60), "g": 1},
+                      {"_id": 2, "at": now + datetime.timedelta(hours=1), "g": 2}])
+    time.sleep(1.5)
+    assert coll.count_documents({}) == 2
+    db = coll.database
+    reply = db.command("collMod", coll.name, index={"keyPattern": {"at": 1}, "expireAfterSeconds": 10})
+    assert reply["expireAfterSeconds_old"] == 3600 and reply["expireAfterSeconds_new"] == 10
+    assert next(i for i in coll.list_indexes() if i["name"] == "at_1")["expireAfterSeconds"] == 10
+    deadline = time.time() + 15
+    while [d["_id"] for d in coll.find()] != [2]:
+        assert time.time() < deadline, list(coll.find())
+        time.sleep(0.3)
+    # Hidden: kept, not used to find documents; shown again, used again.
+    reply = db.command("collMod", coll.name, index={"name": "g_1", "hidden": True})
+    assert reply["hidden_old"] is False and reply["hidden_new"] is True
+    assert next(i for i in coll.list_indexes() if i["name"] == "g_1")["hidden"] is True
+    assert coll.find({"g": 2}).explain()["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"
+    db.command("collMod", coll.name, index={"name": "g_1", "hidden": False})
+    assert coll.find({"g": 2}).explain()["queryPlanner"]["winningPlan"]["inputStage"]["stage"] == "IXSCAN"
+    with pytest.raises(OperationFailure) as e:
+        db.command("collMod", coll.name, index={"name": "nope", "hidden": True})
+    assert e.value.code == 27
+    with pytest.raises(OperationFailure) as e:
+        db.command("collMod", "missing-collection", index={"name": "g_1", "hidden": True})
+    assert e.value.code == 26
+    with pytest.raises(OperationFailure):
+        db.command("collMod", coll.name, validator={"x": {"$exists": True}})

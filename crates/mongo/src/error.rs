@@ -58,6 +58,7 @@ codes! {
     operation_not_supported_in_transaction => 263 "OperationNotSupportedInTransaction",
     merge_not_matched => 13113 "MergeStageNoMatchingDocument",
     memory_limit => 292 "QueryExceededMemoryLimitNoDiskUseAllowed",
+    cannot_create_index => 67 "CannotCreateIndex",
     service_unavailable => 6 "HostUnreachable",
 }
 

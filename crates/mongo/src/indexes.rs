@@ -1,7 +1,9 @@
 //! What a collection's index specifications oblige writes to do: TTL
 //! indexes give each document its expiry (the engine's per-item `ttl`),
 //! unique indexes give each document the keys it must hold alone (see
-//! `collections::unique`).
+//! `collections::unique`). A partial index (`partialFilterExpression`)
+//! obliges only the documents its filter matches; it is not used to find
+//! documents, since the others have no keys in it. Neither is a hidden one.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -10,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compare::as_f64;
 use crate::error::{MongoError, Result};
+use crate::filter::Filter;
 
 /// The engine's largest per-item `ttl` (seconds).
 const MAX_TTL: i64 = i32::MAX as i64;
@@ -20,6 +23,8 @@ pub struct UniqueIndex {
     pub name: String,
     pub paths: Vec<String>,
     pub sparse: bool,
+    /// Only documents this matches hold keys.
+    pub partial: Option<Filter>,
 }
 
 /// A path an index leads with: its documents carry that path's keys in an
@@ -37,8 +42,9 @@ pub struct LookupPath {
 /// The index specifications of one collection, as writes need them.
 #[derive(Debug, Clone, Default)]
 pub struct IndexSet {
-    /// TTL indexes: the date path and seconds after it.
-    pub ttl: Vec<(String, i64)>,
+    /// TTL indexes: the date path, seconds after it, and the partial
+    /// filter a document must match to expire.
+    pub ttl: Vec<(String, i64, Option<Filter>)>,
     pub unique: Vec<UniqueIndex>,
     pub lookup: Vec<LookupPath>,
 }
@@ -86,7 +92,14 @@ impl IndexSet {
             };
             let paths: Vec<String> = key.keys().cloned().collect();
             let ordered = key.values().next().is_some_and(|v| as_f64(v).is_some());
-            if let (Some(first), true) = (paths.first(), ordered) {
+            // Validated when the index was made.
+            let partial = spec
+                .get_document("partialFilterExpression")
+                .ok()
+                .and_then(|f| Filter::parse(f).ok());
+            // A hidden index is kept but not used to find documents.
+            let hidden = spec.get_bool("hidden").unwrap_or(false);
+            if let (Some(first), true, None, false) = (paths.first(), ordered, &partial, hidden) {
                 if first != "_id" && !set.lookup.iter().any(|l| &l.path == first) {
                     set.lookup.push(LookupPath {
                         path: first.clone(),
@@ -97,7 +110,8 @@ impl IndexSet {
             }
             if let Some(seconds) = spec.get("expireAfterSeconds").and_then(as_f64) {
                 if let [path] = paths.as_slice() {
-                    set.ttl.push((path.clone(), seconds as i64));
+                    set.ttl
+                        .push((path.clone(), seconds as i64, partial.clone()));
                 }
             }
             if spec.get("unique").is_some_and(crate::expr::truthy) {
@@ -105,6 +119,7 @@ impl IndexSet {
                     name: spec.get_str("name").unwrap_or_default().to_string(),
                     paths,
                     sparse: spec.get("sparse").is_some_and(crate::expr::truthy),
+                    partial,
                 });
             }
         }
@@ -116,7 +131,10 @@ impl IndexSet {
     /// applies (the document does not expire).
     pub fn ttl_for(&self, document: &Document, now_ms: i64) -> Option<i64> {
         let mut earliest: Option<i64> = None;
-        for (path, seconds) in &self.ttl {
+        for (path, seconds, partial) in &self.ttl {
+            if !applies(partial, document) {
+                continue;
+            }
             let dates: Vec<i64> = crate::path::lookup(document, path)
                 .into_iter()
                 .flat_map(|v| match v {
@@ -167,6 +185,9 @@ impl IndexSet {
     pub fn unique_keys(&self, document: &Document) -> Result<Vec<UniqueKey>> {
         let mut out = Vec::new();
         for index in &self.unique {
+            if !applies(&index.partial, document) {
+                continue;
+            }
             let mut combos: Vec<Vec<Bson>> = vec![Vec::new()];
             let mut missing = true;
             for path in &index.paths {
@@ -211,6 +232,13 @@ impl IndexSet {
         }
         Ok(out)
     }
+}
+
+/// Whether an index with this partial filter covers `document`.
+fn applies(partial: &Option<Filter>, document: &Document) -> bool {
+    partial
+        .as_ref()
+        .is_none_or(|f| f.matches(document).unwrap_or(false))
 }
 
 /// One unique key a document claims.

@@ -197,12 +197,21 @@ pub async fn create_indexes(call: &Call<'_>) -> Result<Document> {
         if key.is_empty() {
             return Err(MongoError::failed_to_parse("Index keys cannot be empty."));
         }
-        // Uniqueness and expiry are promises the server must keep on every
-        // write; until it does, it says so rather than accept them.
-        if spec.contains_key("partialFilterExpression") {
-            return Err(MongoError::invalid_options(
-                "Index option 'partialFilterExpression' is not supported by this server yet",
-            ));
+        match spec.get("partialFilterExpression") {
+            None => {}
+            Some(Bson::Document(partial)) => {
+                if spec.get("sparse").is_some_and(crate::expr::truthy) {
+                    return Err(MongoError::cannot_create_index(
+                        "cannot mix \"partialFilterExpression\" and \"sparse\" options",
+                    ));
+                }
+                Filter::parse(partial)?;
+            }
+            Some(_) => {
+                return Err(MongoError::type_mismatch(
+                    "'partialFilterExpression' for an index must be a document",
+                ))
+            }
         }
         if let Some(seconds) = spec.get("expireAfterSeconds") {
             let valid =

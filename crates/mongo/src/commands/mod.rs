@@ -4,6 +4,7 @@
 //! update, delete, findAndModify).
 
 mod admin;
+mod coll_mod;
 mod custom;
 mod handshake;
 mod output;
@@ -194,7 +195,7 @@ enum Access {
 /// The commands this server knows, by lower-case name. Their names are
 /// also the metric labels (others count as `other`, so clients cannot grow
 /// the label set).
-const COMMANDS: [(&str, Access); 44] = {
+const COMMANDS: [(&str, Access); 45] = {
     use Access::*;
     [
         ("hello", Open),
@@ -241,6 +242,7 @@ const COMMANDS: [(&str, Access); 44] = {
         ("dropdatabase", Write),
         ("renamecollection", Write),
         ("createindexes", Write),
+        ("collmod", Write),
         ("dropindexes", Write),
         ("shardcollection", Write),
     ]
@@ -475,6 +477,7 @@ async fn run_command(
         "renamecollection" => admin::rename_collection(&call).await,
         "listindexes" => admin::list_indexes(&call),
         "createindexes" => admin::create_indexes(&call).await,
+        "collmod" => coll_mod::coll_mod(&call).await,
         "dropindexes" | "deleteindexes" => admin::drop_indexes(&call).await,
         "collstats" | "dbstats" => admin::stats(&call, &lower),
         "customaction" => custom::custom_action(&call).await,
