@@ -140,19 +140,15 @@ impl Sessions {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        if map.len() > 1024 {
-            map.retain(|_, (used, shared)| {
-                now.duration_since(*used) < SESSION_IDLE || Arc::strong_count(shared) > 1
-            });
-        }
         let entry = map.entry(id).or_insert_with(|| (now, Shared::default()));
         entry.0 = now;
         entry.1.clone()
     }
 
-    /// Aborts transactions that outlived their lifetime and that no
-    /// command has come for since, at most once a second: their snapshots
-    /// hold storage resources (a PostgreSQL connection above all).
+    /// At most once a second: forgets sessions idle for `SESSION_IDLE`, and
+    /// aborts transactions that outlived their lifetime with no command
+    /// since (their snapshots hold storage resources, a PostgreSQL
+    /// connection above all).
     fn sweep(&self, collections: &Collections) {
         {
             let mut swept = self
@@ -164,13 +160,27 @@ impl Sessions {
             }
             *swept = Instant::now();
         }
-        let sessions: Vec<Shared> = {
-            let map = self
+        let (idle, sessions): (Vec<Shared>, Vec<Shared>) = {
+            let mut map = self
                 .map
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.values().map(|(_, shared)| shared.clone()).collect()
+            let mut idle = Vec::new();
+            map.retain(|_, (used, shared)| {
+                let keep = used.elapsed() < SESSION_IDLE || Arc::strong_count(shared) > 1;
+                if !keep {
+                    idle.push(shared.clone());
+                }
+                keep
+            });
+            (
+                idle,
+                map.values().map(|(_, shared)| shared.clone()).collect(),
+            )
         };
+        for shared in idle {
+            abort_open(&shared, collections);
+        }
         for shared in sessions {
             if let Ok(mut session) = shared.try_lock() {
                 if let Some(current) = session.transaction.as_mut() {
