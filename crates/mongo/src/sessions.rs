@@ -330,10 +330,18 @@ impl Sessions {
         match (transaction.state, command) {
             (State::Aborted, "aborttransaction") | (State::Active, _) => {}
             (State::Committed, "committransaction") => {}
+            // Cosmos DB's words for an expired transaction, with MongoDB's
+            // code, which drivers retry the whole transaction on.
+            (State::Aborted, _) if transaction.view.is_expired() => {
+                return Err(MongoError::no_such_transaction(format!(
+                    "Transaction isn't active: transaction {number} outlived the fixed {} s \
+                     limit and was aborted",
+                    TRANSACTION_LIFETIME.as_secs()
+                )))
+            }
             (State::Aborted, _) => {
                 return Err(MongoError::no_such_transaction(format!(
-                    "Transaction {number} has been aborted (a transaction lives at most {} s)",
-                    TRANSACTION_LIFETIME.as_secs()
+                    "Transaction {number} has been aborted."
                 )))
             }
             (State::Committed, _) => {
