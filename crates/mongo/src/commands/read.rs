@@ -51,34 +51,34 @@ impl Plan {
     }
 }
 
+/// The conditions a filter's top-level conjuncts put on `path`.
+fn conditions_on<'f>(filter: &'f Filter, path: &'f str) -> impl Iterator<Item = &'f Condition> {
+    let conjuncts: &[Filter] = match filter {
+        Filter::And(list) => list,
+        one => std::slice::from_ref(one),
+    };
+    conjuncts.iter().flat_map(move |conjunct| match conjunct {
+        Filter::Path(p, conditions) if p == path => conditions.as_slice(),
+        _ => &[],
+    })
+}
+
 /// The equality keys a filter's conjunct gives on `path` (`{p: v}`,
 /// `{p: {$eq: v}}`, `{p: {$in: [...]}}`), if every one has an index key.
 fn equality_keys(filter: &Filter, path: &str) -> Option<Vec<Bson>> {
-    let conjuncts: Vec<&Filter> = match filter {
-        Filter::And(list) => list.iter().collect(),
-        one => vec![one],
-    };
-    for conjunct in conjuncts {
-        let Filter::Path(p, conditions) = conjunct else {
-            continue;
-        };
-        if p != path {
-            continue;
-        }
-        for condition in conditions {
-            let values = match condition {
-                Condition::Eq(v) => vec![v.clone()],
-                Condition::In(values, patterns) if patterns.is_empty() && !values.is_empty() => {
-                    values.clone()
-                }
-                _ => continue,
-            };
-            if values.iter().all(|v| crate::indexes::key_of(v).is_some()) {
-                return Some(values);
+    conditions_on(filter, path).find_map(|condition| {
+        let values = match condition {
+            Condition::Eq(v) => vec![v.clone()],
+            Condition::In(values, patterns) if patterns.is_empty() && !values.is_empty() => {
+                values.clone()
             }
-        }
-    }
-    None
+            _ => return None,
+        };
+        values
+            .iter()
+            .all(|v| crate::indexes::key_of(v).is_some())
+            .then_some(values)
+    })
 }
 
 /// The bounds a filter's conjuncts put on `path` (`{p: {$gt: 5, $lte: 9}}`),
@@ -89,28 +89,16 @@ fn range_keys(
     filter: &Filter,
     path: &str,
 ) -> Option<(Option<serde_json::Value>, Option<serde_json::Value>)> {
-    let conjuncts: Vec<&Filter> = match filter {
-        Filter::And(list) => list.iter().collect(),
-        one => vec![one],
-    };
     let key = |v: &Bson| match v {
         Bson::String(_) => crate::indexes::key_of(v),
         _ => crate::compare::as_f64(v).and_then(|_| crate::indexes::key_of(v)),
     };
     let (mut low, mut high) = (None, None);
-    for conjunct in conjuncts {
-        let Filter::Path(p, conditions) = conjunct else {
-            continue;
-        };
-        if p != path {
-            continue;
-        }
-        for condition in conditions {
-            match condition {
-                Condition::Gt(v) | Condition::Gte(v) if low.is_none() => low = key(v),
-                Condition::Lt(v) | Condition::Lte(v) if high.is_none() => high = key(v),
-                _ => {}
-            }
+    for condition in conditions_on(filter, path) {
+        match condition {
+            Condition::Gt(v) | Condition::Gte(v) if low.is_none() => low = key(v),
+            Condition::Lt(v) | Condition::Lte(v) if high.is_none() => high = key(v),
+            _ => {}
         }
     }
     // Both bounds of one type, or one bound.
