@@ -62,11 +62,11 @@ impl Collections {
         let mut steps = Steps::default();
         let mut indexes: BTreeMap<(&str, &str), IndexSet> = BTreeMap::new();
         for ((db, coll, id), write) in writes {
-            let set = match indexes.get(&(db.as_str(), coll.as_str())) {
-                Some(set) => set,
-                None => indexes
-                    .entry((db, coll))
-                    .or_insert(committed.index_set(db, coll)?),
+            let set = match indexes.entry((db, coll)) {
+                std::collections::btree_map::Entry::Occupied(found) => found.into_mut(),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(committed.index_set(db, coll)?)
+                }
             };
             committed
                 .document_steps((db, coll, id), write, set, writes, &mut steps)
@@ -151,8 +151,11 @@ impl Collections {
                 }
             }
         }
-        for gained in after.iter().filter(|k| !before.contains(k)) {
+        let gained: Vec<_> = after.iter().filter(|k| !before.contains(k)).collect();
+        if !gained.is_empty() {
             self.ensure_container(db, &markers_of(coll)).await?;
+        }
+        for gained in gained {
             let body =
                 json!({"id": gained.marker, "index": gained.index, "owner": id, "at": now_ms()});
             let Some(marker) = self.marker_document(db, coll, gained)? else {

@@ -6,9 +6,11 @@
 
 use bson::{doc, Bson, Document};
 
+use super::write::with_id;
 use super::Call;
 use crate::error::{MongoError, Result};
 use crate::filter::Filter;
+use crate::indexes::IndexSet;
 
 /// Where an output stage writes: a collection of this database, or `{db, coll}`.
 fn target(call: &Call<'_>, stage: &str, spec: &Bson, coll_field: &str) -> Result<(String, String)> {
@@ -77,13 +79,6 @@ async fn write_out(call: &Call<'_>, db: &str, coll: &str, results: Vec<Document>
             .await?;
     }
     Ok(())
-}
-
-fn with_id(mut document: Document) -> Document {
-    if !document.contains_key("_id") {
-        document.insert("_id", bson::oid::ObjectId::new());
-    }
-    document
 }
 
 enum WhenMatched {
@@ -190,11 +185,12 @@ impl Merge {
     async fn write(&self, call: &Call<'_>, results: Vec<Document>) -> Result<()> {
         let (db, coll) = (self.db.as_str(), self.coll.as_str());
         call.collections.ensure(db, coll).await?;
+        let indexes = call.collections.index_set(db, coll)?;
         for document in results {
             // A write that lost a race reads its target again (a few times).
             let mut done = false;
             for _ in 0..8 {
-                if self.merge_one(call, &document).await? {
+                if self.merge_one(call, &indexes, &document).await? {
                     done = true;
                     break;
                 }
@@ -229,10 +225,14 @@ impl Merge {
     }
 
     /// Merges one result; false when its target changed meanwhile.
-    async fn merge_one(&self, call: &Call<'_>, document: &Document) -> Result<bool> {
+    async fn merge_one(
+        &self,
+        call: &Call<'_>,
+        indexes: &IndexSet,
+        document: &Document,
+    ) -> Result<bool> {
         let (db, coll) = (self.db.as_str(), self.coll.as_str());
         let collections = &call.collections;
-        let indexes = collections.index_set(db, coll)?;
         let document = if self.on == ["_id"] {
             with_id(document.clone())
         } else {
@@ -252,7 +252,7 @@ impl Merge {
             return match self.not_matched {
                 WhenNotMatched::Insert => {
                     collections
-                        .insert(db, coll, &indexes, &with_id(document))
+                        .insert(db, coll, indexes, &with_id(document))
                         .await?;
                     Ok(true)
                 }
@@ -316,7 +316,7 @@ impl Merge {
             _ => {}
         }
         collections
-            .replace(db, coll, &indexes, &old, &new, true)
+            .replace(db, coll, indexes, &old, &new, true)
             .await
     }
 }

@@ -42,7 +42,7 @@ fn check_fields(document: &Document) -> Result<()> {
 }
 
 /// `_id` first (generated if missing), as MongoDB stores documents.
-fn with_id(mut document: Document) -> Document {
+pub(super) fn with_id(mut document: Document) -> Document {
     let id = document
         .remove("_id")
         .unwrap_or_else(|| Bson::ObjectId(ObjectId::new()));
