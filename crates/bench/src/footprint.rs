@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::client::{Client, Protocol};
 use crate::report;
 use crate::run::{self, Load};
-use crate::workload::Workload;
+use crate::workload::{Payload, Workload};
 use crate::WELL_KNOWN_KEY;
 
 #[derive(clap::Args)]
@@ -133,6 +133,7 @@ pub async fn run(args: FootprintArgs) -> Result<(), String> {
         duration: Duration::from_secs(5),
         items: args.items,
         item_size: 1024,
+        payload: Payload::Repeated,
     };
     run::setup(&mut client, &load, run::DB).await?;
     report::header("point reads on the loaded server");

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::client::{Client, Outcome, Protocol};
 use crate::report::{self, Measured};
-use crate::workload::{item, Rng, Workload, PARTITION_KEYS};
+use crate::workload::{item, Payload, Rng, Workload, PARTITION_KEYS};
 use crate::WELL_KNOWN_KEY;
 
 #[derive(clap::Args)]
@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Approximate size of each item in bytes (1024 and 10240 are the reference sizes).
     #[arg(long, default_value_t = 1024)]
     item_size: usize,
+    /// What fills each item's padding (it decides how well items compress).
+    #[arg(long, value_enum, default_value = "repeated")]
+    payload: Payload,
     /// HTTP/1.1 connections per client (as the SDKs connect) or one
     /// multiplexed HTTP/2 connection.
     #[arg(long, value_enum, default_value = "http1")]
@@ -77,6 +80,7 @@ pub struct Load {
     pub duration: Duration,
     pub items: u64,
     pub item_size: usize,
+    pub payload: Payload,
 }
 
 impl RunArgs {
@@ -86,6 +90,7 @@ impl RunArgs {
             duration: self.duration,
             items: self.items,
             item_size: self.item_size,
+            payload: self.payload,
         }
     }
 }
@@ -247,11 +252,12 @@ pub async fn setup(client: &mut Client, args: &Load, db: &str) -> Result<(), Str
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.clients.max(1) {
-        let (mut client, next, items, size) = (
+        let (mut client, next, items, size, payload) = (
             client.clone(),
             Arc::clone(&next),
             args.items,
             args.item_size,
+            args.payload,
         );
         let db = db.to_string();
         tasks.push(tokio::spawn(async move {
@@ -261,7 +267,7 @@ pub async fn setup(client: &mut Client, args: &Load, db: &str) -> Result<(), Str
                     return Ok::<(), String>(());
                 }
                 expect(
-                    client.create(&db, COLL, item(n, size, 0)).await,
+                    client.create(&db, COLL, item(n, size, 0, payload)).await,
                     "preloading",
                     &[201],
                 )?;
@@ -293,7 +299,7 @@ pub async fn run_workload(
     for c in 0..args.clients.max(1) {
         let mut client = client.clone();
         let next_id = Arc::clone(&next_id);
-        let (items, size) = (args.items.max(1), args.item_size);
+        let (items, size) = (args.items.max(1), (args.item_size, args.payload));
         let db = db.to_string();
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng::new(c + 1);
@@ -351,7 +357,7 @@ async fn one_operation(
     db: &str,
     workload: Workload,
     n: u64,
-    size: usize,
+    (size, payload): (usize, Payload),
     rng: &mut Rng,
     next_id: &AtomicU64,
 ) -> Outcome {
@@ -361,16 +367,16 @@ async fn one_operation(
         Workload::Read | Workload::MixedC => client.read(db, COLL, &id, &pk).await,
         Workload::Create => {
             let fresh = next_id.fetch_add(1, Relaxed);
-            client.create(db, COLL, item(fresh, size, 0)).await
+            client.create(db, COLL, item(fresh, size, 0, payload)).await
         }
         Workload::Upsert => {
             client
-                .upsert(db, COLL, item(n, size, rng.below(1 << 30)))
+                .upsert(db, COLL, item(n, size, rng.below(1 << 30), payload))
                 .await
         }
         Workload::Replace => {
             client
-                .replace(db, COLL, item(n, size, rng.below(1 << 30)))
+                .replace(db, COLL, item(n, size, rng.below(1 << 30), payload))
                 .await
         }
         Workload::QuerySingle => {
@@ -394,7 +400,7 @@ async fn one_operation(
         Workload::MixedA | Workload::MixedB => {
             if rng.below(100) < workload.update_percent() {
                 client
-                    .upsert(db, COLL, item(n, size, rng.below(1 << 30)))
+                    .upsert(db, COLL, item(n, size, rng.below(1 << 30), payload))
                     .await
             } else {
                 client.read(db, COLL, &id, &pk).await

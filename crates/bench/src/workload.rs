@@ -70,12 +70,26 @@ pub struct Item {
     pub text: Vec<u8>,
 }
 
+/// What fills an item's `payload`: it decides how well stored items
+/// compress, so a figure of bytes on disk names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Payload {
+    /// One letter repeated: compresses to almost nothing.
+    Repeated,
+    /// Words of a 256-word vocabulary in random order, compressing about
+    /// as prose does.
+    Words,
+    /// Random letters and digits: about 6 bits of entropy per byte, so no
+    /// general-purpose compressor gains more than a quarter.
+    Random,
+}
+
 /// Item `n`: its id, partition key, an indexed number, and padding to about
 /// `size` bytes. The text is written directly, the same bytes serde_json
 /// prints for the object: a load generator that built and printed a JSON
 /// value per request spent a quarter of its CPU there, CPU the server
-/// under test shares on one machine.
-pub fn item(n: u64, size: usize, version: u64) -> Item {
+/// under test shares on one machine. The same arguments give the same text.
+pub fn item(n: u64, size: usize, version: u64, payload: Payload) -> Item {
     let id = format!("i{n}");
     let pk = format!("p{}", n % PARTITION_KEYS);
     let head = format!(r#"{{"id":"{id}","pk":"{pk}","n":{n},"v":{version},"payload":""#);
@@ -83,9 +97,37 @@ pub fn item(n: u64, size: usize, version: u64) -> Item {
     let padding = size.saturating_sub(head.len() + TAIL.len());
     let mut text = Vec::with_capacity(head.len() + padding + TAIL.len());
     text.extend_from_slice(head.as_bytes());
-    text.resize(text.len() + padding, b'x');
+    let end = text.len() + padding;
+    let mut rng = Rng::new(n ^ version.rotate_left(32));
+    match payload {
+        Payload::Repeated => text.resize(end, b'x'),
+        Payload::Random => {
+            const ALPHABET: &[u8] =
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+            while text.len() < end {
+                text.push(ALPHABET[rng.below(ALPHABET.len() as u64) as usize]);
+            }
+        }
+        Payload::Words => {
+            while text.len() < end {
+                let word = vocabulary_word(rng.below(256));
+                let room = end - text.len();
+                text.extend_from_slice(&word[..word.len().min(room)]);
+                if text.len() < end {
+                    text.push(b' ');
+                }
+            }
+        }
+    }
     text.extend_from_slice(TAIL.as_bytes());
     Item { id, pk, text }
+}
+
+/// Word `i` of the vocabulary: 2 to 9 lowercase letters, the same every run.
+fn vocabulary_word(i: u64) -> Vec<u8> {
+    let mut rng = Rng::new(0xC05E_0000 + i);
+    let len = 2 + rng.below(8) as usize;
+    (0..len).map(|_| b'a' + rng.below(26) as u8).collect()
 }
 
 /// A small, fast, seedable generator (xorshift64*), one per client.
@@ -111,8 +153,15 @@ mod tests {
 
     #[test]
     fn an_items_text_is_the_json_of_its_fields_padded_to_size() {
-        for (n, size, version) in [(7, 1024, 0), (123_456, 10_240, 99), (1, 10, 5)] {
-            let item = item(n, size, version);
+        let cases = [
+            (7, 1024, 0, Payload::Repeated),
+            (123_456, 10_240, 99, Payload::Words),
+            (1, 10, 5, Payload::Random),
+            (8, 1024, 3, Payload::Random),
+        ];
+        for (n, size, version, payload) in cases {
+            let item = item(n, size, version, payload);
+            assert_eq!(item.text.len(), size.max(item.text.len()));
             let parsed: Value = serde_json::from_slice(&item.text).expect("valid JSON");
             let padding = parsed["payload"].as_str().expect("a payload").to_string();
             let expected = json!({

@@ -15,6 +15,7 @@ use cosmonaut_gateway::firewall::{Firewall, IpRange};
 use cosmonaut_gateway::health::{Readiness, ReadinessCheck};
 use cosmonaut_gateway::{Gateway, GatewayConfig};
 use cosmonaut_storage::{Backend, OpenOptions, RedbBackend, Store};
+use cosmonaut_storage_fjall::FjallBackend;
 
 use crate::backup::{self, BackupArgs};
 use crate::observe::ObserveArgs;
@@ -98,6 +99,13 @@ pub struct ServeArgs {
     #[arg(long, env = "COSMONAUT_CACHE_MIB", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
     cache_mib: u64,
+    /// The embedded store's engine: `redb` (the default: our write-ahead
+    /// log and memtable over redb's B-tree) or `fjall` (an LSM tree, kept
+    /// only to compare the two on the same benchmarks; no backups and none
+    /// of the default's fault handling). See docs/performance.md.
+    #[arg(long, env = "COSMONAUT_STORAGE_ENGINE", hide = true, default_value = "redb",
+          value_parser = ["redb", "fjall"])]
+    storage_engine: String,
     /// How long one query page may compute before it is refused with 408.
     #[arg(long, env = "COSMONAUT_QUERY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     query_timeout: Duration,
@@ -173,6 +181,9 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
                     .to_string(),
             )
         }
+        Some(_) if args.storage_engine == "fjall" => {
+            return Err("--backup is for the default storage engine".to_string())
+        }
         Some(url) => Some(backup::prepare(&args.backup, url, &args.data_dir).await?),
         None => None,
     };
@@ -181,6 +192,12 @@ async fn serve(args: ServeArgs, started: Instant, export_traces: bool) -> Result
     };
     let backend: Arc<dyn Backend> = if args.store.is_postgres() {
         crate::store::open_postgres(&args.store).await?
+    } else if args.storage_engine == "fjall" {
+        let opened = FjallBackend::open(
+            &args.data_dir.join(FjallBackend::DIR_NAME),
+            args.cache_mib << 20,
+        );
+        Arc::new(opened.map_err(|e| cannot_open(&e))?)
     } else {
         let opened = RedbBackend::open_with(
             &args.data_dir.join(RedbBackend::FILE_NAME),

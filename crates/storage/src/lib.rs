@@ -20,7 +20,7 @@ pub mod codec;
 mod commit_log;
 mod error;
 pub mod memtable;
-mod merge;
+pub mod merge;
 mod redb_backend;
 mod store;
 mod txn;

@@ -6,15 +6,11 @@ use crate::memtable::Change;
 use crate::Result;
 
 /// One layer's entries in `start..end`, in scan order, deletes included.
-pub(crate) type Layer<'a> = Box<dyn Iterator<Item = Result<Change>> + 'a>;
+pub type Layer<'a> = Box<dyn Iterator<Item = Result<Change>> + 'a>;
 
 /// The live entries of `layers` (newest layer first), at most `limit`, in
 /// ascending key order or, if `descending`, descending.
-pub(crate) fn merge(
-    layers: Vec<Layer<'_>>,
-    descending: bool,
-    limit: usize,
-) -> Result<Vec<KeyValue>> {
+pub fn merge(layers: Vec<Layer<'_>>, descending: bool, limit: usize) -> Result<Vec<KeyValue>> {
     let mut layers: Vec<_> = layers.into_iter().map(Iterator::peekable).collect();
     let mut out = Vec::new();
     while out.len() < limit {
