@@ -3,13 +3,18 @@
 //! 256-byte string every item shares, as the load generator's padding
 //! does), a change-feed entry, the item's feed position and the container's
 //! counters, and creates come in group commits of 16.
+//! The same operations run on a versioned map over crossbeam-skiplist, the
+//! maintained concurrent skip list, to weigh ours against it.
 //! `cargo bench -p cosmonaut-storage --bench memtable`
 
+use std::cmp::Reverse;
 use std::hint::black_box;
+use std::ops::Bound;
 
 use cosmonaut_storage::memtable::Memtable;
 use cosmonaut_storage::Write;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use crossbeam_skiplist::SkipMap;
 
 // The server's allocator, so allocation costs as much as it does there.
 #[global_allocator]
@@ -119,6 +124,122 @@ fn filled(groups: &[Vec<Write>]) -> Memtable {
     table
 }
 
+/// The memtable's contract on crossbeam-skiplist: a key's versions newest
+/// first, each lookup building the owned key the map's `Borrow` bound needs.
+#[derive(Default)]
+struct CrossbeamTable {
+    entries: SkipMap<Version, Option<Box<[u8]>>>,
+}
+
+/// A key at one commit; a key's newer versions sort first.
+type Version = (Box<[u8]>, Reverse<u64>);
+
+impl CrossbeamTable {
+    fn insert(&self, seq: u64, writes: &[Write]) {
+        for (key, value) in writes {
+            self.entries.insert(
+                (key.as_slice().into(), Reverse(seq)),
+                value.as_deref().map(Into::into),
+            );
+        }
+    }
+
+    fn get(&self, key: &[u8], at: u64) -> Option<Option<Vec<u8>>> {
+        let target = (Box::<[u8]>::from(key), Reverse(at));
+        let entry = self.entries.lower_bound(Bound::Included(&target))?;
+        (&*entry.key().0 == key).then(|| entry.value().as_deref().map(<[u8]>::to_vec))
+    }
+
+    /// The live keys in `start..end`, each at its newest version.
+    fn range(&self, start: &[u8], end: &[u8], descending: bool) -> usize {
+        let from = (Box::<[u8]>::from(start), Reverse(u64::MAX));
+        let to = (Box::<[u8]>::from(end), Reverse(u64::MAX));
+        let range = self.entries.range(from..to);
+        let mut count = 0;
+        if descending {
+            // Going down, a key's versions come oldest first: its newest is
+            // the last of its run.
+            let mut run: Option<(Box<[u8]>, bool)> = None;
+            for entry in range.rev() {
+                if run.as_ref().is_some_and(|(key, _)| *key != entry.key().0) {
+                    count += usize::from(run.take().is_some_and(|(_, live)| live));
+                }
+                run = Some((entry.key().0.clone(), entry.value().is_some()));
+            }
+            count += usize::from(run.is_some_and(|(_, live)| live));
+        } else {
+            let mut last: Option<Box<[u8]>> = None;
+            for entry in range {
+                if last.as_ref() != Some(&entry.key().0) {
+                    count += usize::from(entry.value().is_some());
+                    last = Some(entry.key().0.clone());
+                }
+            }
+        }
+        count
+    }
+
+    /// What a flush writes: each key's newest version, in key order.
+    fn walk(&self) -> usize {
+        let mut bytes = 0;
+        let mut last: Option<Box<[u8]>> = None;
+        for entry in self.entries.iter() {
+            if last.as_ref() != Some(&entry.key().0) {
+                bytes += entry.key().0.len() + entry.value().as_deref().map_or(0, <[u8]>::len);
+                last = Some(entry.key().0.clone());
+            }
+        }
+        bytes
+    }
+}
+
+fn crossbeam_filled(groups: &[Vec<Write>]) -> CrossbeamTable {
+    let table = CrossbeamTable::default();
+    for (seq, writes) in groups.iter().enumerate() {
+        table.insert(seq as u64 + 1, writes);
+    }
+    table
+}
+
+fn crossbeam(c: &mut Criterion) {
+    let groups = groups();
+    let entries: usize = groups.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group("crossbeam-skiplist");
+    group.sample_size(10);
+    group.bench_function(format!("fill {entries} entries"), |b| {
+        b.iter_batched(
+            || (),
+            |()| crossbeam_filled(&groups),
+            BatchSize::PerIteration,
+        )
+    });
+    let table = crossbeam_filled(&groups);
+    let at = u64::MAX;
+    let mut absent = with_rid(0x40);
+    absent.extend_from_slice(&suffix(CREATES + 7));
+    group.bench_function("get, absent item", |b| {
+        b.iter(|| black_box(table.get(black_box(&absent), at)))
+    });
+    let mut present = with_rid(0x40);
+    present.extend_from_slice(&suffix(CREATES / 2));
+    group.bench_function("get, present item", |b| {
+        b.iter(|| black_box(table.get(black_box(&present), at)))
+    });
+    let start = index_entry("n", &number(CREATES / 2), &[]);
+    let end = index_entry("n", &number(CREATES / 2 + 100), &[]);
+    group.bench_function("range of 100, ascending", |b| {
+        b.iter(|| black_box(table.range(&start, &end, false)))
+    });
+    group.bench_function("range of 100, descending", |b| {
+        b.iter(|| black_box(table.range(&start, &end, true)))
+    });
+    group.bench_function("flush walk", |b| b.iter(|| black_box(table.walk())));
+    group.bench_function(format!("drop {entries} entries"), |b| {
+        b.iter_batched(|| crossbeam_filled(&groups), drop, BatchSize::PerIteration)
+    });
+    group.finish();
+}
+
 fn memtable(c: &mut Criterion) {
     let groups = groups();
     let entries: usize = groups.iter().map(Vec::len).sum();
@@ -165,5 +286,5 @@ fn memtable(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, memtable);
+criterion_group!(benches, memtable, crossbeam);
 criterion_main!(benches);
