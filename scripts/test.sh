@@ -101,6 +101,21 @@ for partitions in 1 4; do
     "$ROOT/target/debug/cosmonaut-bench" run --endpoint "$COSMONAUT_ENDPOINT" \
       --compare-endpoint "$COSMONAUT_ENDPOINT" --rounds 2 --workload create,read,mixed-a \
       --clients 2 --duration 1s --items 50
+
+    step "Load generator smoke run on the fjall backend (kept for comparison)"
+    fjall_dir=$(mktemp -d)
+    "$ROOT/target/debug/cosmonaut" serve --data-dir "$fjall_dir" --port 0 --storage-engine fjall \
+      >"$fjall_dir/server.log" 2>&1 &
+    fjall_pid=$!
+    for _ in $(seq 1 100); do
+      if grep -q "listening on https://" "$fjall_dir/server.log"; then break; fi
+      sleep 0.1
+    done
+    "$ROOT/target/debug/cosmonaut-bench" run \
+      --endpoint "$(grep -o -m1 'https://[^ ]*' "$fjall_dir/server.log")" \
+      --workload create,read,query-single --clients 2 --duration 1s --items 50 --payload words
+    kill -TERM "$fjall_pid"
+    wait "$fjall_pid" && echo "fjall server exited cleanly"
   fi
 
   step "Graceful shutdown"
