@@ -47,19 +47,19 @@ impl FeedRequest {
 }
 
 /// Rows read from storage at a time while filling a page.
-const SCAN_CHUNK: usize = 256;
+pub(crate) const SCAN_CHUNK: usize = 256;
 
 /// Fills a page row by row; `decode` turns each row into zero or more items
 /// (a filtered-out row gives none, a query with a JOIN may give several, all
 /// of which land on the same page).
-struct PageFiller {
+pub(crate) struct PageFiller {
     limit: usize,
     bytes: usize,
     page: FeedPage,
 }
 
 impl PageFiller {
-    fn new(request: &FeedRequest) -> Self {
+    pub(crate) fn new(request: &FeedRequest) -> Self {
         Self {
             limit: request.page_items(),
             bytes: 0,
@@ -69,7 +69,7 @@ impl PageFiller {
 
     /// Takes one row, or returns `false` when the page is full; the
     /// continuation then points at this row.
-    fn offer(
+    pub(crate) fn offer(
         &mut self,
         key: &[u8],
         value: &[u8],
@@ -89,12 +89,16 @@ impl PageFiller {
         }
         Ok(true)
     }
+
+    pub(crate) fn into_page(self) -> FeedPage {
+        self.page
+    }
 }
 
 /// Where a page starts: the continuation's key, checked to lie inside the
 /// range, so a forged token cannot read another resource; tokens are storage
 /// keys, so they survive restarts.
-fn resume_key(start: &[u8], end: &[u8], request: &FeedRequest) -> Result<Vec<u8>> {
+pub(crate) fn resume_key(start: &[u8], end: &[u8], request: &FeedRequest) -> Result<Vec<u8>> {
     match &request.continuation {
         None => Ok(start.to_vec()),
         Some(token) => decode_hex(token)

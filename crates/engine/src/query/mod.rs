@@ -1,7 +1,10 @@
 //! Running queries over a container's items, choosing how to read them:
 //!
-//! - streaming queries (results document by document) page by storage key,
-//!   over the items an index lookup names when one answers a `WHERE` conjunct;
+//! - streaming queries (results document by document) page by storage key;
+//!   when an index lookup answers a `WHERE` conjunct, a page walks the
+//!   index from where the last one stopped: an equality's entries in item
+//!   key order ([`equal_walk`]), a range's in value order (the walk of
+//!   [`ordered`]); other lookups page through the set of keys they name;
 //! - `ORDER BY` queries walk the index in order ([`ordered`]), stopping at
 //!   the page or `TOP`, when no item could be missed;
 //! - grouping, aggregating and `DISTINCT` queries that read only indexed
@@ -32,6 +35,7 @@ use crate::scripts;
 use crate::ttl::Ttl;
 
 mod covering;
+mod equal_walk;
 mod metrics;
 mod ordered;
 mod routing;
@@ -255,10 +259,20 @@ impl QueryRun<'_> {
     fn streaming(&self, request: &FeedRequest) -> Result<Answer> {
         let run = |bytes: &[u8]| self.run_document(bytes);
         let (start, end) = self.page_bounds(request)?;
+        let rid = &self.container.rid;
         let mut page = match &self.lookup {
             Some(l) => {
-                let keys = self.candidates(l)?;
-                read_keys_page(self.reader, &keys, &start, &end, request, run)?
+                match equal_walk::read_page(self.reader, rid, l, (&start, &end), request, run)? {
+                    Some(page) => page,
+                    None => match self.range_walk(l, request)? {
+                        Some(page) => page,
+                        None => {
+                            let keys = self.candidates(l)?;
+                            let run = |bytes: &[u8]| self.run_document(bytes);
+                            read_keys_page(self.reader, &keys, &start, &end, request, run)?
+                        }
+                    },
+                }
             }
             None => read_page(self.reader, &start, &end, request, run)?,
         };
@@ -267,6 +281,38 @@ impl QueryRun<'_> {
             page.continuation = Some(encode_hex(&end));
         }
         Ok((page, self.lookup_name()))
+    }
+
+    /// A page of the items one range names (`c.n > 5`), walking its index
+    /// entries in value order from the continuation, so a page reads what
+    /// it returns rather than every match; `None` where the walk could
+    /// return an item twice (entries of array elements) or miss an order
+    /// (cut strings), or pages stop at partitions.
+    fn range_walk(&self, lookup: &Lookup, request: &FeedRequest) -> Result<Option<FeedPage>> {
+        let [range @ ValueRange::Between { .. }] = lookup.ranges.as_slice() else {
+            return Ok(None);
+        };
+        if self.pages_per_partition || lookup.path.contains(&index::Segment::Element) {
+            return Ok(None);
+        }
+        let rid = &self.container.rid;
+        let order = OrderIndex::ascending(rid, &lookup.path);
+        let Some(walk) =
+            ordered::walk_range(self.reader, &order, rid, Some(range), self.item_count)?
+        else {
+            return Ok(None);
+        };
+        let page = ordered::read_ordered_page(
+            self.reader,
+            rid,
+            &order,
+            walk,
+            (&self.start, &self.end),
+            (0, None),
+            request,
+            |bytes| self.run_document(bytes),
+        )?;
+        Ok(Some(page))
     }
 
     /// The item keys a streaming page may read: the whole scope, or the

@@ -34,6 +34,20 @@ pub(crate) struct OrderIndex {
     pub name: String,
 }
 
+impl OrderIndex {
+    /// One path's index, walked from its lowest value up.
+    pub(crate) fn ascending(container_rid: &[u8; 8], path: &[Segment]) -> Self {
+        let prefix = keys::index_path(container_rid, path);
+        Self {
+            presence: keys::index_presence(&prefix),
+            prefix,
+            backwards: false,
+            single: Some(path.to_vec()),
+            name: index::policy_path(path),
+        }
+    }
+}
+
 /// The index that serves the query's `ORDER BY`, `None` when the query has
 /// none or reads something other than whole documents; the service's 400
 /// when the policy lacks the index it needs.
@@ -62,13 +76,9 @@ pub(crate) fn order_index(
                 "Order-by item requires a range index to be defined on the corresponding index path.",
             ));
         }
-        let prefix = keys::index_path(container_rid, path);
         return Ok(Some(OrderIndex {
-            presence: keys::index_presence(&prefix),
-            prefix,
             backwards: query.order_by[0].descending,
-            single: Some(path.clone()),
-            name: index::policy_path(path),
+            ..OrderIndex::ascending(container_rid, path)
         }));
     }
     let wanted: Vec<(&Vec<Segment>, bool)> = paths
