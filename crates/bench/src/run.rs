@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     keep: bool,
+    /// Use the items an earlier run kept (`--keep`, the same `--items`)
+    /// instead of loading them again: a large store is loaded once.
+    #[arg(long)]
+    reuse: bool,
 }
 
 /// A duration longer than zero: no request is answered in no time.
@@ -157,7 +161,9 @@ async fn rounds(args: &RunArgs, workloads: &[Workload]) -> Result<u64, String> {
         let mut client =
             Client::new(endpoint, key, args.protocol)?.with_request_timeout(args.request_timeout);
         println!("[{}] {endpoint}", i + 1);
-        setup(&mut client, &load, &db).await?;
+        if !args.reuse {
+            setup(&mut client, &load, &db).await?;
+        }
         sides.push(Side {
             endpoint: endpoint.to_string(),
             client,
@@ -212,7 +218,9 @@ async fn measure(
     let mut client =
         Client::new(endpoint, key, args.protocol)?.with_request_timeout(args.request_timeout);
     let load = args.load();
-    setup(&mut client, &load, DB).await?;
+    if !args.reuse {
+        setup(&mut client, &load, DB).await?;
+    }
     report::header(endpoint);
     let mut results = Vec::new();
     let next_id = Arc::new(AtomicU64::new(args.items));
