@@ -52,7 +52,15 @@ const QUERIES: &[(&str, &str)] = &[
         "GROUP BY, 100 groups",
         "SELECT c.category, COUNT(1) AS n, AVG(c.price) AS avg FROM c GROUP BY c.category",
     ),
+    (
+        "GROUP BY one path, COUNT",
+        "SELECT c.category, COUNT(1) AS n FROM c GROUP BY c.category",
+    ),
     ("COUNT of everything", "SELECT VALUE COUNT(1) FROM c"),
+    (
+        "COUNT of a range, 50%",
+        "SELECT VALUE COUNT(1) FROM c WHERE c.price > 500",
+    ),
     (
         "DISTINCT, 5 values",
         "SELECT DISTINCT VALUE c.stock.warehouse FROM c",

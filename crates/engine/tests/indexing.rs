@@ -255,6 +255,19 @@ async fn index_follows_updates_deletes_and_policy_changes() {
         ids("SELECT VALUE c.id FROM c WHERE c.kind = 'zzz'"),
         Vec::<String>::new()
     );
+    // A count of every item, from the container's counter or by reading,
+    // follows creates and deletes.
+    for text in [
+        "SELECT VALUE COUNT(1) FROM c",
+        "SELECT VALUE COUNT(c) FROM c",
+        "SELECT VALUE COUNT(c.id) FROM c",
+    ] {
+        let (count, _, _) = run(&engine, coll, text, &ItemScope::All);
+        assert_eq!(count, vec![json!(19)], "{text}");
+    }
+    let p3 = ItemScope::PartitionKey(vec![PartitionKeyValue::String("p3".into())]);
+    let (count, _, _) = run(&engine, coll, "SELECT VALUE COUNT(1) FROM c", &p3);
+    assert_eq!(count, vec![json!(3)]);
 
     // Excluding a path drops its entries; queries still answer, by scanning.
     let mut body = engine.read_container("db", coll).expect("read").body;

@@ -69,6 +69,15 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The binding that says how many equal rows a row stands for (see
+/// [`crate::Query::run_weighted_with`]); no query can name it.
+pub(crate) const ROW_WEIGHT: &str = "\u{0}weight";
+
+/// How many equal rows `row` stands for.
+pub(crate) fn row_weight(row: &Row) -> u64 {
+    lookup(row, ROW_WEIGHT).and_then(Value::as_u64).unwrap_or(1)
+}
+
 pub fn lookup<'r>(row: &'r Row, name: &str) -> Option<&'r Value> {
     row.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
 }

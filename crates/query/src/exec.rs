@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use crate::ast::*;
-use crate::eval::{eval, lookup, Context, Parameters, Row};
+use crate::eval::{eval, lookup, Context, Parameters, Row, ROW_WEIGHT};
 use crate::functions;
 use crate::value::{as_bool, canonical, sort_order, Val};
 use crate::QueryError;
@@ -108,6 +108,33 @@ impl Query {
         if self.from.is_some() {
             for document in documents {
                 rows.extend(self.bind_document(document, &ctx)?);
+            }
+        } else {
+            rows.push(Row::new());
+        }
+        self.finish(rows, &ctx)
+    }
+
+    /// [`Query::run_with`] over documents that each stand for `n` equal
+    /// ones: aggregates count, sum and average each row `n` times, so a
+    /// caller holding many equal documents (index entries of one value)
+    /// builds and runs each once.
+    pub fn run_weighted_with(
+        &self,
+        documents: impl IntoIterator<Item = (Value, u64)>,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Value>, QueryError> {
+        let ctx = *ctx;
+        let mut rows = Vec::new();
+        if self.from.is_some() {
+            for (document, n) in documents {
+                let bound = self.bind_document(document, &ctx)?;
+                rows.extend(bound.into_iter().map(|mut row| {
+                    if n != 1 {
+                        row.push((ROW_WEIGHT.to_string(), Value::from(n)));
+                    }
+                    row
+                }));
             }
         } else {
             rows.push(Row::new());

@@ -295,3 +295,38 @@ fn streaming_queries_run_per_document() {
         .expect("parse")
         .is_streaming());
 }
+
+#[test]
+fn weighted_documents_answer_as_their_copies_would() {
+    // Values as index entries give them: runs of equal documents.
+    let runs = [
+        (json!({"k": 1.5}), 3),
+        (json!({"k": 2}), 1),
+        (json!({"k": "x"}), 2),
+        (json!({"k": 0.1}), 7),
+    ];
+    let copies: Vec<Value> = runs
+        .iter()
+        .flat_map(|(d, n)| std::iter::repeat_n(d.clone(), *n as usize))
+        .collect();
+    let parameters = Parameters::new();
+    let ctx = cosmonaut_query::Context::new(&parameters, None);
+    for text in [
+        "SELECT VALUE COUNT(1) FROM c",
+        "SELECT VALUE COUNT(1) FROM c WHERE c.k > 1",
+        "SELECT c.k, COUNT(1) AS n FROM c GROUP BY c.k",
+        "SELECT VALUE SUM(c.k) FROM c WHERE IS_NUMBER(c.k)",
+        "SELECT VALUE AVG(c.k) FROM c WHERE IS_NUMBER(c.k)",
+        "SELECT VALUE COUNTIF(c.k > 1) FROM c",
+        "SELECT MIN(c.k) AS lo, MAX(c.k) AS hi FROM c",
+        "SELECT DISTINCT VALUE c.k FROM c",
+        "SELECT VALUE COUNT(1) FROM c WHERE c.k = 'nothing'",
+    ] {
+        let query = parse(text).expect(text);
+        let weighted = query
+            .run_weighted_with(runs.iter().cloned(), &ctx)
+            .expect(text);
+        let copied = query.run(copies.clone(), &Parameters::new()).expect(text);
+        assert_eq!(weighted, copied, "{text}");
+    }
+}

@@ -346,6 +346,13 @@ pub fn entry_item_key(
     Some(keys::item_from_suffix(container_rid, &rest[value_len..]))
 }
 
+/// The encoded value of an entry of the single-path index starting with
+/// `prefix`: entries of equal values hold equal bytes here.
+pub fn entry_value_bytes<'e>(prefix: &[u8], entry: &'e [u8]) -> Option<&'e [u8]> {
+    let rest = entry.strip_prefix(prefix)?;
+    rest.get(..encode::encoded_len(rest)?)
+}
+
 /// The values an entry of the index starting with `prefix` holds, one per
 /// part (`true`: stored inverted, a descending part of a composite).
 pub fn entry_values(prefix: &[u8], entry: &[u8], parts: &[bool]) -> Option<Vec<Value>> {

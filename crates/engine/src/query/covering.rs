@@ -20,6 +20,10 @@ use crate::keys;
 /// Key ranges `[low, high)` of an index.
 pub(crate) type KeyRanges = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Documents cut down to an index's paths, each with the number of items
+/// it stands for.
+pub(crate) type Weighted = Vec<(Value, u64)>;
+
 /// An index holding every path a query reads.
 pub(crate) struct Covering {
     prefix: Vec<u8>,
@@ -109,32 +113,60 @@ pub(crate) fn covered_ranges(
 }
 
 /// The documents, cut down to the covered paths, of the entries in `ranges`
-/// whose items lie in `[start, end)`.
+/// whose items lie in `[start, end)`, each with the number of entries it
+/// stands for: a single path's entries of one value sort together, so each
+/// run of them becomes one document (the query counts it as many), and a
+/// grouping or count over many items decodes and evaluates each value once.
 pub(crate) fn covered_documents(
     reader: &dyn KvRead,
     covering: &Covering,
     container_rid: &[u8; 8],
     ranges: &KeyRanges,
     (start, end): (&[u8], &[u8]),
-) -> Result<Vec<Value>> {
+) -> Result<Weighted> {
     let inverted: Vec<bool> = covering.parts.iter().map(|(_, d)| *d).collect();
-    let mut documents = Vec::new();
+    let single = covering.parts.len() == 1;
+    // Every item of the container is in scope: no entry needs its item key.
+    let (first, after) = keys::items(container_rid);
+    let whole = start <= first.as_slice() && end >= after.as_slice();
+    let mut documents: Vec<(Value, u64)> = Vec::new();
+    // The entry that began the last run, while the run may go on.
+    let mut run: Option<Vec<u8>> = None;
     for (low, high) in ranges {
         scan_each(reader, low, high, false, |entry, value| {
-            let item_key = index::entry_item_key(container_rid, &covering.prefix, &entry, &value);
-            let in_scope = item_key.is_some_and(|k| k.as_slice() >= start && k.as_slice() < end);
-            let values = in_scope
-                .then(|| index::entry_values(&covering.prefix, &entry, &inverted))
-                .flatten();
-            if let Some(values) = values {
+            if !whole {
+                let item_key =
+                    index::entry_item_key(container_rid, &covering.prefix, &entry, &value);
+                if !item_key.is_some_and(|k| k.as_slice() >= start && k.as_slice() < end) {
+                    return Ok(true);
+                }
+            }
+            if single {
+                let prefix = covering.prefix.as_slice();
+                let last = run
+                    .as_deref()
+                    .and_then(|e| index::entry_value_bytes(prefix, e));
+                if last.is_some() && last == index::entry_value_bytes(prefix, &entry) {
+                    if let Some((_, n)) = documents.last_mut() {
+                        *n += 1;
+                    }
+                    return Ok(true);
+                }
+            }
+            run = None;
+            if let Some(values) = index::entry_values(&covering.prefix, &entry, &inverted) {
                 let mut document = Value::Object(Map::new());
                 for ((path, _), value) in covering.parts.iter().zip(values) {
                     set_path(&mut document, path, value);
                 }
-                documents.push(document);
+                documents.push((document, 1));
+                if single {
+                    run = Some(entry);
+                }
             }
             Ok(true)
         })?;
+        run = None;
     }
     Ok(documents)
 }

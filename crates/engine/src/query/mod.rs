@@ -364,27 +364,74 @@ impl QueryRun<'_> {
 
     /// The whole result computed at once, then paged by offset.
     fn whole(&self, order: Option<&OrderIndex>, request: &FeedRequest) -> Result<Answer> {
-        let (mut documents, read, index_path) = match self.covered(order.is_some())? {
-            Some(answer) => answer,
-            None => self.documents()?,
-        };
-        self.check_time()?;
-        // Rows that tie keep the order the index walk would give them.
-        if order.is_some_and(|o| o.backwards) {
-            documents.reverse();
+        if self.counts_every_item() {
+            let page = page_of_results(vec![Value::from(self.item_count)], request)?;
+            return Ok((page, None));
         }
-        let results = self
-            .query
-            .run_with(documents, &self.context())
-            .map_err(query_error)?;
+        let (results, read, index_path) = match self.covered(order.is_some())? {
+            Some((documents, name)) => {
+                self.check_time()?;
+                let results = self.query.run_weighted_with(documents, &self.context());
+                (results, 0, Some(name))
+            }
+            None => {
+                let (mut documents, read, index_path) = self.documents()?;
+                self.check_time()?;
+                // Rows that tie keep the order the index walk would give them.
+                if order.is_some_and(|o| o.backwards) {
+                    documents.reverse();
+                }
+                let results = self.query.run_with(documents, &self.context());
+                (results, read, index_path)
+            }
+        };
+        let results = results.map_err(query_error)?;
         let mut page = page_of_results(results, request)?;
         page.documents_read = read;
         Ok((page, index_path))
     }
 
-    /// Documents cut down to the paths an index holds, when that index
-    /// answers the query; no stored document is read.
-    fn covered(&self, ordered: bool) -> Result<Option<Input>> {
+    /// Whether the query is `SELECT VALUE COUNT(1) FROM c` over the whole
+    /// container, which the container's item counter answers, as long as
+    /// no item can have expired without being purged yet.
+    fn counts_every_item(&self) -> bool {
+        use cosmonaut_query::{Expr, Projection, Source};
+        let q = self.query;
+        let Some(from) = &q.from else {
+            return false;
+        };
+        let plain = q.filter.is_none()
+            && q.group_by.is_empty()
+            && q.order_by.is_empty()
+            && q.offset_limit.is_none()
+            && q.select.top.is_none()
+            && !q.select.distinct
+            && from.joins.is_empty();
+        let Source::Collection { alias, path, .. } = &from.source else {
+            return false;
+        };
+        let counts_rows = match &q.select.projection {
+            Projection::Value(Expr::Call {
+                name,
+                args,
+                udf: false,
+            }) if name == "COUNT" => match args.as_slice() {
+                // Defined for every row, so every row counts.
+                [Expr::Literal(_)] => true,
+                [Expr::Identifier(name)] => name == alias,
+                _ => false,
+            },
+            _ => false,
+        };
+        let (first, after) = keys::items(&self.container.rid);
+        let whole = self.start <= first && self.end >= after;
+        plain && path.is_empty() && counts_rows && whole && self.policy.ttl == Ttl::Off
+    }
+
+    /// Documents cut down to the paths an index holds, each with the number
+    /// of items it stands for, and the index, when that index answers the
+    /// query; no stored document is read.
+    fn covered(&self, ordered: bool) -> Result<Option<(covering::Weighted, String)>> {
         // Index entries do not say when their item expires.
         if ordered || walkable(self.query) || self.policy.ttl != Ttl::Off {
             return Ok(None);
@@ -403,7 +450,7 @@ impl QueryRun<'_> {
         let scope = (self.start.as_slice(), self.end.as_slice());
         let documents = covering::covered_documents(self.reader, &cover, rid, &ranges, scope)?;
         self.meter.index_read(started);
-        Ok(Some((documents, 0, Some(cover.name))))
+        Ok(Some((documents, cover.name)))
     }
 
     /// The stored documents the query reads: those a lookup names, or all in scope.

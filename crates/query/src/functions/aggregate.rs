@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::ast::Expr;
-use crate::eval::{eval, Context, Row};
+use crate::eval::{eval, row_weight, Context, Row};
 use crate::value::{number, sort_order, Val};
 use crate::QueryError;
 
@@ -18,42 +18,57 @@ pub fn aggregate(
     ctx: &Context<'_>,
 ) -> Result<Val, QueryError> {
     let inner = ctx.with_group(None);
+    // Each value with the number of equal rows it stands for.
     let mut values = Vec::with_capacity(group.len());
     for row in group {
         if let Some(expr) = arg {
-            values.push(eval(expr, row, &inner)?);
+            values.push((eval(expr, row, &inner)?, row_weight(row)));
         }
     }
+    let total = |keep: &dyn Fn(&Val) -> bool| -> f64 {
+        values
+            .iter()
+            .filter(|(v, _)| keep(v))
+            .map(|(_, n)| *n as f64)
+            .sum()
+    };
     Ok(match name {
-        "COUNT" => number(values.iter().filter(|v| v.is_some()).count() as f64),
-        "COUNTIF" => number(
-            values
-                .iter()
-                .filter(|v| matches!(v, Some(Value::Bool(true))))
-                .count() as f64,
-        ),
+        "COUNT" => number(total(&|v| v.is_some())),
+        "COUNTIF" => number(total(&|v| matches!(v, Some(Value::Bool(true))))),
         "SUM" | "AVG" => {
-            let defined: Vec<&Value> = values.iter().flatten().collect();
             // Any non-number makes the whole sum undefined.
-            let Some(numbers) = defined
+            let Some(numbers) = values
                 .iter()
-                .map(|v| v.as_f64())
-                .collect::<Option<Vec<f64>>>()
+                .filter_map(|(v, n)| v.as_ref().map(|v| v.as_f64().map(|x| (x, *n))))
+                .collect::<Option<Vec<(f64, u64)>>>()
             else {
                 return Ok(None);
             };
-            let sum: f64 = numbers.iter().sum();
+            // Added one row at a time, as rows come, so a weighted run sums
+            // to the same bits as its rows would.
+            let mut sum = 0.0;
+            let mut rows = 0u64;
+            for (x, n) in &numbers {
+                for _ in 0..*n {
+                    sum += x;
+                }
+                rows += n;
+            }
             if name == "SUM" {
                 number(sum)
-            } else if numbers.is_empty() {
+            } else if rows == 0 {
                 None
             } else {
-                number(sum / numbers.len() as f64)
+                number(sum / rows as f64)
             }
         }
         _ => {
             // MIN and MAX order primitives across types; arrays and objects make the result undefined.
-            let defined: Vec<Val> = values.into_iter().filter(Option::is_some).collect();
+            let defined: Vec<Val> = values
+                .into_iter()
+                .map(|(v, _)| v)
+                .filter(Option::is_some)
+                .collect();
             if defined
                 .iter()
                 .any(|v| matches!(v, Some(Value::Array(_) | Value::Object(_))))
