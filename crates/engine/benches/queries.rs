@@ -45,6 +45,10 @@ const QUERIES: &[(&str, &str)] = &[
         "SELECT TOP 10 c.id, c.price FROM c WHERE c.price > 990 ORDER BY c.price",
     ),
     (
+        "TOP 100, equality filter, ORDER BY another path",
+        "SELECT TOP 100 c.id, c.price FROM c WHERE c.category = 'cat-7' ORDER BY c.price DESC",
+    ),
+    (
         "ORDER BY strings with TOP 100",
         "SELECT TOP 100 c.id FROM c ORDER BY c.name",
     ),

@@ -52,6 +52,7 @@ async fn setup(engine: &Engine, indexed: bool, count: usize) -> &'static str {
         json!({"compositeIndexes": [
             [{"path": "/n", "order": "descending"}, {"path": "/id"}],
             [{"path": "/kind"}, {"path": "/nested/level", "order": "descending"}, {"path": "/id"}],
+            [{"path": "/kind"}, {"path": "/n"}],
         ]})
     } else {
         json!({"indexingMode": "none", "automatic": false})
@@ -305,6 +306,9 @@ const ORDERED: &[&str] = &[
     "SELECT VALUE c.n FROM c ORDER BY c.n DESC",
     "SELECT TOP 4 VALUE c.kind FROM c ORDER BY c.kind",
     "SELECT VALUE c.n FROM c WHERE c.kind = 'b' ORDER BY c.n DESC",
+    "SELECT VALUE c.n FROM c WHERE c.kind = 'a' ORDER BY c.n",
+    "SELECT TOP 3 VALUE c.n FROM c WHERE c.kind = 'c' ORDER BY c.n DESC",
+    "SELECT VALUE c.n FROM c WHERE c.kind = null ORDER BY c.n",
     "SELECT VALUE c.n FROM c WHERE c.n > 5 ORDER BY c.n",
     "SELECT VALUE c.n FROM c WHERE c.n BETWEEN 'text' AND 'textz' ORDER BY c.n DESC",
     "SELECT VALUE c.id FROM c WHERE c.nested.flag ORDER BY c.id OFFSET 3 LIMIT 9",
@@ -359,6 +363,14 @@ async fn ordered_walks_match_full_sorts() {
         range,
     );
     assert_eq!((read, used), (3, true), "composite walk");
+    // An equality on a composite's first path walks its entries of that value.
+    let (_, read, used) = run(
+        &engine,
+        indexed,
+        "SELECT TOP 3 * FROM c WHERE c.kind = 'b' ORDER BY c.n DESC",
+        range,
+    );
+    assert_eq!((read, used), (3, true), "equality then order");
     // Items without the value must come first, so the index cannot give the order alone.
     let (_, read, used) = run(
         &engine,

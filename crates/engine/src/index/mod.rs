@@ -346,6 +346,29 @@ pub fn entry_item_key(
     Some(keys::item_from_suffix(container_rid, &rest[value_len..]))
 }
 
+/// Where the entries of composite index `name` whose first part holds
+/// `first` start and end; `None` for a value whose entry would be cut
+/// (entries of several values share it) or that has no encoding.
+pub fn composite_first_part(
+    container_rid: &[u8; 8],
+    name: &str,
+    first_descending: bool,
+    first: &Value,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let encoded = encode::value(first)?;
+    if encode::is_cut(&encoded) {
+        return None;
+    }
+    let mut start = keys::composite_index(container_rid, name);
+    if first_descending {
+        start.extend(encoded.iter().map(|b| !b));
+    } else {
+        start.extend_from_slice(&encoded);
+    }
+    let end = keys::prefix_end(&start);
+    Some((start, end))
+}
+
 /// The encoded value of an entry of the single-path index starting with
 /// `prefix`: entries of equal values hold equal bytes here.
 pub fn entry_value_bytes<'e>(prefix: &[u8], entry: &'e [u8]) -> Option<&'e [u8]> {

@@ -339,9 +339,35 @@ impl QueryRun<'_> {
 
     /// The page from walking `order`, or `None` when a walk cannot answer.
     fn ordered_walk(&self, order: &OrderIndex, request: &FeedRequest) -> Result<Option<Answer>> {
-        // An equality filter names few items: reading and sorting them beats a walk.
-        if !walkable(self.query) || self.lookup.as_ref().is_some_and(is_point) {
+        if !walkable(self.query) {
             return Ok(None);
+        }
+        if let Some(lookup) = self.lookup.as_ref().filter(|l| is_point(l)) {
+            // An equality filter names few items: reading and sorting them
+            // beats a walk, unless a composite index orders them already.
+            let rid = &self.container.rid;
+            let found = ordered::equality_then_order(
+                self.reader,
+                self.query,
+                self.policy,
+                rid,
+                lookup,
+                self.item_count,
+            )?;
+            let Some((composite, range)) = found else {
+                return Ok(None);
+            };
+            let page = ordered::read_ordered_page(
+                self.reader,
+                rid,
+                &composite,
+                range,
+                (&self.start, &self.end),
+                ordered::window(self.query, self.parameters)?,
+                request,
+                |bytes| self.run_document(bytes),
+            )?;
+            return Ok(Some((page, Some(composite.name.clone()))));
         }
         let bound = ordered::same_path_bound(order, self.lookup.as_ref());
         let rid = &self.container.rid;

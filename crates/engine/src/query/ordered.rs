@@ -19,6 +19,9 @@ use crate::hex::{decode_hex, encode_hex};
 use crate::index::{self, IndexPolicy, Segment, ValueRange};
 use crate::keys;
 
+/// Index keys `[low, high)` to walk.
+pub(crate) type KeyRange = (Vec<u8>, Vec<u8>);
+
 /// The index that gives a query's `ORDER BY` order.
 #[derive(Debug, Clone)]
 pub(crate) struct OrderIndex {
@@ -120,6 +123,56 @@ pub(crate) fn order_index(
     Err(EngineError::bad_request(
         "The order by query does not have a corresponding composite index that it can be served from.",
     ))
+}
+
+/// `WHERE c.a = @v ORDER BY c.b` through a composite index of `(a, b)`:
+/// the entries whose first part is `@v` come in `b` order, so a page reads
+/// only its own items and `TOP` stops early, where reading every item with
+/// `a = @v` and sorting them cost their number. Used when the composite
+/// holds every item (items without `b` would be missed) and no cut string.
+pub(crate) fn equality_then_order(
+    reader: &dyn KvRead,
+    query: &Query,
+    policy: &IndexPolicy,
+    container_rid: &[u8; 8],
+    lookup: &index::Lookup,
+    item_count: u64,
+) -> Result<Option<(OrderIndex, KeyRange)>> {
+    let (Some(alias), [key]) = (index::document_alias(query), query.order_by.as_slice()) else {
+        return Ok(None);
+    };
+    let (Some(ordered), [ValueRange::Equal(value)]) =
+        (index::path_of(&key.expr, alias), lookup.ranges.as_slice())
+    else {
+        return Ok(None);
+    };
+    let composite = policy.composites().iter().find(|c| {
+        matches!(c.paths.as_slice(), [(first, _), (second, _)]
+            if *first == lookup.path && *second == ordered)
+    });
+    let Some(composite) = composite else {
+        return Ok(None);
+    };
+    let (first_descending, second_descending) = (composite.paths[0].1, composite.paths[1].1);
+    let name = composite.name();
+    let Some(range) = index::composite_first_part(container_rid, &name, first_descending, value)
+    else {
+        return Ok(None);
+    };
+    let prefix = keys::composite_index(container_rid, &name);
+    let order = OrderIndex {
+        presence: keys::index_presence(&prefix),
+        prefix,
+        backwards: second_descending != key.descending,
+        single: None,
+        name,
+    };
+    if !index::holds_exact_values(reader, &order.prefix)?
+        || index::presence(reader, &order.presence)? != item_count
+    {
+        return Ok(None);
+    }
+    Ok(Some((order, range)))
 }
 
 /// The part of the index to walk, when walking it gives the whole answer.
