@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cosmonaut_storage::memtable::Memtable;
-use cosmonaut_storage::merge::{merge, Layer};
+use cosmonaut_storage::merge::{scan_layers, Layer};
 use cosmonaut_storage::{
     Backend, BackendStatus, KeyValue, KvRead, Result, Snapshot, StorageError, Write,
 };
@@ -182,27 +182,20 @@ impl KvRead for View {
         limit: usize,
         descending: bool,
     ) -> Result<Vec<KeyValue>> {
-        if start >= end || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut layers: Vec<Layer<'_>> = self
-            .pending
-            .iter()
-            .map(|table| -> Layer<'_> {
-                Box::new(table.range(start, end, u64::MAX, descending).map(Ok))
+        let fjall = || -> Result<Layer<'_>> {
+            let range = self.snapshot.range(&self.kv, start..end);
+            let entries = move |guard: fjall::Guard| {
+                let (key, value) = guard.into_inner().map_err(backend)?;
+                Ok((key.to_vec(), Some(value.to_vec())))
+            };
+            Ok(if descending {
+                Box::new(range.rev().map(entries))
+            } else {
+                Box::new(range.map(entries))
             })
-            .collect();
-        let range = self.snapshot.range(&self.kv, start..end);
-        let entries = move |guard: fjall::Guard| {
-            let (key, value) = guard.into_inner().map_err(backend)?;
-            Ok((key.to_vec(), Some(value.to_vec())))
         };
-        layers.push(if descending {
-            Box::new(range.rev().map(entries))
-        } else {
-            Box::new(range.map(entries))
-        });
-        merge(layers, descending, limit)
+        let tables = self.pending.iter().map(|t| &**t);
+        scan_layers(tables, u64::MAX, fjall, (start, end), limit, descending)
     }
 }
 

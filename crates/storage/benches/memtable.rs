@@ -116,14 +116,6 @@ fn groups() -> Vec<Vec<Write>> {
         .collect()
 }
 
-fn filled(groups: &[Vec<Write>]) -> Memtable {
-    let table = Memtable::default();
-    for (seq, writes) in groups.iter().enumerate() {
-        table.insert(seq as u64 + 1, writes);
-    }
-    table
-}
-
 /// The memtable's contract on crossbeam-skiplist: a key's versions newest
 /// first, each lookup building the owned key the map's `Borrow` bound needs.
 #[derive(Default)]
@@ -193,97 +185,108 @@ impl CrossbeamTable {
     }
 }
 
-fn crossbeam_filled(groups: &[Vec<Write>]) -> CrossbeamTable {
-    let table = CrossbeamTable::default();
-    for (seq, writes) in groups.iter().enumerate() {
-        table.insert(seq as u64 + 1, writes);
-    }
-    table
+/// What the benchmark does to a table, so both run the same code.
+trait Table: Sized {
+    fn filled(groups: &[Vec<Write>]) -> Self;
+    fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>>;
+    /// The live keys in `start..end`.
+    fn count(&self, start: &[u8], end: &[u8], descending: bool) -> usize;
+    /// The bytes a flush would write.
+    fn walk(&self) -> usize;
 }
 
-fn crossbeam(c: &mut Criterion) {
+impl Table for Memtable {
+    fn filled(groups: &[Vec<Write>]) -> Self {
+        let table = Memtable::default();
+        for (seq, writes) in groups.iter().enumerate() {
+            table.insert(seq as u64 + 1, writes);
+        }
+        table
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        Memtable::get(self, key, u64::MAX)
+    }
+
+    fn count(&self, start: &[u8], end: &[u8], descending: bool) -> usize {
+        self.range(start, end, u64::MAX, descending)
+            .filter(|(_, v)| v.is_some())
+            .count()
+    }
+
+    fn walk(&self) -> usize {
+        let mut bytes = 0;
+        self.for_each_newest(None, |k, v| {
+            bytes += k.len() + v.map_or(0, <[u8]>::len);
+            Ok::<_, ()>(true)
+        })
+        .ok();
+        bytes
+    }
+}
+
+impl Table for CrossbeamTable {
+    fn filled(groups: &[Vec<Write>]) -> Self {
+        let table = CrossbeamTable::default();
+        for (seq, writes) in groups.iter().enumerate() {
+            table.insert(seq as u64 + 1, writes);
+        }
+        table
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        CrossbeamTable::get(self, key, u64::MAX)
+    }
+
+    fn count(&self, start: &[u8], end: &[u8], descending: bool) -> usize {
+        self.range(start, end, descending)
+    }
+
+    fn walk(&self) -> usize {
+        CrossbeamTable::walk(self)
+    }
+}
+
+fn bench<T: Table>(c: &mut Criterion, name: &str) {
     let groups = groups();
     let entries: usize = groups.iter().map(Vec::len).sum();
-    let mut group = c.benchmark_group("crossbeam-skiplist");
+    let mut group = c.benchmark_group(name);
     group.sample_size(10);
     group.bench_function(format!("fill {entries} entries"), |b| {
-        b.iter_batched(
-            || (),
-            |()| crossbeam_filled(&groups),
-            BatchSize::PerIteration,
-        )
+        b.iter_batched(|| (), |()| T::filled(&groups), BatchSize::PerIteration)
     });
-    let table = crossbeam_filled(&groups);
-    let at = u64::MAX;
+    let table = T::filled(&groups);
     let mut absent = with_rid(0x40);
     absent.extend_from_slice(&suffix(CREATES + 7));
     group.bench_function("get, absent item", |b| {
-        b.iter(|| black_box(table.get(black_box(&absent), at)))
+        b.iter(|| black_box(table.get(black_box(&absent))))
     });
     let mut present = with_rid(0x40);
     present.extend_from_slice(&suffix(CREATES / 2));
     group.bench_function("get, present item", |b| {
-        b.iter(|| black_box(table.get(black_box(&present), at)))
+        b.iter(|| black_box(table.get(black_box(&present))))
     });
     let start = index_entry("n", &number(CREATES / 2), &[]);
     let end = index_entry("n", &number(CREATES / 2 + 100), &[]);
     group.bench_function("range of 100, ascending", |b| {
-        b.iter(|| black_box(table.range(&start, &end, false)))
+        b.iter(|| black_box(table.count(&start, &end, false)))
     });
     group.bench_function("range of 100, descending", |b| {
-        b.iter(|| black_box(table.range(&start, &end, true)))
+        b.iter(|| black_box(table.count(&start, &end, true)))
     });
     group.bench_function("flush walk", |b| b.iter(|| black_box(table.walk())));
     group.bench_function(format!("drop {entries} entries"), |b| {
-        b.iter_batched(|| crossbeam_filled(&groups), drop, BatchSize::PerIteration)
+        b.iter_batched(|| T::filled(&groups), drop, BatchSize::PerIteration)
     });
     group.finish();
 }
 
 fn memtable(c: &mut Criterion) {
-    let groups = groups();
-    let entries: usize = groups.iter().map(Vec::len).sum();
-    let mut group = c.benchmark_group("memtable");
-    group.sample_size(10);
-    group.bench_function(format!("fill {entries} entries"), |b| {
-        b.iter_batched(|| (), |()| filled(&groups), BatchSize::PerIteration)
-    });
-    let table = filled(&groups);
-    let at = u64::MAX;
-    let mut absent = with_rid(0x40);
-    absent.extend_from_slice(&suffix(CREATES + 7));
-    group.bench_function("get, absent item", |b| {
-        b.iter(|| black_box(table.get(black_box(&absent), at)))
-    });
-    let mut present = with_rid(0x40);
-    present.extend_from_slice(&suffix(CREATES / 2));
-    group.bench_function("get, present item", |b| {
-        b.iter(|| black_box(table.get(black_box(&present), at)))
-    });
-    let start = index_entry("n", &number(CREATES / 2), &[]);
-    let end = index_entry("n", &number(CREATES / 2 + 100), &[]);
-    group.bench_function("range of 100, ascending", |b| {
-        b.iter(|| black_box(table.range(&start, &end, at, false).count()))
-    });
-    group.bench_function("range of 100, descending", |b| {
-        b.iter(|| black_box(table.range(&start, &end, at, true).count()))
-    });
-    group.bench_function("flush walk", |b| {
-        b.iter(|| {
-            let mut bytes = 0;
-            table
-                .for_each_newest(None, |k, v| {
-                    bytes += k.len() + v.map_or(0, <[u8]>::len);
-                    Ok::<_, ()>(true)
-                })
-                .ok();
-            black_box(bytes)
-        })
-    });
-    group.bench_function(format!("drop {entries} entries"), |b| {
-        b.iter_batched(|| filled(&groups), drop, BatchSize::PerIteration)
-    });
-    group.finish();
+    bench::<Memtable>(c, "memtable");
+}
+
+fn crossbeam(c: &mut Criterion) {
+    bench::<CrossbeamTable>(c, "crossbeam-skiplist");
 }
 
 criterion_group!(benches, memtable, crossbeam);

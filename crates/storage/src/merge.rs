@@ -2,7 +2,7 @@
 //! B-tree, the newer layer winning where both hold a key.
 
 use crate::backend::KeyValue;
-use crate::memtable::Change;
+use crate::memtable::{Change, Memtable};
 use crate::Result;
 
 /// One layer's entries in `start..end`, in scan order, deletes included.
@@ -53,6 +53,28 @@ pub fn merge(layers: Vec<Layer<'_>>, descending: bool, limit: usize) -> Result<V
         }
     }
     Ok(out)
+}
+
+/// A layered backend's scan of `[start, end)`: its memtables (newest
+/// first, read at commit `at`) over `base`, the layer below them, which is
+/// asked for only when the range is not empty.
+pub fn scan_layers<'a>(
+    tables: impl IntoIterator<Item = &'a Memtable>,
+    at: u64,
+    base: impl FnOnce() -> Result<Layer<'a>>,
+    (start, end): (&[u8], &[u8]),
+    limit: usize,
+    descending: bool,
+) -> Result<Vec<KeyValue>> {
+    if start >= end || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut layers: Vec<Layer<'a>> = tables
+        .into_iter()
+        .map(|table| -> Layer<'a> { Box::new(table.range(start, end, at, descending).map(Ok)) })
+        .collect();
+    layers.push(base()?);
+    merge(layers, descending, limit)
 }
 
 #[cfg(test)]

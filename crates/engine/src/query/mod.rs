@@ -302,17 +302,28 @@ impl QueryRun<'_> {
         else {
             return Ok(None);
         };
-        let page = ordered::read_ordered_page(
+        self.walk_page(&order, walk, (0, None), request).map(Some)
+    }
+
+    /// One page of a walk over `range` of `order`'s entries, `window` rows
+    /// skipped and taken at most (`TOP`, `OFFSET`/`LIMIT`).
+    fn walk_page(
+        &self,
+        order: &OrderIndex,
+        range: ordered::KeyRange,
+        window: (usize, Option<usize>),
+        request: &FeedRequest,
+    ) -> Result<FeedPage> {
+        ordered::read_ordered_page(
             self.reader,
-            rid,
-            &order,
-            walk,
+            &self.container.rid,
+            order,
+            range,
             (&self.start, &self.end),
-            (0, None),
+            window,
             request,
             |bytes| self.run_document(bytes),
-        )?;
-        Ok(Some(page))
+        )
     }
 
     /// The item keys a streaming page may read: the whole scope, or the
@@ -357,16 +368,8 @@ impl QueryRun<'_> {
             let Some((composite, range)) = found else {
                 return Ok(None);
             };
-            let page = ordered::read_ordered_page(
-                self.reader,
-                rid,
-                &composite,
-                range,
-                (&self.start, &self.end),
-                ordered::window(self.query, self.parameters)?,
-                request,
-                |bytes| self.run_document(bytes),
-            )?;
+            let window = ordered::window(self.query, self.parameters)?;
+            let page = self.walk_page(&composite, range, window, request)?;
             return Ok(Some((page, Some(composite.name.clone()))));
         }
         let bound = ordered::same_path_bound(order, self.lookup.as_ref());
@@ -375,16 +378,8 @@ impl QueryRun<'_> {
         else {
             return Ok(None);
         };
-        let page = ordered::read_ordered_page(
-            self.reader,
-            rid,
-            order,
-            range,
-            (&self.start, &self.end),
-            ordered::window(self.query, self.parameters)?,
-            request,
-            |bytes| self.run_document(bytes),
-        )?;
+        let window = ordered::window(self.query, self.parameters)?;
+        let page = self.walk_page(order, range, window, request)?;
         Ok(Some((page, Some(order.name.clone()))))
     }
 

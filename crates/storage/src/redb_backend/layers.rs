@@ -8,7 +8,7 @@ use redb::{Database, ReadOnlyTable, ReadableDatabase};
 use super::{Shared, KV};
 use crate::backend::{KeyValue, KvRead, Snapshot};
 use crate::memtable::Memtable;
-use crate::merge::{merge, Layer};
+use crate::merge::{scan_layers, Layer};
 use crate::{Result, StorageError};
 
 /// Newest first: the memtable taking writes, and the one being flushed;
@@ -84,28 +84,21 @@ impl KvRead for LayeredSnapshot {
         limit: usize,
         descending: bool,
     ) -> Result<Vec<KeyValue>> {
-        if start >= end || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut layers: Vec<Layer<'_>> = self
-            .layers
-            .tables()
-            .map(|table| -> Layer<'_> {
-                Box::new(table.range(start, end, self.at, descending).map(Ok))
+        let tree = || -> Result<Layer<'_>> {
+            let range = self.tree.range(start..end).map_err(read_error)?;
+            let entries = range.map(|entry| {
+                entry
+                    .map(|(k, v)| (k.value().to_vec(), Some(v.value().to_vec())))
+                    .map_err(read_error)
+            });
+            Ok(if descending {
+                Box::new(entries.rev())
+            } else {
+                Box::new(entries)
             })
-            .collect();
-        let range = self.tree.range(start..end).map_err(read_error)?;
-        let tree = range.map(|entry| {
-            entry
-                .map(|(k, v)| (k.value().to_vec(), Some(v.value().to_vec())))
-                .map_err(read_error)
-        });
-        layers.push(if descending {
-            Box::new(tree.rev())
-        } else {
-            Box::new(tree)
-        });
-        merge(layers, descending, limit)
+        };
+        let tables = self.layers.tables().map(|t| &**t);
+        scan_layers(tables, self.at, tree, (start, end), limit, descending)
     }
 }
 
