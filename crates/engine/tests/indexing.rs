@@ -135,6 +135,11 @@ const QUERIES: &[&str] = &[
     "SELECT VALUE COUNT(1) FROM c WHERE c.kind IN ('a', 'a', 'b')",
     "SELECT VALUE MIN(c.sometimes) FROM c",
     "SELECT VALUE COUNT(1) FROM c WHERE c.sometimes > 3",
+    "SELECT VALUE COUNT(1) FROM c WHERE c.n >= 5 AND c.n < 20",
+    "SELECT VALUE COUNT(c) FROM c WHERE c.n > 'text3'",
+    "SELECT VALUE COUNT(1) FROM c WHERE c.long > 'L'",
+    "SELECT VALUE COUNT(1) FROM c WHERE c.long = 'M3'",
+    "SELECT VALUE COUNT(1) FROM c WHERE c.kind = null",
 ];
 
 fn sorted(mut v: Vec<Value>) -> Vec<Value> {

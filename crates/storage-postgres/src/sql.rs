@@ -45,6 +45,8 @@ pub(crate) const GET: &str = "SELECT v FROM cosmonaut_kv WHERE k = $1";
 
 pub(crate) const GET_MANY: &str = "SELECT k, v FROM cosmonaut_kv WHERE k = ANY($1::bytea[])";
 
+pub(crate) const COUNT: &str = "SELECT count(*) FROM cosmonaut_kv WHERE k >= $1 AND k < $2";
+
 pub(crate) const SCAN: &str =
     "SELECT k, v FROM cosmonaut_kv WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3";
 

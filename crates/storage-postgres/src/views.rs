@@ -19,6 +19,7 @@ pub(crate) type Conn = Arc<Object>;
 enum Read {
     Get(Vec<u8>),
     GetMany(Vec<Vec<u8>>),
+    Count(Vec<u8>, Vec<u8>),
     Scan {
         start: Vec<u8>,
         end: Vec<u8>,
@@ -46,6 +47,10 @@ impl Read {
             Read::GetMany(keys) => {
                 let statement = conn.prepare_cached(sql::GET_MANY).await?;
                 conn.query(&statement, &[keys]).await
+            }
+            Read::Count(start, end) => {
+                let statement = conn.prepare_cached(sql::COUNT).await?;
+                conn.query(&statement, &[start, end]).await
             }
             Read::Scan {
                 start,
@@ -184,6 +189,20 @@ impl KvRead for View {
         descending: bool,
     ) -> Result<Vec<KeyValue>> {
         entries(&self.read(Read::scan(start, end, limit, descending))?)
+    }
+
+    /// Counted by PostgreSQL, over its primary key's index.
+    fn count(&self, start: &[u8], end: &[u8]) -> Result<u64> {
+        if start >= end {
+            return Ok(0);
+        }
+        let rows = self.read(Read::Count(start.to_vec(), end.to_vec()))?;
+        let counted: Option<i64> = rows
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(from_postgres)?;
+        Ok(counted.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 }
 

@@ -87,6 +87,10 @@ async fn reads_see_commits_in_key_order() {
         .get_many(&[key(3), key(5), key(1)])
         .expect("get_many");
     assert_eq!(many, vec![Some(vec![3]), None, Some(vec![1])]);
+    // Counted by PostgreSQL.
+    assert_eq!(snapshot.count(&key(0), &key(9)).expect("count"), 3);
+    assert_eq!(snapshot.count(&key(2), &key(3)).expect("count"), 1);
+    assert_eq!(snapshot.count(&key(9), &key(0)).expect("count"), 0);
 }
 
 #[tokio::test]

@@ -36,6 +36,26 @@ pub trait KvRead {
     fn scan_rev(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KeyValue>> {
         self.scan_ordered(start, end, limit, true)
     }
+
+    /// How many keys `[start, end)` holds. A backend that can count where
+    /// the data is (PostgreSQL's `count(*)`) says so instead of handing
+    /// every key over.
+    fn count(&self, start: &[u8], end: &[u8]) -> Result<u64> {
+        const CHUNK: usize = 1024;
+        let mut from = start.to_vec();
+        let mut total = 0u64;
+        loop {
+            let rows = self.scan(&from, end, CHUNK)?;
+            total += rows.len() as u64;
+            match rows.last() {
+                Some((last, _)) if rows.len() == CHUNK => {
+                    from = last.clone();
+                    from.push(0);
+                }
+                _ => return Ok(total),
+            }
+        }
+    }
 }
 
 /// A consistent read-only view of the key space at one point in time.

@@ -43,6 +43,45 @@ pub fn plan_lookup(query: &Query, parameters: &Parameters, policy: &IndexPolicy)
     best_of(candidates, |l| !l.path.contains(&Segment::Element))
 }
 
+/// The lookup that is the whole filter, when there is one: every conjunct
+/// a lookup on one path (not on array elements), ranges intersected. The
+/// items its entries name are then exactly those the filter keeps, as long
+/// as the index cut no string (a cut bound stands for every string with
+/// its prefix), so a count of its entries is the count of those items.
+pub fn exact_lookup(
+    query: &Query,
+    parameters: &Parameters,
+    policy: &IndexPolicy,
+) -> Option<Lookup> {
+    let alias = document_alias(query)?;
+    let mut conjuncts = Vec::new();
+    flatten_and(query.filter.as_ref()?, &mut conjuncts);
+    let mut lookups = conjuncts
+        .into_iter()
+        .map(|c| lookup_for(c, alias, parameters))
+        .collect::<Option<Vec<_>>>()?
+        .into_iter();
+    let first = lookups.next()?;
+    if !policy.includes(&first.path) || first.path.contains(&Segment::Element) {
+        return None;
+    }
+    lookups.try_fold(first, |acc, next| {
+        if next.path != acc.path {
+            return None;
+        }
+        match (acc.ranges.as_slice(), next.ranges.as_slice()) {
+            ([a @ ValueRange::Between { .. }], [b @ ValueRange::Between { .. }]) => {
+                let both = intersect(a, b)?;
+                Some(Lookup {
+                    path: acc.path,
+                    ranges: vec![both],
+                })
+            }
+            _ => None,
+        }
+    })
+}
+
 /// The lookup that narrows most: an equality, else a range narrowed by
 /// any other range on the same path that `narrows` allows (`c.n >= 5 AND
 /// c.n < 9`).
@@ -297,6 +336,40 @@ mod tests {
             .iter()
             .map(|n| Segment::Property(n.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn an_exact_lookup_is_the_whole_filter() {
+        let policy = IndexPolicy::from_container(&json!({}));
+        let exact = |text: &str| {
+            exact_lookup(
+                &cosmonaut_query::parse(text).expect("parse"),
+                &Parameters::new(),
+                &policy,
+            )
+        };
+        assert!(exact("SELECT VALUE COUNT(1) FROM c WHERE c.n > 5").is_some());
+        assert!(exact("SELECT VALUE COUNT(1) FROM c WHERE c.k IN ('a', 'b')").is_some());
+        let both = exact("SELECT VALUE COUNT(1) FROM c WHERE c.n >= 5 AND c.n < 9").expect("range");
+        assert_eq!(
+            both.ranges,
+            vec![ValueRange::Between {
+                low: Some((json!(5), true)),
+                high: Some((json!(9), false)),
+                type_of: json!(5)
+            }]
+        );
+        for text in [
+            "SELECT VALUE COUNT(1) FROM c",
+            "SELECT VALUE COUNT(1) FROM c WHERE c.n > 5 AND c.kind = 'x'",
+            "SELECT VALUE COUNT(1) FROM c WHERE c.n > 5 AND c.m > 5",
+            "SELECT VALUE COUNT(1) FROM c WHERE c.n > 5 OR c.n < 1",
+            "SELECT VALUE COUNT(1) FROM c WHERE ARRAY_CONTAINS(c.tags, 'x')",
+            "SELECT VALUE COUNT(1) FROM c WHERE c.n > 5 AND c.n > 'x'",
+            "SELECT VALUE COUNT(1) FROM c WHERE c.n != 5",
+        ] {
+            assert!(exact(text).is_none(), "{text}");
+        }
     }
 
     #[test]

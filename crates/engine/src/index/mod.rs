@@ -20,7 +20,7 @@ mod policy;
 
 pub use advice::potential_indexes;
 pub(crate) use lookup::flatten_and;
-pub use lookup::{document_alias, path_of, plan_lookup, Lookup, ValueRange};
+pub use lookup::{document_alias, exact_lookup, path_of, plan_lookup, Lookup, ValueRange};
 pub use policy::IndexPolicy;
 
 use std::collections::{BTreeMap, BTreeSet};

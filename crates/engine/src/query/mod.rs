@@ -389,6 +389,10 @@ impl QueryRun<'_> {
             let page = page_of_results(vec![Value::from(self.item_count)], request)?;
             return Ok((page, None));
         }
+        if let Some((count, index_path)) = self.counted_by_index()? {
+            let page = page_of_results(vec![Value::from(count)], request)?;
+            return Ok((page, Some(index_path)));
+        }
         let (results, read, index_path) = match self.covered(order.is_some())? {
             Some((documents, name)) => {
                 self.check_time()?;
@@ -416,13 +420,51 @@ impl QueryRun<'_> {
     /// container, which the container's item counter answers, as long as
     /// no item can have expired without being purged yet.
     fn counts_every_item(&self) -> bool {
+        self.query.filter.is_none() && self.counts_whole_container()
+    }
+
+    /// `SELECT VALUE COUNT(1) FROM c WHERE <one path's conditions>` over
+    /// the whole container: the number of index entries the conditions
+    /// name, counted where the data is (by PostgreSQL, for that store).
+    fn counted_by_index(&self) -> Result<Option<(u64, String)>> {
+        if !self.counts_whole_container() {
+            return Ok(None);
+        }
+        let Some(lookup) = index::exact_lookup(self.query, self.parameters, self.policy) else {
+            return Ok(None);
+        };
+        let rid = &self.container.rid;
+        if !index::holds_exact_values(self.reader, &keys::index_path(rid, &lookup.path))? {
+            return Ok(None);
+        }
+        let mut ranges: Vec<_> = lookup
+            .ranges
+            .iter()
+            .map(|r| index::range_keys(rid, &lookup.path, r))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        // `IN ('a', 'a')` names one range twice; its items count once.
+        ranges.sort();
+        ranges.dedup();
+        let started = Instant::now();
+        let mut count = 0;
+        for (from, to) in &ranges {
+            count += self.reader.count(from, to)?;
+        }
+        self.meter.index_read(started);
+        Ok(Some((count, index::policy_path(&lookup.path))))
+    }
+
+    /// Whether the query is `SELECT VALUE COUNT(1) FROM c` (with any
+    /// filter) over every item of the container, none of which can have
+    /// expired unseen.
+    fn counts_whole_container(&self) -> bool {
         use cosmonaut_query::{Expr, Projection, Source};
         let q = self.query;
         let Some(from) = &q.from else {
             return false;
         };
-        let plain = q.filter.is_none()
-            && q.group_by.is_empty()
+        let plain = q.group_by.is_empty()
             && q.order_by.is_empty()
             && q.offset_limit.is_none()
             && q.select.top.is_none()
