@@ -427,7 +427,7 @@ impl QueryRun<'_> {
     /// the whole container: the number of index entries the conditions
     /// name, counted where the data is (by PostgreSQL, for that store).
     fn counted_by_index(&self) -> Result<Option<(u64, String)>> {
-        if !self.counts_whole_container() {
+        if !self.policy.enabled() || !self.counts_whole_container() {
             return Ok(None);
         }
         let Some(lookup) = index::exact_lookup(self.query, self.parameters, self.policy) else {
@@ -437,12 +437,14 @@ impl QueryRun<'_> {
         if !index::holds_exact_values(self.reader, &keys::index_path(rid, &lookup.path))? {
             return Ok(None);
         }
-        let mut ranges: Vec<_> = lookup
+        let Some(mut ranges) = lookup
             .ranges
             .iter()
             .map(|r| index::range_keys(rid, &lookup.path, r))
-            .collect::<Option<_>>()
-            .unwrap_or_default();
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
         // `IN ('a', 'a')` names one range twice; its items count once.
         ranges.sort();
         ranges.dedup();
