@@ -43,7 +43,6 @@ struct Pending {
     /// Being written into fjall by a sync; the writer's view still reads it
     /// until fjall holds it.
     syncing: Option<Arc<Memtable>>,
-    writes: Vec<Write>,
     applied: u64,
 }
 
@@ -67,7 +66,6 @@ impl FjallBackend {
             pending: Mutex::new(Pending {
                 active: Arc::default(),
                 syncing: None,
-                writes: Vec::new(),
                 applied: 0,
             }),
             syncing: Mutex::new(()),
@@ -112,7 +110,6 @@ impl Backend for FjallBackend {
         pending.applied += 1;
         let number = pending.applied;
         pending.active.insert(number, writes);
-        pending.writes.extend_from_slice(writes);
         Ok(number)
     }
 
@@ -121,22 +118,25 @@ impl Backend for FjallBackend {
             .syncing
             .lock()
             .map_err(|_| StorageError::Backend("the sync lock is poisoned".into()))?;
-        let (table, writes, applied) = {
+        let (table, applied) = {
             let mut pending = self.pending()?;
-            if pending.writes.is_empty() {
+            if pending.active.is_empty() {
                 return Ok(self.durable.load(Ordering::SeqCst));
             }
             let table = std::mem::take(&mut pending.active);
             pending.syncing = Some(Arc::clone(&table));
-            (table, std::mem::take(&mut pending.writes), pending.applied)
+            (table, pending.applied)
         };
+        // The table holds every write since the last sync; each key's
+        // newest is what the batch needs.
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
-        for (key, value) in writes {
+        table.for_each_newest(None, |key, value| {
             match value {
                 Some(value) => batch.insert(&self.kv, key, value),
                 None => batch.remove(&self.kv, key),
             }
-        }
+            Ok::<_, StorageError>(true)
+        })?;
         batch.commit().map_err(backend)?;
         drop(table);
         self.pending()?.syncing = None;

@@ -53,14 +53,10 @@ pub(crate) fn read_page(
         }
     }
     let mut filler = PageFiller::new(request);
-    let read = |values: &mut [ValueEntries]| -> Result<()> {
-        for entries in values {
+    loop {
+        for entries in &mut values {
             entries.fill(reader, container_rid, &lookup.path, end)?;
         }
-        Ok(())
-    };
-    loop {
-        read(&mut values)?;
         let Some(next) = values.iter().filter_map(|v| v.items.front()).min().cloned() else {
             break;
         };
